@@ -1,0 +1,96 @@
+"""Command-line interface: `python -m analytics COMMAND ...` over the same functions the app uses.
+
+Tables go to standard output as plain CSV; notices and summaries go to standard error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analytics import warehouse
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from analytics.ingest import SubmissionError, ingest_file
+
+    if args.name and len(args.files) > 1:
+        _err("error: --name applies to a single file")
+        return 2
+    con = warehouse.connect(args.db)
+    status = 0
+    for f in args.files:
+        try:
+            report = ingest_file(con, f, name=args.name, synthetic=args.synthetic)
+        except SubmissionError as e:
+            _err(f"error: {e}")
+            status = 1
+            continue
+        print(report.summary(), flush=True)
+        if args.strict and report.rows_rejected:
+            status = status or 3
+    con.close()
+    return status
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from analytics.iccc import classify_csv
+
+    try:
+        n_unclassified = classify_csv(args.file, sys.stdout)
+    except (ValueError, FileNotFoundError) as e:
+        _err(f"error: {e}")
+        return 1
+    _err(f"{n_unclassified} row(s) unclassified")
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from analytics.schema import data_dictionary_markdown
+
+    sys.stdout.write(data_dictionary_markdown())
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    con = warehouse.connect(args.db)
+    con.close()
+    _err(f"warehouse ready: {args.db or warehouse.DEFAULT_DB}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--db", type=Path, default=None,
+                        help="warehouse file (default data/warehouse.duckdb)")
+        return sp
+
+    sp = with_db(sub.add_parser("ingest", help="validate and load harmonized case files"))
+    sp.add_argument("files", nargs="+", type=Path)
+    sp.add_argument("--strict", action="store_true", help="exit 3 when any row is rejected")
+    sp.add_argument("--name", help="submission id (default: the file name without extension)")
+    sp.add_argument("--synthetic", action="store_true", help="mark the submission as synthetic data")
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("classify", help="append ICCC-3 columns to a CSV of ICD-O-3 codes")
+    sp.add_argument("file", type=Path)
+    sp.set_defaults(func=cmd_classify)
+
+    sp = sub.add_parser("dictionary", help="print the data dictionary (Markdown)")
+    sp.set_defaults(func=cmd_dictionary)
+
+    sp = with_db(sub.add_parser("init", help="create an empty warehouse with its reference tables"))
+    sp.set_defaults(func=cmd_init)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

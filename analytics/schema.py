@@ -1,0 +1,194 @@
+"""The data contract: one place that says what a harmonized case file contains.
+
+Validation (`ingest.py`), the warehouse table layout (`warehouse.py`) and the data dictionary
+(`python -m analytics dictionary`, committed as docs/data-dictionary.md) are all driven from the
+lists below. Change a column here and all three follow.
+
+A submission is one file (CSV, UTF-8 with a header row, or Parquet), one row per tumour.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Bumped whenever the input contract or the `cases` layout changes; recorded per submission.
+SCHEMA_VERSION = "1.0"
+
+#: ICCC-3 version used by the classifier (see analytics/reference/README.md).
+ICCC_VERSION = "ICCC-3/IARC 2017"
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One column of the submission file."""
+
+    name: str
+    required: str  # "yes", "no", or "one of birth_date/age_years"
+    values: str  # human description of allowed values (for the data dictionary)
+    codes: dict[str, str] = field(default_factory=dict)  # code -> meaning, when the column is coded
+
+
+SEX = {"1": "male", "2": "female", "9": "unknown"}
+BEHAVIOUR = {"0": "benign", "1": "uncertain/borderline", "2": "in situ", "3": "malignant"}
+BASIS = {
+    "0": "death certificate only (DCO)",
+    "1": "clinical",
+    "2": "clinical investigation",
+    "4": "specific tumour markers",
+    "5": "cytology",
+    "6": "histology of a metastasis",
+    "7": "histology of the primary tumour",
+    "9": "unknown",
+}
+VITAL_STATUS = {"1": "alive", "2": "dead"}
+
+#: Toronto childhood cancer stage guidelines, tier 2 (with the tier 1 values partners also send),
+#: union over tumour types. Gupta S et al., Lancet Oncol 2016;17:e163-72.
+#: Upper-cased before comparison. Empty means "not staged / unknown".
+TORONTO_STAGES = {
+    # leukaemias: CNS status
+    "CNS1": "ALL: no CNS involvement", "CNS2": "ALL: CNS2", "CNS3": "ALL: CNS3",
+    "CNS-": "AML/ALL tier 1: CNS negative", "CNS+": "AML/ALL tier 1: CNS positive",
+    # roman numeral stages: Ann Arbor (Hodgkin), St Jude/Murphy (NHL), Wilms (NWTS), germ cell,
+    # ovarian (FIGO), hepatoblastoma (PRETEXT), rhabdomyosarcoma (TNM pretreatment), sarcoma
+    "I": "stage I", "II": "stage II", "III": "stage III", "IV": "stage IV", "V": "stage V (Wilms, bilateral)",
+    "IA": "Hodgkin IA", "IB": "Hodgkin IB", "IIA": "Hodgkin IIA", "IIB": "Hodgkin IIB",
+    "IIIA": "Hodgkin IIIA", "IIIB": "Hodgkin IIIB", "IVA": "Hodgkin IVA", "IVB": "Hodgkin IVB",
+    # neuroblastoma: INRG staging system
+    "L1": "neuroblastoma INRGSS L1", "L2": "neuroblastoma INRGSS L2",
+    "M": "metastatic (INRGSS M; tier 1 M)", "MS": "neuroblastoma INRGSS MS",
+    # retinoblastoma: International Retinoblastoma Staging System
+    "0": "retinoblastoma IRSS 0", "1": "retinoblastoma IRSS 1", "2": "retinoblastoma IRSS 2",
+    "3": "retinoblastoma IRSS 3", "4": "retinoblastoma IRSS 4",
+    # medulloblastoma / ependymoma: metastatic stage
+    "M0": "CNS tumour M0", "M1": "CNS tumour M1", "M2": "CNS tumour M2", "M3": "CNS tumour M3",
+    "M4": "CNS tumour M4", "M+": "CNS tumour tier 1 metastatic",
+    # tier 1 for solid tumours
+    "LOCALISED": "localised", "REGIONAL": "regional", "METASTATIC": "metastatic",
+}
+
+INPUT_COLUMNS: list[InputColumn] = [
+    InputColumn("case_id", "yes", "string, unique within the submission"),
+    InputColumn("patient_id", "no", "string; defaults to case_id"),
+    InputColumn("country", "yes", "ISO 3166-1 alpha-3 code (e.g. FRA)"),
+    InputColumn("registry", "no", "code of the contributing registry"),
+    InputColumn("sex", "yes", "coded", SEX),
+    InputColumn("birth_date", "one of birth_date/age_years", "YYYY-MM-DD"),
+    InputColumn("age_years", "one of birth_date/age_years",
+                "completed years at diagnosis, 0-19; must agree with birth_date when both are given"),
+    InputColumn("diagnosis_date", "yes", "YYYY-MM-DD, the incidence date"),
+    InputColumn("topography", "yes", "ICD-O-3 topography C00.0-C80.9, written C71.9 or C719"),
+    InputColumn("morphology", "yes", "ICD-O-3 histology, 4 digits, 8000-9993"),
+    InputColumn("behaviour", "yes", "ICD-O-3 behaviour", BEHAVIOUR),
+    InputColumn("basis", "no", "basis of diagnosis", BASIS),
+    InputColumn("stage", "no",
+                "Toronto paediatric stage (tier 2, or tier 1) where known, else empty; "
+                "allowed values: " + ", ".join(TORONTO_STAGES)),
+    InputColumn("vital_status", "yes", "coded", VITAL_STATUS),
+    InputColumn("last_contact_date", "yes", "YYYY-MM-DD: date of death if dead, else date last known alive"),
+]
+
+INPUT_NAMES = [c.name for c in INPUT_COLUMNS]
+REQUIRED_NAMES = [c.name for c in INPUT_COLUMNS if c.required == "yes"]
+
+#: Sites that are sex-specific: a tumour coded to these sites with the other sex is rejected.
+#: ICD-O-3 topography as integers (C600 -> 600). Male genital organs C60-C63; female genital C51-C58.
+MALE_ONLY_SITES = (600, 639)
+FEMALE_ONLY_SITES = (510, 589)
+
+
+@dataclass(frozen=True)
+class StoredColumn:
+    """One column of the `cases` table: the validated input plus fields derived at ingest."""
+
+    name: str
+    sql_type: str
+    description: str
+
+
+CASE_COLUMNS: list[StoredColumn] = [
+    StoredColumn("submission_id", "VARCHAR", "the submission this tumour came from (see `submissions`)"),
+    StoredColumn("line_no", "INTEGER", "line of the source file (header is line 1; Parquet: row number + 1)"),
+    StoredColumn("case_id", "VARCHAR", "as submitted"),
+    StoredColumn("patient_id", "VARCHAR", "as submitted, or case_id when empty"),
+    StoredColumn("country", "VARCHAR", "ISO 3166-1 alpha-3, upper case"),
+    StoredColumn("registry", "VARCHAR", "as submitted (may be empty)"),
+    StoredColumn("sex", "TINYINT", "1 male, 2 female, 9 unknown"),
+    StoredColumn("birth_date", "DATE", "as submitted (may be empty when age_years was given)"),
+    StoredColumn("diagnosis_date", "DATE", "incidence date"),
+    StoredColumn("topography", "VARCHAR", "ICD-O-3 topography, normalised to C719 form"),
+    StoredColumn("morphology", "SMALLINT", "ICD-O-3 histology"),
+    StoredColumn("behaviour", "TINYINT", "ICD-O-3 behaviour"),
+    StoredColumn("basis", "TINYINT", "basis of diagnosis (NULL when not given); 0 = DCO"),
+    StoredColumn("stage", "VARCHAR", "Toronto stage, upper case (NULL when unknown)"),
+    StoredColumn("vital_status", "TINYINT", "1 alive, 2 dead"),
+    StoredColumn("last_contact_date", "DATE", "date of death or last known alive"),
+    # --- derived at ingest ---
+    StoredColumn("age_years", "TINYINT",
+                 "derived: completed years at diagnosis by calendar arithmetic (a child diagnosed on a "
+                 "birthday has reached that age); from birth_date when given, else as submitted"),
+    StoredColumn("age_group", "VARCHAR", "derived: 0, 1-4, 5-9, 10-14, 15-19 (years)"),
+    StoredColumn("age_band", "VARCHAR", "derived: five-year band 0-4, 5-9, 10-14, 15-19 (years)"),
+    StoredColumn("year", "SMALLINT", "derived: calendar year of diagnosis"),
+    StoredColumn("period", "VARCHAR", "derived: five-year period of diagnosis, e.g. 2000-2004"),
+    StoredColumn("followup_days", "INTEGER", "derived: last_contact_date - diagnosis_date, in days"),
+    StoredColumn("followup_years", "DOUBLE", "derived: followup_days / 365.25"),
+    StoredColumn("event", "TINYINT", "derived: 1 if dead (vital_status 2), else 0 (censored)"),
+    StoredColumn("dco", "BOOLEAN", "derived: death certificate only (basis 0); excluded from survival"),
+    StoredColumn("iccc_main", "VARCHAR", "derived: ICCC-3 main group I-XII (NULL when unclassified)"),
+    StoredColumn("iccc_sub", "VARCHAR", "derived: ICCC-3 subgroup, e.g. IIIb; V for retinoblastoma"),
+    StoredColumn("iccc_ext", "VARCHAR", "derived: ICCC-3 extended classification code, e.g. Ia.1"),
+]
+
+CASE_NAMES = [c.name for c in CASE_COLUMNS]
+
+#: Age groups in display order, with their bounds in completed years (inclusive).
+AGE_GROUPS = [("0", 0, 0), ("1-4", 1, 4), ("5-9", 5, 9), ("10-14", 10, 14), ("15-19", 15, 19)]
+AGE_BANDS = [("0-4", 0, 4), ("5-9", 5, 9), ("10-14", 10, 14), ("15-19", 15, 19)]
+
+#: Columns a selection may filter or group by (pages and CLI); the filter layer checks against this.
+DIMENSIONS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub",
+              "year", "period", "stage", "morphology"]
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary as Markdown, generated from the lists above (docs/data-dictionary.md)."""
+    out = [
+        "# Data dictionary",
+        "",
+        f"Generated by `python -m analytics dictionary` from `analytics/schema.py` (schema version "
+        f"{SCHEMA_VERSION}). Do not edit by hand.",
+        "",
+        "## Submission file",
+        "",
+        "CSV (UTF-8, header row; comma, semicolon, tab or pipe separated) or Parquet; one row per tumour. "
+        "Column names are matched case-insensitively; extra columns are ignored and reported.",
+        "",
+        "| column | required | values |",
+        "|---|---|---|",
+    ]
+    for c in INPUT_COLUMNS:
+        values = c.values
+        if c.codes and c.name != "stage":
+            values += ": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
+        out.append(f"| {c.name} | {c.required} | {values} |")
+    out += [
+        "",
+        "## Validation rules",
+        "",
+        "A row failing any rule is kept in `rejected_rows` with every reason that applies; "
+        "rows read = rows loaded + rows rejected.",
+        "",
+    ]
+    from analytics.ingest import RULES  # local import: ingest imports this module
+
+    out += [f"- **{r.column}**: {r.message}" for r in RULES]
+    out += [
+        "",
+        "## Table `cases`",
+        "",
+        "| column | type | description |",
+        "|---|---|---|",
+    ]
+    out += [f"| {c.name} | {c.sql_type} | {c.description} |" for c in CASE_COLUMNS]
+    out.append("")
+    return "\n".join(out)

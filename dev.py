@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The README's two commands, in one place, with nothing but Python 3.11 needed to start them.
+
+    python3 dev.py run     # set up .venv, build the demo warehouse if missing, start the app
+    python3 dev.py test    # set up .venv (with test tools and Chromium), run the whole test suite
+
+`.ci/run` calls `python3 dev.py test`, so an install step missing here fails CI.
+
+Set-up is idempotent and quick when nothing changed: the virtual environment is rebuilt only when
+requirements*.txt or constraints.txt change (a hash of them is kept in .venv/.requirements-hash).
+Chromium for the browser tests comes from Debian's packages (`chromium`, `chromium-driver`), never
+from a browser download; Playwright for Python drives it through `executable_path`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+CHROMIUM = Path("/usr/bin/chromium")
+WAREHOUSE = ROOT / "data" / "warehouse.duckdb"
+
+
+def say(msg: str) -> None:
+    print(f"[dev] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> None:
+    say(" ".join(str(c) for c in cmd))
+    subprocess.run(cmd, check=True, **kw)
+
+
+def ensure_venv(dev: bool) -> None:
+    """Create .venv and install the pinned requirements (plus test tools when `dev`)."""
+    files = ("requirements.txt", "requirements-dev.txt", "constraints.txt")
+    digest = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in files)).hexdigest()
+    stamp = VENV / ".requirements-hash"
+    if PY.exists() and stamp.exists():
+        have_digest, _, kind = stamp.read_text().strip().partition(" ")
+        if have_digest == digest and (kind == "dev" or not dev):
+            return  # a dev install also serves a plain run
+    if not PY.exists():
+        say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    req = ROOT / ("requirements-dev.txt" if dev else "requirements.txt")
+    run([str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+         "-r", str(req), "-c", str(ROOT / "constraints.txt")])
+    stamp.write_text(f"{digest} {'dev' if dev else 'run'}\n")
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium and ChromeDriver for the browser tests when they are missing."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        sys.exit("[dev] /usr/bin/chromium is missing: install the Debian packages "
+                 "'chromium' and 'chromium-driver' (as root: apt-get install chromium chromium-driver)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"],
+        env=env, stdout=subprocess.DEVNULL)
+
+
+def cmd_run(args: list[str]) -> None:
+    ensure_venv(dev=False)
+    if not WAREHOUSE.exists():
+        say(f"building the demo warehouse {WAREHOUSE.relative_to(ROOT)} (first run only)")
+        run([str(PY), "-m", "analytics", "demo", "--db", str(WAREHOUSE)], cwd=ROOT)
+    port = os.environ.get("PORT", "8501")
+    run([str(PY), "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", port,
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", *args], cwd=ROOT)
+
+
+def cmd_test(args: list[str]) -> None:
+    ensure_venv(dev=True)
+    ensure_chromium()
+    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
+    result = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT)
+    sys.exit(result.returncode)
+
+
+def main() -> None:
+    commands = {"run": cmd_run, "test": cmd_test, "setup": lambda a: ensure_venv(dev=True)}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: python3 dev.py {{{'|'.join(commands)}}} [extra arguments]")
+    commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
