@@ -37,6 +37,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_rejected(args: argparse.Namespace) -> int:
+    con = warehouse.connect(args.db, read_only=True)
+    df = con.execute("""SELECT submission_id, line_no, case_id, array_to_string(reasons, '; ') AS reasons,
+                               raw FROM rejected_rows
+                        WHERE $sid IS NULL OR submission_id = $sid ORDER BY submission_id, line_no""",
+                     {"sid": args.submission}).df()
+    df.to_csv(sys.stdout, index=False, lineterminator="\n")
+    _err(f"{len(df)} rejected row(s)")
+    return 0
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from analytics.iccc import classify_csv
 
@@ -78,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", help="submission id (default: the file name without extension)")
     sp.add_argument("--synthetic", action="store_true", help="mark the submission as synthetic data")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = with_db(sub.add_parser("rejected", help="list rejected rows with their reasons (CSV)"))
+    sp.add_argument("submission", nargs="?", help="one submission id (default: all)")
+    sp.set_defaults(func=cmd_rejected)
 
     sp = sub.add_parser("classify", help="append ICCC-3 columns to a CSV of ICD-O-3 codes")
     sp.add_argument("file", type=Path)

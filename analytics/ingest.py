@@ -107,6 +107,9 @@ RULES: list[Rule] = [
          f"sex_t = '1' AND topo BETWEEN {FEMALE_ONLY_SITES[0]} AND {FEMALE_ONLY_SITES[1]}"),
 ]
 
+#: Not a rule over parsed values: a CSV line whose number of fields differs from the header's.
+MALFORMED_LINE = Rule("line", "malformed CSV line (wrong number of fields)", "false")
+
 _DATE_SQL = ("CASE WHEN regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
              "THEN CAST(try_strptime({t}, '%Y-%m-%d') AS DATE) END")
 
@@ -294,8 +297,11 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, data: bytes) -> tuple[
     if enc is not None:
         raise SubmissionError(f"{path.name}: not UTF-8 text (first invalid byte on line {enc}); "
                               f"save the file as UTF-8")
+    # DuckDB records one error per affected column; a line is one rejected row.
     con.execute("""CREATE OR REPLACE TEMP TABLE _malformed AS
-                   SELECT line AS line_no, csv_line, error_message FROM _rj""")
+                   SELECT line AS line_no, any_value(csv_line) AS csv_line,
+                          string_agg(DISTINCT error_message, '; ') AS error_message
+                   FROM _rj GROUP BY line""")
     n_good = con.execute("SELECT count(*) FROM _csv").fetchone()[0]
     n_bad = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
     # Line numbers: DuckDB skips blank lines and allows quoted line breaks; when the file has
@@ -389,7 +395,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
         raise SubmissionError(f"{path}: no such file")
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    fmt = _detect_format(path, data[:8])
+    fmt = _detect_format(path, data[:4096])
     sid = name or submission_name(path)
 
     _install_lookups(con)
@@ -422,8 +428,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
                    p.reasons
             FROM _parsed p JOIN _raw r USING (line_no) WHERE len(p.reasons) > 0
             UNION ALL
-            SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}),
-                   ['line: ' || error_message]
+            SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line, 'error': error_message}}),
+                   ['{MALFORMED_LINE.reason}']
             FROM _malformed""", {"sid": sid})
         counts = con.execute("""
             SELECT (SELECT count(*) FROM cases WHERE submission_id = $sid),
@@ -451,9 +457,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
 
 def _group_reasons(con: duckdb.DuckDBPyConnection, sid: str) -> dict[str, int]:
     """Rejected rows per reason (a row with two reasons counts under both)."""
-    rows = con.execute("""
-        SELECT CASE WHEN reason LIKE 'line: %' THEN 'line: malformed CSV line (wrong number of fields)'
-                    ELSE reason END AS r, count(*)
+    return dict(con.execute("""
+        SELECT reason, count(*)
         FROM (SELECT unnest(reasons) AS reason FROM rejected_rows WHERE submission_id = $sid)
-        GROUP BY r""", {"sid": sid}).fetchall()
-    return dict(rows)
+        GROUP BY reason""", {"sid": sid}).fetchall())

@@ -107,7 +107,7 @@ class StoredColumn:
 
 CASE_COLUMNS: list[StoredColumn] = [
     StoredColumn("submission_id", "VARCHAR", "the submission this tumour came from (see `submissions`)"),
-    StoredColumn("line_no", "INTEGER", "line of the source file (header is line 1; Parquet: row number + 1)"),
+    StoredColumn("line_no", "INTEGER", "line of the source file (CSV: the header is line 1; Parquet: row number from 1)"),
     StoredColumn("case_id", "VARCHAR", "as submitted"),
     StoredColumn("patient_id", "VARCHAR", "as submitted, or case_id when empty"),
     StoredColumn("country", "VARCHAR", "ISO 3166-1 alpha-3, upper case"),
@@ -179,9 +179,9 @@ def data_dictionary_markdown() -> str:
         "rows read = rows loaded + rows rejected.",
         "",
     ]
-    from analytics.ingest import RULES  # local import: ingest imports this module
+    from analytics.ingest import MALFORMED_LINE, RULES  # local import: ingest imports this module
 
-    out += [f"- **{r.column}**: {r.message}" for r in RULES]
+    out += [f"- **{r.column}**: {r.message}" for r in [*RULES, MALFORMED_LINE]]
     out += [
         "",
         "## Table `cases`",

@@ -1,0 +1,63 @@
+"""What the home page shows: the size and make-up of the pool, from aggregate SQL."""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analytics import iccc
+from analytics.suppression import suppress
+
+
+def summary(con: duckdb.DuckDBPyConnection) -> dict:
+    """Totals over the whole pool: cases, countries, years of diagnosis, submissions, rejections,
+    and whether any synthetic submission is loaded."""
+    row = con.execute("""
+        SELECT (SELECT count(*) FROM cases),
+               (SELECT count(DISTINCT country) FROM cases),
+               (SELECT min(year) FROM cases), (SELECT max(year) FROM cases),
+               (SELECT count(*) FROM submissions),
+               (SELECT coalesce(sum(rows_rejected), 0) FROM submissions),
+               (SELECT coalesce(sum(rows_unclassified), 0) FROM submissions),
+               (SELECT coalesce(bool_or(synthetic), false) FROM submissions)
+    """).fetchone()
+    keys = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
+            "unclassified", "synthetic"]
+    return dict(zip(keys, row))
+
+
+def cases_by_group(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Cases by ICCC-3 main group (I..XII, then unclassified), with names; small counts suppressed."""
+    df = con.execute("""
+        SELECT coalesce(iccc_main, 'unclassified') AS iccc_main, count(*) AS cases
+        FROM cases GROUP BY ALL""").df()
+    order = list(iccc.MAIN_GROUPS) + ["unclassified"]
+    df["name"] = df["iccc_main"].map(iccc.MAIN_GROUPS).fillna("Not classifiable in ICCC-3")
+    df["_o"] = df["iccc_main"].map(order.index)
+    df = df.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    return suppress(df[["iccc_main", "name", "cases"]], "cases")
+
+
+def cases_by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Cases and years of diagnosis by country; small counts suppressed."""
+    df = con.execute("""
+        SELECT country, count(*) AS cases, min(year) AS first_year, max(year) AS last_year
+        FROM cases GROUP BY country ORDER BY country""").df()
+    return suppress(df, "cases")
+
+
+def submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Provenance of every loaded submission, newest first."""
+    return con.execute("""
+        SELECT submission_id, file_name, rows_read, rows_loaded, rows_rejected, rows_unclassified,
+               synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version
+        FROM submissions ORDER BY loaded_at DESC, submission_id""").df()
+
+
+def rejection_reasons(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rejected rows per submission and reason (a row with several reasons counts under each).
+
+    Reason counts describe files, not patients, so they are not suppressed."""
+    return con.execute("""
+        SELECT submission_id, reason, count(*) AS rows
+        FROM (SELECT submission_id, unnest(reasons) AS reason FROM rejected_rows)
+        GROUP BY ALL ORDER BY submission_id, rows DESC, reason""").df()

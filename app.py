@@ -1,0 +1,14 @@
+"""Childhood Cancer Outcomes Explorer: the Streamlit entry point (`streamlit run app.py`).
+
+Pages live in pages/; shared glue in ui/; every number comes from analytics/.
+"""
+import streamlit as st
+
+st.set_page_config(page_title="Childhood Cancer Outcomes Explorer", page_icon="📊", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Overview", icon="🏠", default=True, url_path="overview"),
+    st.Page("pages/data_quality.py", title="Submissions & data quality", icon="🧾",
+            url_path="data-quality"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,112 @@
+"""Browser smoke test: start the app on the small synthetic warehouse, open every page registered in
+app.py in headless Chromium, and check it renders: no exception box, a visible title, the
+synthetic-data notice. Full-page screenshots land in tests/artifacts/browser/<url_path>.png.
+
+Pages are discovered from the `st.Page(...)` calls in app.py, so a new page is covered without
+editing this file. Chromium is Debian's /usr/bin/chromium (`apt-get install chromium
+chromium-driver`); the module is skipped when it is missing. Run only these with `-m browser`.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, AppServer,
+                                   discover_pages, full_page_screenshot, wait_for_render)
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium and chromium-driver "
+                f"(`python3 dev.py` does it); browsers are never downloaded",
+                allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+PAGES = discover_pages()
+PAGE_IDS = [p.url_path or "root" for p in PAGES]
+SYNTHETIC_TEXT = "Synthetic demonstration data"
+PAGE_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def app_url(small_warehouse, request):
+    server = AppServer(small_warehouse, ROOT / "tests" / "artifacts" / "browser" / "streamlit.log")
+    request.addfinalizer(server.stop)
+    server.wait_healthy(timeout=60)
+    return server.base_url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def open_page(browser, app_url):
+    """open_page(url_path) -> a Playwright page showing that app page, fully rendered."""
+    contexts = []
+
+    def _open(url_path: str):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        page.js_errors = []
+        page.on("pageerror", lambda e: page.js_errors.append(str(e)))
+        page.goto(f"{app_url}/{url_path}", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+        wait_for_render(page, timeout_ms=PAGE_TIMEOUT_MS)
+        return page
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+
+
+def _exceptions(page) -> list[str]:
+    return [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
+
+
+@pytest.mark.parametrize("app_page", PAGES, ids=PAGE_IDS)
+def test_page_renders(open_page, app_page):
+    page = open_page(app_page.url_path)
+    shot = SCREENSHOTS / f"{app_page.url_path or 'root'}.png"
+    full_page_screenshot(page, shot)  # before the asserts, so a failing page is on file too
+
+    errors = _exceptions(page)
+    assert not errors, (f"page {app_page.url_path!r} shows {len(errors)} exception(s) "
+                        f"(screenshot {shot}):\n" + "\n---\n".join(errors))
+    assert not page.js_errors, f"uncaught JavaScript errors on {app_page.url_path!r}: {page.js_errors}"
+
+    h1 = page.locator('[data-testid="stMain"] h1, section.main h1').first
+    assert h1.count(), f"page {app_page.url_path!r} has no h1 title (screenshot {shot})"
+    assert h1.is_visible(), f"the h1 title of {app_page.url_path!r} is not visible"
+    assert h1.inner_text().strip(), f"the h1 title of {app_page.url_path!r} is empty"
+
+
+@pytest.mark.parametrize("app_page", PAGES, ids=PAGE_IDS)
+def test_synthetic_notice_visible(open_page, app_page):
+    page = open_page(app_page.url_path)
+    notice = page.get_by_text(SYNTHETIC_TEXT, exact=False).first
+    assert notice.count() and notice.is_visible(), (
+        f"page {app_page.url_path!r} does not show the {SYNTHETIC_TEXT!r} notice, although the "
+        f"warehouse is marked synthetic")
+
+
+def test_navigation_lists_exactly_the_discovered_pages(open_page):
+    """Guards the page discovery: the app's own navigation must list the pages parsed from app.py."""
+    if len(PAGES) < 2:
+        pytest.skip("Streamlit shows no navigation for a single page")
+    default = next((p for p in PAGES if p.default), PAGES[0])
+    page = open_page(default.url_path)
+    links = page.locator('[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]')
+    shown = {urlsplit(link.get_attribute("href") or "").path.strip("/") for link in links.all()}
+    # The default page's link points at the app root.
+    expected = {"" if p.default else p.url_path for p in PAGES}
+    assert shown == expected, f"navigation links {sorted(shown)} != pages in app.py {sorted(expected)}"
