@@ -106,9 +106,10 @@ def extended_names() -> dict[str, str]:
 
 def install_rules(con: duckdb.DuckDBPyConnection, temp: bool = True) -> None:
     """Create (or replace) the `iccc_rules` table in `con` from the definition CSV."""
-    rules_df = rules()  # noqa: F841 (read by DuckDB's replacement scan)
     kind = "TEMP TABLE" if temp else "TABLE"
-    con.execute(f"CREATE OR REPLACE {kind} iccc_rules AS SELECT * FROM rules_df")
+    con.register("_iccc_rules_df", rules())
+    con.execute(f"CREATE OR REPLACE {kind} iccc_rules AS SELECT * FROM _iccc_rules_df")
+    con.unregister("_iccc_rules_df")
 
 
 #: Normalises a topography string ('C71.9', 'c719', ' C719 ') to its integer (719), else NULL.

@@ -36,7 +36,7 @@ _DDL = [
     )""",
     "CREATE TABLE IF NOT EXISTS cases (\n    "
     + ",\n    ".join(f"{c.name} {c.sql_type}" for c in CASE_COLUMNS)
-    + ",\n    PRIMARY KEY (submission_id, case_id)\n)",
+    + "\n)",
     """CREATE TABLE IF NOT EXISTS rejected_rows (
         submission_id VARCHAR NOT NULL,
         line_no BIGINT NOT NULL,
@@ -67,6 +67,6 @@ def initialise(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in _DDL:
         con.execute(ddl)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'iccc_rules'"
-                   ).fetchone()[0] == 0:
+    if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'iccc_rules'"
+                       ).fetchall():
         iccc.install_rules(con, temp=False)

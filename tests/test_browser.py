@@ -73,15 +73,32 @@ def _exceptions(page) -> list[str]:
     return [e.inner_text() for e in page.locator('[data-testid="stException"]').all()]
 
 
+def _route(app_page) -> str:
+    """The URL path Streamlit serves a page at: the default page lives at the app root, whatever
+    its url_path (its /<url_path> answers "Page not found" and falls back to the root)."""
+    return "" if app_page.default else app_page.url_path
+
+
+def _dialogs(page) -> list[str]:
+    return [d.inner_text() for d in page.locator('[role="dialog"]').all() if d.is_visible()]
+
+
 @pytest.mark.parametrize("app_page", PAGES, ids=PAGE_IDS)
 def test_page_renders(open_page, app_page):
-    page = open_page(app_page.url_path)
+    page = open_page(_route(app_page))
     shot = SCREENSHOTS / f"{app_page.url_path or 'root'}.png"
     full_page_screenshot(page, shot)  # before the asserts, so a failing page is on file too
 
     errors = _exceptions(page)
     assert not errors, (f"page {app_page.url_path!r} shows {len(errors)} exception(s) "
                         f"(screenshot {shot}):\n" + "\n---\n".join(errors))
+    dialogs = _dialogs(page)
+    assert not dialogs, f"page {app_page.url_path!r} opens with a dialog (e.g. Page not found): {dialogs}"
+    if len(PAGES) > 1:  # with one page Streamlit shows no navigation
+        active = page.locator('[data-testid="stSidebarNavLink"][aria-current="page"], '
+                              '[data-testid="stTopNavLink"][aria-current="page"]')
+        assert active.count() == 1 and app_page.title in active.first.inner_text(), (
+            f"/{_route(app_page)} did not select page {app_page.title!r} in the navigation")
     assert not page.js_errors, f"uncaught JavaScript errors on {app_page.url_path!r}: {page.js_errors}"
 
     h1 = page.locator('[data-testid="stMain"] h1, section.main h1').first
@@ -92,7 +109,7 @@ def test_page_renders(open_page, app_page):
 
 @pytest.mark.parametrize("app_page", PAGES, ids=PAGE_IDS)
 def test_synthetic_notice_visible(open_page, app_page):
-    page = open_page(app_page.url_path)
+    page = open_page(_route(app_page))
     notice = page.get_by_text(SYNTHETIC_TEXT, exact=False).first
     assert notice.count() and notice.is_visible(), (
         f"page {app_page.url_path!r} does not show the {SYNTHETIC_TEXT!r} notice, although the "
@@ -104,7 +121,7 @@ def test_navigation_lists_exactly_the_discovered_pages(open_page):
     if len(PAGES) < 2:
         pytest.skip("Streamlit shows no navigation for a single page")
     default = next((p for p in PAGES if p.default), PAGES[0])
-    page = open_page(default.url_path)
+    page = open_page(_route(default))
     links = page.locator('[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]')
     shown = {urlsplit(link.get_attribute("href") or "").path.strip("/") for link in links.all()}
     # The default page's link points at the app root.
