@@ -5,6 +5,9 @@ Tables:
     cases          accepted tumours with derived fields (layout from schema.CASE_COLUMNS)
     rejected_rows  one row per rejected input row: line, raw values (JSON), every reason
     iccc_rules     the ICCC-3 definition, expanded to ranges (reference; ingest uses it)
+    population     person-years by country, calendar year, sex and age group (denominators)
+    standard_population  weights of the world/European standard populations by age group
+    life_table     all-cause mortality (mx, qx) by country, calendar year, sex, single year of age
 """
 from __future__ import annotations
 
@@ -37,6 +40,36 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS cases (\n    "
     + ",\n    ".join(f"{c.name} {c.sql_type}" for c in CASE_COLUMNS)
     + "\n)",
+    # sex: 0 = both sexes combined (WPP), 1 male, 2 female (a partner's own denominators).
+    # age_group: five-year bands '0-4' ... '15-19', and '0', '1-4' where a source gives them.
+    """CREATE TABLE IF NOT EXISTS population (
+        country VARCHAR NOT NULL,
+        year SMALLINT NOT NULL,
+        sex TINYINT NOT NULL,
+        age_group VARCHAR NOT NULL,
+        person_years DOUBLE NOT NULL,
+        source VARCHAR NOT NULL,
+        PRIMARY KEY (country, year, sex, age_group)
+    )""",
+    # weight: as published (per 100,000 of the standard); renormalise over the ages used.
+    """CREATE TABLE IF NOT EXISTS standard_population (
+        standard VARCHAR NOT NULL,
+        age_group VARCHAR NOT NULL,
+        weight DOUBLE NOT NULL,
+        source VARCHAR NOT NULL,
+        PRIMARY KEY (standard, age_group)
+    )""",
+    # sex: 1 male, 2 female; age: single years 0..110 (110 = 110+); mx, qx as in HMD 1x1 tables.
+    """CREATE TABLE IF NOT EXISTS life_table (
+        country VARCHAR NOT NULL,
+        year SMALLINT NOT NULL,
+        sex TINYINT NOT NULL,
+        age SMALLINT NOT NULL,
+        mx DOUBLE NOT NULL,
+        qx DOUBLE NOT NULL,
+        source VARCHAR NOT NULL,
+        PRIMARY KEY (country, year, sex, age)
+    )""",
     """CREATE TABLE IF NOT EXISTS rejected_rows (
         submission_id VARCHAR NOT NULL,
         line_no BIGINT NOT NULL,
