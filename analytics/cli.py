@@ -74,6 +74,28 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from analytics.demo import build_demo
+
+    db = args.db or warehouse.DEFAULT_DB
+    _err(f"building the synthetic demonstration pool in {db} (scale {args.scale}, seed {args.seed})")
+    reports = build_demo(db, scale=args.scale, seed=args.seed, fmt=args.format, log=_err)
+    _err(f"done: {sum(r.rows_loaded for r in reports):,} synthetic tumours loaded, "
+         f"{sum(r.rows_rejected for r in reports):,} rows rejected as intended")
+    return 0
+
+
+def cmd_calibration(args: argparse.Namespace) -> int:
+    from analytics.calibration import report
+
+    con = warehouse.connect(args.db, read_only=True)
+    df = report(con)
+    df.to_csv(sys.stdout, index=False, lineterminator="\n")
+    failed = df[~df["ok"]]
+    _err(f"{len(df) - len(failed)} of {len(df)} calibration targets met")
+    return 1 if len(failed) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -103,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_db(sub.add_parser("init", help="create an empty warehouse with its reference tables"))
     sp.set_defaults(func=cmd_init)
+    sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))
+    sp.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies the expected case counts (1 = what the populations produce)")
+    sp.add_argument("--seed", type=int, default=2024)
+    sp.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                    help="file format of the generated submissions (default csv)")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = with_db(sub.add_parser("calibration", help="compare the demo pool with its published targets"))
+    sp.set_defaults(func=cmd_calibration)
     return p
 
 

@@ -87,3 +87,14 @@ def small_warehouse(tmp_path_factory) -> Path:
     ingest_file(con, path, synthetic=True)
     con.close()
     return d / "small.duckdb"
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The demo pool at scale 1 (about 0.75 million synthetic tumours), built once per session
+    exactly as `python -m analytics demo` builds it. Read it, don't write it."""
+    from analytics.demo import build_demo
+
+    d = tmp_path_factory.mktemp("demo")
+    build_demo(d / "demo.duckdb", scale=1.0, seed=2024, out_dir=d / "files", log=lambda m: None)
+    return d / "demo.duckdb"
