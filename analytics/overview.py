@@ -10,18 +10,23 @@ from analytics.suppression import suppress
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """Totals over the whole pool: cases, countries, years of diagnosis, submissions, rejections,
-    and whether any synthetic submission is loaded."""
+    whether any synthetic submission is loaded, and the person-years at risk (ages 0-19, both
+    sexes, WPP or partner denominators) of each country over the years its cases cover."""
     row = con.execute("""
+        WITH span AS (SELECT country, min(year) AS y0, max(year) AS y1 FROM cases GROUP BY country)
         SELECT (SELECT count(*) FROM cases),
                (SELECT count(DISTINCT country) FROM cases),
                (SELECT min(year) FROM cases), (SELECT max(year) FROM cases),
                (SELECT count(*) FROM submissions),
                (SELECT coalesce(sum(rows_rejected), 0) FROM submissions),
                (SELECT coalesce(sum(rows_unclassified), 0) FROM submissions),
-               (SELECT coalesce(bool_or(synthetic), false) FROM submissions)
+               (SELECT coalesce(bool_or(synthetic), false) FROM submissions),
+               (SELECT sum(p.person_years) FROM population p JOIN span s
+                  ON p.country = s.country AND p.year BETWEEN s.y0 AND s.y1
+                WHERE p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19'))
     """).fetchone()
     keys = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
-            "unclassified", "synthetic"]
+            "unclassified", "synthetic", "person_years"]
     return dict(zip(keys, row))
 
 
@@ -38,10 +43,15 @@ def cases_by_group(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def cases_by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Cases and years of diagnosis by country; small counts suppressed."""
+    """Cases, years of diagnosis and person-years (ages 0-19, both sexes) by country; small
+    counts suppressed."""
     df = con.execute("""
-        SELECT country, count(*) AS cases, min(year) AS first_year, max(year) AS last_year
-        FROM cases GROUP BY country ORDER BY country""").df()
+        WITH c AS (SELECT country, count(*) AS cases, min(year) AS first_year, max(year) AS last_year
+                   FROM cases GROUP BY country)
+        SELECT c.*, (SELECT sum(person_years) FROM population p
+                     WHERE p.country = c.country AND p.year BETWEEN c.first_year AND c.last_year
+                       AND p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19')) AS person_years
+        FROM c ORDER BY country""").df()
     return suppress(df, "cases")
 
 

@@ -13,24 +13,26 @@ if info["cases"] == 0:
     st.info("The warehouse is empty. Load a submission with `python -m analytics ingest FILE`.")
     st.stop()
 
-c = st.columns(5)
+c = st.columns(3) + st.columns(3)
 c[0].metric("Tumours", f"{info['cases']:,}")
 c[1].metric("Countries", info["countries"])
 c[2].metric("Years of diagnosis", f"{info['year_min']}–{info['year_max']}")
-c[3].metric("Submissions", info["submissions"])
-c[4].metric("Rows rejected at ingest", f"{info['rejected']:,}")
+c[3].metric("Person-years (ages 0-19)", f"{(info['person_years'] or 0) / 1e6:,.0f} million",
+            help="Sum over countries of the population aged 0-19 (UN WPP 2022 unless a partner "
+                 "supplied its own) in the years each country's cases cover.")
+c[4].metric("Submissions", info["submissions"])
+c[5].metric("Rows rejected at ingest", f"{info['rejected']:,}")
 
 con = connection()
 groups = overview.cases_by_group(con)
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Tumours by ICCC-3 main group")
-    fig = px.bar(groups.dropna(subset=["cases"]), x="cases", y="iccc_main", orientation="h",
-                 hover_data=["name"], labels={"cases": "Tumours (n)", "iccc_main": "ICCC-3 group"})
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10))
-    st.plotly_chart(fig, width="stretch")
+st.subheader("Tumours by ICCC-3 main group")
+shown = groups.dropna(subset=["cases"]).assign(label=lambda d: d["iccc_main"] + "  " + d["name"])
+fig = px.bar(shown, x="cases", y="label", orientation="h",
+             labels={"cases": "Tumours (n)", "label": ""})
+fig.update_yaxes(autorange="reversed")
+fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10))
+st.plotly_chart(fig, width="stretch")
+with st.expander("Table: tumours by ICCC-3 main group"):
     table(groups, "tumours_by_iccc_group.csv")
-with right:
-    st.subheader("Tumours by country")
-    table(overview.cases_by_country(con), "tumours_by_country.csv")
+st.subheader("Tumours and population by country")
+table(overview.cases_by_country(con), "tumours_by_country.csv")

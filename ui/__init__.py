@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import overview, warehouse
+from analytics import overview, suppression, warehouse
 
 SYNTHETIC_NOTICE = ("Synthetic demonstration data: these cases are simulated (calibrated to published "
                     "figures) and are not real patients or real outcomes.")
@@ -51,9 +51,32 @@ def page_header(title: str) -> dict:
     return info
 
 
+#: Display names of result columns (CSV downloads keep the machine-readable names).
+LABELS = {
+    "iccc_main": "ICCC-3 group", "name": "Name", "cases": "Tumours (n)", "country": "Country",
+    "first_year": "First year", "last_year": "Last year", "person_years": "Person-years (ages 0-19)",
+    "submission_id": "Submission", "file_name": "File", "rows_read": "Rows read",
+    "rows_loaded": "Loaded", "rows_rejected": "Rejected", "rows_unclassified": "Unclassified",
+    "synthetic": "Synthetic", "loaded_at": "Loaded at (UTC)", "sha256_prefix": "SHA-256 (start)",
+    "schema_version": "Schema", "iccc_version": "ICCC version", "reason": "Reason", "rows": "Rows",
+}
+
+
 def table(df: pd.DataFrame, file_name: str, **kw) -> None:
-    """A table with a CSV download of exactly what is shown (notice as a header comment)."""
-    st.dataframe(df, hide_index=True, width="stretch", **kw)
+    """A table with readable headers and a CSV download of the same rows (machine-readable
+    headers; the synthetic-data notice as a '#' header comment that pandas' comment='#' skips).
+    Suppressed cells read "suppressed, fewer than N cases" in a note column."""
+    shown = df
+    if "suppressed" in df.columns:
+        shown = df.drop(columns="suppressed")
+        if df["suppressed"].any():
+            shown = shown.assign(note=df["suppressed"].map({True: suppression.notice(), False: ""}))
+    config = {c: st.column_config.Column(LABELS.get(c, c.replace("_", " ").capitalize()))
+              for c in shown.columns}
+    for c in shown.columns:
+        if c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected"):
+            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="localized")
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
     header = f"# {SYNTHETIC_NOTICE}\n" if info["synthetic"] else ""
     st.download_button("Download CSV", header + df.to_csv(index=False), file_name=file_name,
