@@ -71,8 +71,12 @@ def ensure_chromium() -> None:
 def cmd_run(args: list[str]) -> None:
     ensure_venv(dev=False)
     if not WAREHOUSE.exists():
-        say(f"building the demo warehouse {WAREHOUSE.relative_to(ROOT)} (first run only)")
-        run([str(PY), "-m", "analytics", "demo", "--db", str(WAREHOUSE)], cwd=ROOT)
+        # built under another name and renamed when complete, so an interrupted build is redone
+        building = WAREHOUSE.with_name(WAREHOUSE.name + ".building")
+        building.unlink(missing_ok=True)
+        say(f"building the demo warehouse {WAREHOUSE.relative_to(ROOT)} (first run only, about a minute)")
+        run([str(PY), "-m", "analytics", "demo", "--db", str(building)], cwd=ROOT)
+        building.replace(WAREHOUSE)
     port = os.environ.get("PORT", "8501")
     run([str(PY), "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", port,
          "--server.headless", "true", "--browser.gatherUsageStats", "false", *args], cwd=ROOT)

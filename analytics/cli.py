@@ -68,9 +68,49 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from analytics import reference
+
     con = warehouse.connect(args.db)
+    # A new warehouse comes loaded; an older one gets whatever reference data it lacks.
+    added = reference.install(con)
+    rows = reference.status(con)
     con.close()
     _err(f"warehouse ready: {args.db or warehouse.DEFAULT_DB}")
+    for table, n in rows.items():
+        note = f" ({added[table]} added now)" if table != "standard_population" and added[table] else ""
+        _err(f"  {table}: {n} rows{note}")
+    return 0
+
+
+def cmd_population(args: argparse.Namespace) -> int:
+    from analytics.reference import ReferenceFileError
+    from analytics.reference.population import read_population_file, replace_population
+
+    try:
+        pf = read_population_file(args.file)  # validated before the warehouse is opened
+    except ReferenceFileError as e:
+        _err(f"error: {e}")
+        return 1
+    con = warehouse.connect(args.db)
+    report = replace_population(con, pf)
+    con.close()
+    print(report.summary(), flush=True)
+    return 0
+
+
+def cmd_lifetable(args: argparse.Namespace) -> int:
+    from analytics.reference import ReferenceFileError
+    from analytics.reference.lifetable import read_life_table_file, replace_life_table
+
+    try:
+        table = read_life_table_file(args.file, args.country, args.sex)
+    except ReferenceFileError as e:
+        _err(f"error: {e}")
+        return 1
+    con = warehouse.connect(args.db)
+    replaced = replace_life_table(con, table)
+    con.close()
+    print(table.summary(replaced), flush=True)
     return 0
 
 
@@ -79,9 +119,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     db = args.db or warehouse.DEFAULT_DB
     _err(f"building the synthetic demonstration pool in {db} (scale {args.scale}, seed {args.seed})")
-    reports = build_demo(db, scale=args.scale, seed=args.seed, fmt=args.format, log=_err)
-    _err(f"done: {sum(r.rows_loaded for r in reports):,} synthetic tumours loaded, "
-         f"{sum(r.rows_rejected for r in reports):,} rows rejected as intended")
+    steps = build_demo(db, scale=args.scale, seed=args.seed, fmt=args.format, log=_err)
+    _err(f"done: {sum(s.report.rows_loaded for s in steps):,} synthetic tumours loaded, "
+         f"{sum(s.report.rows_rejected for s in steps):,} rows rejected as intended")
     return 0
 
 
@@ -125,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_db(sub.add_parser("init", help="create an empty warehouse with its reference tables"))
     sp.set_defaults(func=cmd_init)
+
+    sp = with_db(sub.add_parser(
+        "population", help="replace the denominators of the countries in a partner's CSV file",
+        description="Load a partner's person-years (CSV with columns country, year, sex, "
+                    "age_group, population) in place of every earlier population row of the "
+                    "countries in the file. Any invalid row rejects the whole file."))
+    sp.add_argument("file", type=Path)
+    sp.set_defaults(func=cmd_population)
+
+    sp = with_db(sub.add_parser(
+        "lifetable", help="load a partner's HMD-format life table for one country and sex",
+        description="Load a Human Mortality Database 1x1 period life table (mltper_1x1.txt / "
+                    "fltper_1x1.txt layout) in place of the country's table for that sex."))
+    sp.add_argument("file", type=Path)
+    sp.add_argument("--country", required=True, help="ISO 3166-1 alpha-3 code, e.g. FRA")
+    sp.add_argument("--sex", required=True, choices=["1", "2"], help="1 male, 2 female")
+    sp.set_defaults(func=cmd_lifetable)
     sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))
     sp.add_argument("--scale", type=float, default=1.0,
                     help="multiplies the expected case counts (1 = what the populations produce)")

@@ -19,6 +19,7 @@ for 12 countries over 2000-2019); the scale multiplies the expected counts.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,7 +28,7 @@ import pandas as pd
 
 from analytics import demo_params as P
 from analytics import warehouse
-from analytics.ingest import ingest_file
+from analytics.ingest import IngestReport, ingest_file
 
 SEGI = {"0-4": 12000, "5-9": 10000, "10-14": 9000, "15-19": 9000}  # Segi (Doll) weights, D1 usage
 
@@ -294,10 +295,20 @@ def populations(con: duckdb.DuckDBPyConnection, countries: list[str]) -> pd.Data
     return df
 
 
+@dataclass
+class DemoStep:
+    """One country of the demo build: its ingest report and how long each half took (s)."""
+
+    country: str
+    report: IngestReport
+    generate_seconds: float
+    load_seconds: float
+
+
 def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 2024,
                out_dir: str | Path | None = None, fmt: str = "csv",
-               countries: list[str] | None = None, log=print) -> list:
-    """Generate and ingest the demo pool; returns the ingest reports (one per country)."""
+               countries: list[str] | None = None, log=print) -> list[DemoStep]:
+    """Generate and ingest the demo pool, one submission per country, logging progress."""
     countries = countries or list(P.COUNTRIES)
     out_dir = Path(out_dir) if out_dir else Path(db or warehouse.DEFAULT_DB).resolve().parent / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +323,7 @@ def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 202
         _write(df, path)
         t1 = time.perf_counter()
         report = ingest_file(con, path, name=f"{c}_demo", synthetic=True)
-        reports.append(report)
+        reports.append(DemoStep(c, report, t1 - t0, time.perf_counter() - t1))
         log(f"[{i:>2}/{len(countries)}] {c}: {len(df):,} rows generated in {t1 - t0:.1f} s, "
             f"loaded {report.rows_loaded:,}, rejected {report.rows_rejected:,} "
             f"in {time.perf_counter() - t1:.1f} s")
