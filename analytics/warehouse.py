@@ -90,9 +90,30 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
                                     f"`python -m analytics demo` or `python -m analytics init`")
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
     con = duckdb.connect(str(path))
     initialise(con)
+    if not existed:
+        try:
+            load_reference(con)
+        except BaseException:
+            # A warehouse without its denominators must not be left behind looking ready.
+            con.close()
+            for leftover in (path, path.with_name(path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            raise
     return con
+
+
+def load_reference(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Load the reference data shipped with the code: WPP 2022 denominators (`population`),
+    the standard populations and the HMD USA life tables (see analytics/reference/README.md).
+
+    Called by `connect` for a new warehouse only (an existing one opens fast). Fills gaps only:
+    a partner's replacement denominators or life tables are kept. Returns rows inserted per table."""
+    from analytics import reference
+
+    return reference.install(con)
 
 
 def initialise(con: duckdb.DuckDBPyConnection) -> None:
