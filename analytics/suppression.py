@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_THRESHOLD = 16
@@ -27,23 +28,36 @@ def notice(n: int | None = None) -> str:
 
 
 def suppress(df: pd.DataFrame, count_col: str, dependent: list[str] = (), *,
-             complementary: bool = True, n: int | None = None) -> pd.DataFrame:
+             groups: list[list[str]] | None = None, complementary: bool = True,
+             n: int | None = None) -> pd.DataFrame:
     """Return a copy of `df` in which rows with 0 < count < threshold have `count_col` and every
     column in `dependent` set to missing, and a boolean column `suppressed` marks them.
 
-    With `complementary` (default), when exactly one row is suppressed and the frame's total could
-    be shown beside it, the next smallest non-zero row is suppressed too, so that no suppressed
-    count can be recovered by subtraction.
+    Complementary suppression (default): a total may be shown beside the rows (the pooled rate, a
+    row or column of a table), so within each slice no single suppressed row may stand alone, or
+    it could be recovered by subtraction; the next smallest row of that slice is suppressed too.
+    `groups` lists the slices as lists of columns whose equal values form one slice (default: the
+    whole frame is one slice). Repeated until no slice has exactly one suppressed row.
     """
     n = n or threshold()
-    out = df.copy()
+    out = df.copy().reset_index(drop=True)
     counts = out[count_col]
-    mask = (counts > 0) & (counts < n)
-    if complementary and mask.sum() == 1:
-        others = counts[~mask & (counts > 0)]
-        if len(others):
-            mask |= out.index == others.idxmin()
+    mask = ((counts > 0) & (counts < n)).to_numpy()
+    if complementary and mask.any():
+        slices = groups or [[]]
+        changed = True
+        while changed:
+            changed = False
+            for cols in slices:
+                parts = out.groupby(cols, dropna=False).indices.values() if cols else [range(len(out))]
+                for idx in parts:
+                    idx = list(idx)
+                    if mask[idx].sum() == 1 and len(idx) > 1:
+                        others = [i for i in idx if not mask[i]]
+                        mask[min(others, key=lambda i: counts.iloc[i])] = True
+                        changed = True
     out["suppressed"] = mask
     cols = [count_col, *dependent]
-    out[cols] = out[cols].astype("float64").where(~mask)
+    out[cols] = out[cols].astype("float64")
+    out.loc[mask, cols] = np.nan
     return out
