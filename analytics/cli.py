@@ -136,6 +136,57 @@ def cmd_calibration(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+SYNTHETIC_NOTICE = ("Synthetic demonstration data: simulated cases calibrated to published figures; "
+                    "not real patients or outcomes.")
+
+
+def _notices(con, extra: list[str] = ()) -> None:
+    """Method notes and, while synthetic submissions are loaded, the synthetic-data notice."""
+    for line in extra:
+        _err(f"# {line}")
+    if con.execute("SELECT coalesce(bool_or(synthetic), false) FROM submissions").fetchall()[0][0]:
+        _err(f"# {SYNTHETIC_NOTICE}")
+
+
+def _write_table(df, fmt: str) -> None:
+    """A plain table on standard output at full precision (CSV or JSON records)."""
+    if fmt == "json":
+        sys.stdout.write(df.to_json(orient="records", double_precision=15) + "\n")
+    else:
+        df.to_csv(sys.stdout, index=False, lineterminator="\n")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def cmd_incidence(args: argparse.Namespace) -> int:
+    from analytics.filters import Selection, SelectionError
+    from analytics.incidence import incidence, trend
+
+    con = warehouse.connect(args.db, read_only=True)
+    try:
+        sel = Selection.from_cli(args.filter, args.years)
+        by = _split(args.by)
+        if args.command == "trend":
+            df = trend(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci)
+            cols = by + ["apc", "apc_lower", "apc_upper"]
+            notes = ["APC: least-squares fit of ln(yearly age-standardised rate) on year; 95% CI from t(n-2)."]
+        else:
+            res = incidence(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci)
+            df, notes = res.table, res.notes
+            cols = by + ["cases", "person_years", "crude_rate", "asr", "asr_lower", "asr_upper"]
+    except SelectionError as e:
+        _err(f"error: {e}")
+        return 2
+    n_supp = int(df["suppressed"].sum())
+    if n_supp:
+        notes = [*notes, f"{n_supp} row(s) suppressed (fewer cases than the threshold): values left empty."]
+    _write_table(df[cols], args.format)
+    _notices(con, notes)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -182,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--country", required=True, help="ISO 3166-1 alpha-3 code, e.g. FRA")
     sp.add_argument("--sex", required=True, choices=["1", "2"], help="1 male, 2 female")
     sp.set_defaults(func=cmd_lifetable)
+    for name, helptext in (("incidence", "incidence rates per million, age-standardised, with 95% CIs"),
+                           ("trend", "annual percent change of the age-standardised rate")):
+        sp = with_db(sub.add_parser(name, help=helptext))
+        sp.add_argument("--filter", action="append", metavar="COLUMN=VALUE[,VALUE...]",
+                        help="country, sex, age_group, iccc_main, iccc_sub, year, period (repeatable)")
+        sp.add_argument("--by", metavar="COLUMN[,COLUMN...]",
+                        help="breakdown: country, iccc_main, iccc_sub, sex, age_group, year, period")
+        sp.add_argument("--years", metavar="FROM-TO", help="years of diagnosis and of person-years")
+        sp.add_argument("--ages", choices=["0-14", "15-19", "0-19"], default="0-19")
+        sp.add_argument("--standard", choices=["segi", "who2000", "esp2013"], default="segi")
+        sp.add_argument("--ci", choices=["tiwari", "fay-feuer"], default="tiwari")
+        sp.add_argument("--format", choices=["csv", "json"], default="csv")
+        sp.set_defaults(func=cmd_incidence)
+
     sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))
     sp.add_argument("--scale", type=float, default=1.0,
                     help="multiplies the expected case counts (1 = what the populations produce)")

@@ -57,7 +57,9 @@ def suppress(df: pd.DataFrame, count_col: str, dependent: list[str] = (), *,
                         mask[min(others, key=lambda i: counts.iloc[i])] = True
                         changed = True
     out["suppressed"] = mask
-    cols = [count_col, *dependent]
-    out[cols] = out[cols].astype("float64")
-    out.loc[mask, cols] = np.nan
+    dep = list(dependent)
+    if dep:
+        out[dep] = out[dep].astype("float64")
+        out.loc[mask, dep] = np.nan
+    out[count_col] = out[count_col].astype("Int64").mask(mask)  # whole numbers, <NA> when hidden
     return out

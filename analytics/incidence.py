@@ -1,0 +1,315 @@
+"""Incidence: rates per million person-years, age-standardised, with confidence intervals; trends.
+
+Conventions (IICC-3, SEER*Stat, NCCR*Explorer):
+
+* Cases per age band (0-4, 5-9, 10-14, 15-19) come from aggregate SQL over `cases`; person-years
+  from `population` (UN WPP 2022 unless a partner supplied its own): both-sexes denominators
+  unless the selection is by sex, which needs sex-specific denominators (else an error says so).
+* Each country contributes the person-years of the calendar years its cases cover (first to last
+  year of diagnosis in the warehouse), intersected with `years` when given.
+* Crude and age-specific rates: cases / person-years x 10^6, exact Poisson 95% CI
+  (Garwood 1936: chi-square quantiles).
+* Age-standardised rate (direct method): sum_b w_b d_b / n_b x 10^6 with the standard's weights w_b
+  renormalised to sum to one over the bands of the chosen age range (Segi 1960 world standard as
+  modified by Doll by default; WHO 2000-2025 and European 2013 as options).
+  Variance v = sum_b w_b^2 d_b / n_b^2.
+* ASR 95% CI: Tiwari RC, Clegg LX, Zou Z. Stat Methods Med Res 2006;15:547-69 (modified gamma,
+  SEER*Stat's default): lower = Gamma^-1(alpha/2; y^2/v, v/y); upper = Gamma^-1(1-alpha/2;
+  (y+z)^2/(v+z2), (v+z2)/(y+z)) with z = mean_b(w_b/n_b), z2 = mean_b((w_b/n_b)^2).
+  Fay MP, Feuer EJ. Stat Med 1997;16:791-801 as an option: z = max_b(w_b/n_b), z2 = z^2
+  (as R's epitools::ageadjust.direct). With no cases the lower limit is 0.
+* Trend: annual percent change APC = 100 (e^b - 1) from the least-squares line of ln(yearly ASR)
+  on calendar year (years with a zero rate left out), 95% CI from the t distribution with n-2
+  degrees of freedom (SEER*Stat's method).
+* Rate ratio between two periods: ratio of ASRs with a log-normal (delta-method) 95% CI,
+  var(ln RR) = v1/y1^2 + v2/y2^2.
+
+Small numbers: rows with fewer cases than the threshold (`suppression.py`) have their counts and
+every rate derived from them suppressed before the frame leaves this module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics.filters import AGE_RANGES, Selection, SelectionError, check_by, sort_rows
+from analytics.reference.standard import weights as standard_weights
+from analytics.suppression import suppress, threshold
+
+#: Columns incidence may be broken down by (age_group means the five-year band here).
+BY_COLUMNS = ["country", "iccc_main", "iccc_sub", "sex", "age_group", "year", "period"]
+#: Breakdowns whose denominators differ by value (the others share the stratum's person-years).
+_POPULATION_DIMS = {"country", "year", "period", "sex", "age_group"}
+STANDARDS = {"segi": "Segi 1960 world standard (Doll)", "who2000": "WHO world standard 2000-2025",
+             "esp2013": "European Standard Population 2013"}
+CI_METHODS = {"tiwari": "Tiwari et al. 2006 modified gamma", "fay-feuer": "Fay-Feuer 1997 gamma"}
+PER = 1e6
+
+
+@dataclass
+class IncidenceResult:
+    """Rates by the breakdown (`table`), age-specific rates (`age_specific`), and plain-words notes."""
+
+    table: pd.DataFrame
+    age_specific: pd.DataFrame
+    by: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------
+# The formulas, on plain arrays (tested against R)
+# ------------------------------------------------------------------------------------------------
+
+def poisson_ci(cases, person_years, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Poisson CI of a rate (per person-year): chi2(a/2, 2d)/2n, chi2(1-a/2, 2d+2)/2n."""
+    d = np.asarray(cases, dtype=float)
+    n = np.asarray(person_years, dtype=float)
+    a = 1 - level
+    lower = np.where(d > 0, stats.chi2.ppf(a / 2, 2 * d) / 2, 0.0) / n
+    upper = stats.chi2.ppf(1 - a / 2, 2 * d + 2) / 2 / n
+    return lower, upper
+
+
+def direct_asr(cases, person_years, w, ci: str = "tiwari", level: float = 0.95) -> tuple[float, float, float, float]:
+    """Directly standardised rate (per person-year) with its gamma CI and variance.
+
+    `cases`, `person_years`, `w` are per age band; `w` sums to one. Returns (asr, lower, upper, var).
+    """
+    d = np.asarray(cases, dtype=float)
+    n = np.asarray(person_years, dtype=float)
+    w = np.asarray(w, dtype=float)
+    y = float((w * d / n).sum())
+    v = float((w ** 2 * d / n ** 2).sum())
+    wn = w / n
+    if ci == "tiwari":
+        z, z2 = float(wn.mean()), float((wn ** 2).mean())
+    elif ci == "fay-feuer":
+        z = float(wn.max())
+        z2 = z ** 2
+    else:
+        raise ValueError(f"unknown CI method {ci!r}")
+    a = 1 - level
+    lower = float(stats.gamma.ppf(a / 2, y ** 2 / v, scale=v / y)) if y > 0 else 0.0
+    upper = float(stats.gamma.ppf(1 - a / 2, (y + z) ** 2 / (v + z2), scale=(v + z2) / (y + z)))
+    return y, lower, upper, v
+
+
+def apc(years, rates, level: float = 0.95) -> tuple[float, float, float]:
+    """Annual percent change from a log-linear least-squares fit; (apc, lower, upper) in %.
+    NaN when fewer than three years have a positive rate."""
+    x = np.asarray(years, dtype=float)
+    r = np.asarray(rates, dtype=float)
+    ok = r > 0
+    x, ly = x[ok], np.log(r[ok])
+    if len(x) < 3:
+        return (np.nan, np.nan, np.nan)
+    fit = stats.linregress(x, ly)
+    t = stats.t.ppf(1 - (1 - level) / 2, len(x) - 2)
+    to_pct = lambda b: 100 * (np.exp(b) - 1)  # noqa: E731
+    return (to_pct(fit.slope), to_pct(fit.slope - t * fit.stderr), to_pct(fit.slope + t * fit.stderr))
+
+
+# ------------------------------------------------------------------------------------------------
+# Counts from the warehouse
+# ------------------------------------------------------------------------------------------------
+
+def _bands(selection: Selection, ages: str) -> list[str]:
+    if ages not in AGE_RANGES:
+        raise SelectionError(f"ages: '{ages}' is not one of {', '.join(AGE_RANGES)}")
+    bands = AGE_RANGES[ages]
+    chosen = set(selection.filters.get("age_band", ())) | set(selection.filters.get("age_group", ()))
+    if chosen:
+        bad = sorted(chosen - {"0-4", "5-9", "10-14", "15-19"})
+        if bad:
+            raise SelectionError(f"incidence uses five-year age groups (0-4, 5-9, 10-14, 15-19); "
+                                 f"'{bad[0]}' has no WPP denominator")
+        bands = [b for b in bands if b in chosen]
+        if not bands:
+            raise SelectionError(f"the age filter and ages {ages} do not overlap")
+    return bands
+
+
+def _dim_sql(col: str, alias: str) -> str:
+    """SQL for a breakdown column in the cases (alias c) or population (alias p) table."""
+    if col == "age_group":
+        return f"{alias}.age_band" if alias == "c" else f"{alias}.age_group"
+    if col == "period" and alias == "p":
+        return "CAST(p.year // 5 * 5 AS VARCHAR) || '-' || CAST(p.year // 5 * 5 + 4 AS VARCHAR)"
+    return f"{alias}.{col}"
+
+
+def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str],
+                ages: str = "0-19") -> pd.DataFrame:
+    """Cases and person-years per (breakdown values, age band), zero-filled, from aggregate SQL.
+
+    Columns: the `by` columns, age_band, cases, person_years."""
+    by = check_by(by, BY_COLUMNS)
+    if "registry" in selection.filters:
+        raise SelectionError("incidence by registry needs registry populations, which are not "
+                             "loaded; filter by country instead")
+    bands = _bands(selection, ages)
+    sex_specific = "sex" in by or "sex" in selection.filters
+    where, params = selection.where("c", skip=("age_band", "age_group"))
+    params["bands"] = bands
+    cov_where, cov_params = selection.where("c", skip=tuple(k for k in selection.filters if k != "country") + ("year",))
+    params.update(cov_params)
+    y_from, y_to = selection.years or (1900, 2100)
+    params.update({"cy0": y_from, "cy1": y_to})
+    pop_dims = [b for b in by if b in _POPULATION_DIMS]
+    case_dims = [b for b in by if b not in _POPULATION_DIMS]
+    if sex_specific:
+        sexes = list(selection.filters.get("sex", (1, 2)))
+        if 9 in sexes:
+            raise SelectionError("sex 9 (unknown) has no denominator; choose 1 or 2")
+        params["sexes"] = sexes
+        pop_sex = "p.sex IN (1, 2) AND list_contains($sexes, p.sex)"
+    else:
+        pop_sex = "p.sex = 0"
+    p_cols = ", ".join([f"{_dim_sql(b, 'p')} AS {b}" for b in pop_dims] + ["p.age_group AS age_band"])
+    c_cols = ", ".join([f"{_dim_sql(b, 'c')} AS {b}" for b in by] + ["c.age_band"])
+    join_on = " AND ".join([f"n.{b} IS NOT DISTINCT FROM d.{b}" for b in pop_dims + ["age_band"]])
+    values = (", ".join(f"v.{b}" for b in case_dims) + ", ") if case_dims else ""
+    case_values = (f"CROSS JOIN (SELECT DISTINCT {', '.join(_dim_sql(b, 'c') + ' AS ' + b for b in case_dims)} "
+                   f"FROM cases c JOIN coverage cv ON c.country = cv.country "
+                   f"WHERE {where} AND list_contains($bands, c.age_band)) v") if case_dims else ""
+    sql = f"""
+    WITH coverage AS (
+        SELECT c.country, greatest(min(c.year), $cy0) AS y0, least(max(c.year), $cy1) AS y1
+        FROM cases c WHERE {cov_where} GROUP BY c.country),
+    denom AS (
+        SELECT {p_cols}, sum(p.person_years) AS person_years
+        FROM population p JOIN coverage cv ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1
+        WHERE {pop_sex} AND list_contains($bands, p.age_group)
+        GROUP BY ALL),
+    num AS (
+        SELECT {c_cols}, count(*) AS cases
+        FROM cases c JOIN coverage cv ON c.country = cv.country AND c.year BETWEEN cv.y0 AND cv.y1
+        WHERE {where} AND list_contains($bands, c.age_band)
+        GROUP BY ALL)
+    SELECT {values}d.*, coalesce(n.cases, 0) AS cases
+    FROM denom d {case_values}
+    LEFT JOIN num n ON {join_on}{''.join(f' AND n.{b} IS NOT DISTINCT FROM v.{b}' for b in case_dims)}
+    """
+    df = con.execute(sql, params).df()
+    if sex_specific and df.empty is False and (df["person_years"] <= 0).any():
+        raise SelectionError("sex-specific denominators are not available for this selection")
+    if sex_specific and df.empty:
+        raise SelectionError("sex-specific rates are unavailable: the population table has only "
+                             "both-sexes denominators (UN WPP) for this selection")
+    return df[by + ["age_band", "cases", "person_years"]]
+
+
+# ------------------------------------------------------------------------------------------------
+# The estimator
+# ------------------------------------------------------------------------------------------------
+
+def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by: list[str] = (),
+              ages: str = "0-19", standard: str = "segi", ci: str = "tiwari",
+              min_cases: int | None = None) -> IncidenceResult:
+    """Rates per million person-years by `by`, for the selection, suppressed below `min_cases`."""
+    selection = selection or Selection()
+    by = list(by)
+    if standard not in STANDARDS:
+        raise SelectionError(f"standard: '{standard}' is not one of {', '.join(STANDARDS)}")
+    if ci not in CI_METHODS:
+        raise SelectionError(f"ci: '{ci}' is not one of {', '.join(CI_METHODS)}")
+    counts = band_counts(con, selection, by, ages)
+    bands = _bands(selection, ages)
+    w_all = standard_weights(con, standard, bands)
+    rows = []
+    groups = counts.groupby(by, dropna=False, sort=True) if by else [((), counts)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.set_index("age_band").reindex([b for b in bands if b in set(g["age_band"])])
+        w = np.array([w_all[b] for b in g.index])
+        w = w / w.sum()
+        d, n = g["cases"].to_numpy(float), g["person_years"].to_numpy(float)
+        y, lo, hi, _ = direct_asr(d, n, w, ci)
+        clo, chi = poisson_ci([d.sum()], [n.sum()])
+        rows.append(dict(zip(by, key)) | {
+            "cases": int(d.sum()), "person_years": float(n.sum()),
+            "crude_rate": d.sum() / n.sum() * PER, "crude_lower": clo[0] * PER, "crude_upper": chi[0] * PER,
+            "asr": y * PER, "asr_lower": lo * PER, "asr_upper": hi * PER})
+    table = pd.DataFrame(rows, columns=by + ["cases", "person_years", "crude_rate", "crude_lower",
+                                             "crude_upper", "asr", "asr_lower", "asr_upper"])
+    rate_cols = ["crude_rate", "crude_lower", "crude_upper", "asr", "asr_lower", "asr_upper"]
+    table = sort_rows(table, by)
+    table = suppress(table, "cases", rate_cols, groups=_slices(by), n=min_cases)
+
+    age = counts.groupby(by + ["age_band"], dropna=False, sort=False)[["cases", "person_years"]].sum().reset_index()
+    lo, hi = poisson_ci(age["cases"], age["person_years"])
+    age = age.assign(rate=age["cases"] / age["person_years"] * PER, lower=lo * PER, upper=hi * PER)
+    age = sort_rows(age, by + ["age_band"])
+    age = suppress(age, "cases", ["rate", "lower", "upper"], groups=_slices(by + ["age_band"]), n=min_cases)
+
+    n_min = min_cases or threshold()
+    notes = [
+        f"Rates per million person-years, ages {ages} ({', '.join(bands)}).",
+        f"Age-standardised rate: direct method, {STANDARDS[standard]} weights renormalised over "
+        f"{', '.join(bands)}; 95% CI: {CI_METHODS[ci]}. Crude and age-specific rates: exact Poisson 95% CI.",
+        "Denominators: UN World Population Prospects 2022 (both sexes) unless a partner supplied its own; "
+        "each country contributes the years its cases cover.",
+        f"Rates from fewer than {n_min} cases are suppressed.",
+    ]
+    return IncidenceResult(table, age, by, notes)
+
+
+def _slices(by: list[str]) -> list[list[str]]:
+    """Groupings within which complementary suppression must hold: for each breakdown column,
+    the rows sharing the values of all the other columns (their total could be shown)."""
+    return [[b for b in by if b != col] for col in by] or [[]]
+
+
+def trend(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by: list[str] = (),
+          ages: str = "0-19", standard: str = "segi", ci: str = "tiwari",
+          min_cases: int | None = None) -> pd.DataFrame:
+    """APC of the yearly ASRs per group of `by`, with 95% CI; suppressed where the group has fewer
+    cases in all than the threshold."""
+    by = [b for b in by if b != "year"]
+    if "period" in by:
+        raise SelectionError("a trend over years cannot be broken down by period")
+    counts = band_counts(con, selection or Selection(), by + ["year"], ages)
+    bands = _bands(selection or Selection(), ages)
+    w_all = standard_weights(con, standard, bands)
+    rows = []
+    groups = counts.groupby(by, dropna=False, sort=True) if by else [((), counts)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        years, rates = [], []
+        for year, gy in g.groupby("year"):
+            w = np.array([w_all[b] for b in gy["age_band"]])
+            years.append(year)
+            rates.append(direct_asr(gy["cases"], gy["person_years"], w / w.sum(), ci)[0] * PER)
+        a, lo, hi = apc(years, rates)
+        rows.append(dict(zip(by, key)) | {"cases": int(g["cases"].sum()), "first_year": min(years),
+                                           "last_year": max(years), "apc": a, "apc_lower": lo,
+                                           "apc_upper": hi})
+    df = pd.DataFrame(rows, columns=by + ["cases", "first_year", "last_year", "apc", "apc_lower", "apc_upper"])
+    df = sort_rows(df, by)
+    return suppress(df, "cases", ["apc", "apc_lower", "apc_upper"], groups=_slices(by), n=min_cases)
+
+
+def rate_ratio(con: duckdb.DuckDBPyConnection, selection: Selection, period1: tuple[int, int],
+               period2: tuple[int, int], ages: str = "0-19", standard: str = "segi",
+               min_cases: int | None = None) -> dict:
+    """ASR of period2 over ASR of period1 with a log-normal 95% CI (see the module docstring)."""
+    out = {}
+    for name, years in (("1", period1), ("2", period2)):
+        sel = Selection(dict(selection.filters), tuple(years))
+        counts = band_counts(con, sel, [], ages)
+        bands = list(counts["age_band"])
+        w = np.array([standard_weights(con, standard, bands)[b] for b in bands])
+        y, _, _, v = direct_asr(counts["cases"], counts["person_years"], w)
+        out[name] = (y, v, int(counts["cases"].sum()))
+    (y1, v1, n1), (y2, v2, n2) = out["1"], out["2"]
+    n_min = min_cases or threshold()
+    if min(n1, n2) < n_min or y1 == 0 or y2 == 0:
+        return {"rate_ratio": np.nan, "lower": np.nan, "upper": np.nan, "suppressed": True}
+    rr = y2 / y1
+    se = np.sqrt(v1 / y1 ** 2 + v2 / y2 ** 2)
+    return {"rate_ratio": rr, "lower": rr * np.exp(-1.959963984540054 * se),
+            "upper": rr * np.exp(1.959963984540054 * se), "suppressed": False}
