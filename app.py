@@ -1,6 +1,9 @@
 """Childhood Cancer Outcomes Explorer: the Streamlit entry point (`streamlit run app.py`).
 
-Pages live in pages/; shared glue in ui/; every number comes from analytics/.
+Pages live in views/ (not pages/: a folder named pages/ beside app.py makes Streamlit run the
+first session of a fresh server in its old multipage mode, ignoring st.navigation, so a shared
+link opened first would show the wrong navigation); shared glue in ui/; every number comes from
+analytics/.
 """
 import streamlit as st
 
@@ -8,8 +11,9 @@ st.set_page_config(page_title="Childhood Cancer Outcomes Explorer", page_icon="ð
 
 pages = [
     # the default page is served at "/" (Streamlit ignores a url_path for it)
-    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("pages/data_quality.py", title="Submissions & data quality", icon=":material/fact_check:",
+    st.Page("views/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("views/incidence.py", title="Incidence", icon=":material/bar_chart:", url_path="incidence"),
+    st.Page("views/data_quality.py", title="Submissions & data quality", icon=":material/fact_check:",
             url_path="data-quality"),
 ]
 st.navigation(pages).run()

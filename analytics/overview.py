@@ -71,3 +71,14 @@ def rejection_reasons(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         SELECT submission_id, reason, count(*) AS rows
         FROM (SELECT submission_id, unnest(reasons) AS reason FROM rejected_rows)
         GROUP BY ALL ORDER BY submission_id, rows DESC, reason""").df()
+
+
+def countries(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Countries with cases, sorted."""
+    return [r[0] for r in con.execute("SELECT DISTINCT country FROM cases ORDER BY 1").fetchall()]
+
+
+def year_span(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """First and last year of diagnosis in the pool."""
+    lo, hi = con.execute("SELECT min(year), max(year) FROM cases").fetchall()[0]
+    return int(lo), int(hi)

@@ -39,6 +39,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", default="1,16")
     ap.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="keep each warehouse as DIR/pool_scaleS.duckdb (for the query benchmarks)")
     args = ap.parse_args()
     print(f"{'scale':>6}{'rows':>13}{'generate s':>12}{'load s':>9}{'total s':>9}{'rows/s loaded':>15}"
           f"{'peak MB':>9}{'db MB':>8}")
@@ -54,6 +56,9 @@ def main() -> None:
             print(f"{scale:>6g}{r['read']:>13,}{r['generate']:>12.1f}{r['load']:>9.1f}"
                   f"{time.perf_counter() - t0:>9.1f}{r['loaded'] / r['load']:>15,.0f}"
                   f"{r['peak_mb']:>9.0f}{db_mb:>8.0f}", flush=True)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.move(work / "w.duckdb", args.keep / f"pool_scale{scale:g}.duckdb")
         finally:
             shutil.rmtree(work)
 

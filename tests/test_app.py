@@ -7,12 +7,15 @@ from streamlit.testing.v1 import AppTest
 from analytics import warehouse
 from tests.conftest import ROOT
 
-PAGES = ["pages/home.py", "pages/data_quality.py"]
+PAGES = ["views/home.py", "views/incidence.py", "views/data_quality.py"]
 
 
-def run_page(monkeypatch, db_path, page):
+def run_page(monkeypatch, db_path, page, **params):
     monkeypatch.setenv("CCOE_DB", str(db_path))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
     if page != PAGES[0]:
         at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -45,3 +48,41 @@ def test_missing_warehouse_says_how_to_build_it(monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert "python -m analytics demo" in at.error[0].value
+
+
+# --- Incidence page: default and edge selections -------------------------------------------------
+
+def test_incidence_default_shows_pooled_rate(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/incidence.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Age-standardised rate"]) > 50
+    assert len(at.get("plotly_chart")) >= 1
+
+
+@pytest.mark.parametrize("params", [
+    {"countries": "FRA"},                                   # one country
+    {"tumour": "XIIa", "countries": "AUS,CAN"},             # a rare subgroup: suppressed cells
+    {"tumour": "V", "ages": "15-19", "countries": "FRA"},   # no matching cases (retinoblastoma 15-19)
+    {"years": "2019-2019", "ages": "0-19"},
+])
+def test_incidence_edge_selections(monkeypatch, demo_warehouse, params):
+    at = run_page(monkeypatch, demo_warehouse, "views/incidence.py", **params)
+    assert at.title[0].value == "Incidence"
+
+
+def test_incidence_rare_subgroup_is_suppressed_not_shown(monkeypatch, small_warehouse):
+    at = run_page(monkeypatch, small_warehouse, "views/incidence.py", tumour="IIIb", countries="FRA")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Cases"] == "suppressed" and metrics["Age-standardised rate"] == "—"
+
+
+@pytest.mark.parametrize("params", [
+    {"countries": "XXX,FRA'; DROP TABLE cases;--"},
+    {"tumour": "I OR 1=1"},
+    {"years": "1800-99999"},
+    {"ages": "0-99", "standard": "nope", "ci": "<script>"},
+])
+def test_incidence_malformed_link_parameters_fall_back_with_a_notice(monkeypatch, demo_warehouse, params):
+    at = run_page(monkeypatch, demo_warehouse, "views/incidence.py", **params)
+    assert any("Link parameter ignored" in i.value for i in at.info)
+    assert at.metric  # the page still shows its figures

@@ -127,3 +127,26 @@ def test_navigation_lists_exactly_the_discovered_pages(open_page):
     # The default page's link points at the app root.
     expected = {"" if p.default else p.url_path for p in PAGES}
     assert shown == expected, f"navigation links {sorted(shown)} != pages in app.py {sorted(expected)}"
+
+
+def test_a_shared_link_works_as_the_first_request_of_a_fresh_server(browser, small_warehouse):
+    """A link to a non-default page, opened first on a freshly started app, shows that page with
+    the app's own navigation (a folder named pages/ beside app.py used to break exactly this)."""
+    target = next((p for p in PAGES if not p.default), None)
+    if target is None:
+        pytest.skip("only one page")
+    server = AppServer(small_warehouse, ROOT / "tests" / "artifacts" / "browser" / "fresh-server.log")
+    try:
+        server.wait_healthy(timeout=60)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = ctx.new_page()
+        page.goto(f"{server.base_url}/{target.url_path}", wait_until="domcontentloaded")
+        wait_for_render(page)
+        links = page.locator('[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]')
+        shown = {urlsplit(link.get_attribute("href") or "").path.strip("/") for link in links.all()}
+        expected = {"" if p.default else p.url_path for p in PAGES}
+        assert shown == expected, f"fresh server, first request /{target.url_path}: navigation {sorted(shown)}"
+        assert page.locator("h1").first.inner_text().strip() == target.title
+        ctx.close()
+    finally:
+        server.stop()

@@ -11,7 +11,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import overview, suppression, warehouse
+from analytics import iccc, overview, suppression, warehouse
+from analytics.filters import Selection
 
 SYNTHETIC_NOTICE = ("Synthetic demonstration data: these cases are simulated (calibrated to published "
                     "figures) and are not real patients or real outcomes.")
@@ -59,6 +60,11 @@ LABELS = {
     "rows_loaded": "Loaded", "rows_rejected": "Rejected", "rows_unclassified": "Unclassified",
     "synthetic": "Synthetic", "loaded_at": "Loaded at (UTC)", "sha256_prefix": "SHA-256 (start)",
     "schema_version": "Schema", "iccc_version": "ICCC version", "reason": "Reason", "rows": "Rows",
+    "iccc_sub": "ICCC-3 subgroup", "sex": "Sex", "age_group": "Age group", "age_band": "Age group",
+    "year": "Year", "period": "Period", "crude_rate": "Crude rate", "crude_lower": "Crude lower 95%",
+    "crude_upper": "Crude upper 95%", "asr": "Age-standardised rate", "asr_lower": "ASR lower 95%",
+    "asr_upper": "ASR upper 95%", "rate": "Rate", "lower": "Lower 95%", "upper": "Upper 95%",
+    "apc": "APC (%/year)", "apc_lower": "APC lower 95%", "apc_upper": "APC upper 95%",
 }
 
 
@@ -76,8 +82,47 @@ def table(df: pd.DataFrame, file_name: str, **kw) -> None:
     for c in shown.columns:
         if c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected"):
             config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="localized")
+        elif shown[c].dtype.kind == "f":
+            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%.2f")
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
     header = f"# {SYNTHETIC_NOTICE}\n" if info["synthetic"] else ""
     st.download_button("Download CSV", header + df.to_csv(index=False), file_name=file_name,
                        mime="text/csv", key=f"dl-{file_name}")
+
+
+def tumour_options() -> dict[str, str]:
+    """'' (all), the ICCC-3 main groups and subgroups, each with its name."""
+    out = {"": "All tumours (ICCC-3 I-XII)"}
+    d = iccc.definition()
+    main_of = dict(zip(d["subgroup"], d["main_group"]))
+    for g, name in iccc.MAIN_GROUPS.items():
+        out[g] = f"{g}  {name}"
+        out.update({s: f"    {s}  {n}" for s, n in iccc.subgroup_names().items()
+                    if main_of[s] == g and s != g})
+    return out
+
+
+def _selection(filters: tuple, years: tuple) -> Selection:
+    return Selection.build({k: list(v) for k, v in filters}, years)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=256)
+def cached_incidence(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+                     by: tuple = ()) -> dict:
+    """analytics.incidence.incidence, cached per selection (results are small frames)."""
+    from analytics.incidence import incidence
+
+    res = incidence(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
+                    standard=standard, ci=ci)
+    return {"table": res.table, "age_specific": res.age_specific, "notes": res.notes,
+            "threshold": suppression.threshold()}
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=256)
+def cached_trend(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+                 by: tuple = ()) -> pd.DataFrame:
+    from analytics.incidence import trend
+
+    return trend(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
+                 standard=standard, ci=ci)

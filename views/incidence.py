@@ -1,0 +1,128 @@
+"""Incidence: rates per million person-years, age-standardised, by country, tumour type, age and year."""
+import streamlit as st
+
+from analytics import figures, iccc, overview
+from analytics.filters import Selection, SelectionError
+from analytics.incidence import CI_METHODS, STANDARDS
+from ui import LABELS, cached_incidence, cached_trend, connection, db_path, page_header, table, tumour_options
+from ui.state import PageState
+
+info = page_header("Incidence")
+if info["cases"] == 0:
+    st.info("The warehouse holds no cases yet.")
+    st.stop()
+con = connection()
+all_countries = overview.countries(con)
+y_lo, y_hi = overview.year_span(con)
+state = PageState("incidence")
+tumours = tumour_options()
+
+with st.sidebar:
+    st.header("Selection")
+    k_tumour = state.choice("tumour", list(tumours), "")
+    st.selectbox("Tumour type (ICCC-3)", list(tumours), format_func=tumours.get, key=k_tumour)
+    k_countries = state.multi("countries", all_countries, all_countries)
+    st.multiselect("Countries", all_countries, key=k_countries)
+    k_ages = state.choice("ages", ["0-14", "15-19", "0-19"], "0-14")
+    st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k_ages, horizontal=True)
+    k_years = state.int_range("years", y_lo, y_hi, (y_lo, y_hi))
+    st.slider("Years of diagnosis", y_lo, y_hi, key=k_years)
+    k_std = state.choice("standard", list(STANDARDS), "segi")
+    st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k_std)
+    k_ci = state.choice("ci", list(CI_METHODS), "tiwari")
+    st.selectbox("Confidence interval (ASR)", list(CI_METHODS), format_func=CI_METHODS.get, key=k_ci)
+    st.caption("Sex-specific rates need sex-specific denominators; the bundled UN WPP figures are "
+               "for both sexes combined, so rates here are for boys and girls together.")
+state.write_back(ranges=("years",))
+state.show_notices()
+
+tumour = state.get("tumour")
+chosen = state.get("countries")
+if not chosen:
+    st.warning("Choose at least one country.")
+    st.stop()
+filters = {"country": chosen}
+if tumour:
+    filters["iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub"] = [tumour]
+years, ages, standard, ci = tuple(state.get("years")), state.get("ages"), state.get("standard"), state.get("ci")
+try:
+    Selection.build(filters, years)
+except SelectionError as e:
+    st.error(f"This selection cannot be used: {e}")
+    st.stop()
+key = (str(db_path()), tuple((k, tuple(v)) for k, v in filters.items()), years, ages, standard, ci)
+
+with st.spinner("Computing rates…"):
+    pooled = cached_incidence(*key, by=())
+    by_country = cached_incidence(*key, by=("country",))
+t_pooled = pooled["table"]
+what = tumours[tumour] if tumour else "All tumours"
+foot = (f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "
+        f"{STANDARDS[standard]}; 95% CI {CI_METHODS[ci]}.")
+if info["synthetic"]:
+    foot += "\nSynthetic demonstration data: not real patients or outcomes."
+
+p = t_pooled.iloc[0]
+c = st.columns(4)
+c[0].metric("Cases", "suppressed" if p["suppressed"] else f"{int(p['cases']):,}")
+c[1].metric("Person-years", f"{p['person_years'] / 1e6:,.1f} million")
+c[2].metric("Age-standardised rate", "—" if p["suppressed"] else f"{p['asr']:.1f}",
+            help="Per million person-years")
+c[3].metric("95% CI", "—" if p["suppressed"] else f"{p['asr_lower']:.1f} – {p['asr_upper']:.1f}")
+if not p["suppressed"] and p["cases"] == 0:
+    st.info("No cases match this selection: the rate is 0 with the upper confidence limit shown.")
+
+tab_country, tab_groups, tab_age, tab_trend = st.tabs(
+    ["By country", "Country × tumour group", "By age", "Trend"])
+
+with tab_country:
+    t = by_country["table"]
+    fig = figures.rate_bars(t, "country", f"Age-standardised incidence by country: {what}",
+                            "Rate per million person-years (95% CI)", pooled=p["asr"],
+                            pooled_label="All selected countries", footnote=foot)
+    st.plotly_chart(fig, width="stretch")
+    n_supp = int(t["suppressed"].sum())
+    if n_supp:
+        st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
+                   f"{by_country['threshold']} cases (or needed to protect a suppressed neighbour).")
+    table(t, "incidence_by_country.csv")
+
+with tab_groups:
+    if tumour:
+        st.caption("Showing all ICCC-3 main groups for the selected countries (the tumour filter is not applied here).")
+    base = {"country": chosen}
+    grid = cached_incidence(str(db_path()), tuple((k, tuple(v)) for k, v in base.items()), years, ages,
+                            standard, ci, by=("country", "iccc_main"))["table"]
+    fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
+                          "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
+    st.plotly_chart(fig, width="stretch")
+    st.caption("s = suppressed (fewer than the minimum number of cases).")
+    table(grid, "incidence_by_country_and_group.csv")
+
+with tab_age:
+    age = pooled["age_specific"]
+    fig = figures.rate_points(age, "age_band", f"Age-specific incidence: {what}", "Age group (years)",
+                              "Rate per million person-years (95% CI)", footnote=foot)
+    st.plotly_chart(fig, width="stretch")
+    table(age, "incidence_by_age.csv")
+
+with tab_trend:
+    yearly = cached_incidence(*key, by=("year",))["table"]
+    tr = cached_trend(*key)
+    row = tr.iloc[0]
+    if row["suppressed"] or row["apc"] != row["apc"]:
+        st.info("Annual percent change not available for this selection (too few cases or years).")
+    else:
+        st.markdown(f"**Annual percent change (APC): {row['apc']:+.2f}% per year** "
+                    f"(95% CI {row['apc_lower']:+.2f} to {row['apc_upper']:+.2f}), "
+                    f"{int(row['first_year'])}–{int(row['last_year'])}.")
+    fig = figures.trend_lines(yearly, f"Age-standardised incidence by year of diagnosis: {what}",
+                              "Rate per million person-years", footnote=foot)
+    st.plotly_chart(fig, width="stretch")
+    st.caption("APC: least-squares line through the natural logarithm of the yearly age-standardised rates, "
+               "95% CI from the t distribution (SEER*Stat's method).")
+    table(yearly, "incidence_by_year.csv")
+
+with st.expander("Methods and definitions"):
+    for note in pooled["notes"]:
+        st.markdown(f"- {note}")
