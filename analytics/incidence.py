@@ -74,28 +74,66 @@ def poisson_ci(cases, person_years, level: float = 0.95) -> tuple[np.ndarray, np
     return lower, upper
 
 
+def gamma_ci(y, v, z, z2, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Gamma interval of directly standardised rates (arrays): rate y, variance v, and the
+    upper-limit terms z, z2 of the chosen method (see the module docstring)."""
+    y, v, z, z2 = (np.asarray(x, dtype=float) for x in (y, v, z, z2))
+    a = 1 - level
+    pos = y > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.where(pos, stats.gamma.ppf(a / 2, np.where(pos, y ** 2 / v, 1.0),
+                                              scale=np.where(pos, v / y, 1.0)), 0.0)
+        upper = stats.gamma.ppf(1 - a / 2, (y + z) ** 2 / (v + z2), scale=(v + z2) / (y + z))
+    return lower, upper
+
+
+def asr_terms(d, n, w, ci: str) -> tuple[float, float, float, float]:
+    """(y, v, z, z2) of one group from its per-band cases d, person-years n and weights w (sum 1)."""
+    wn = w / n
+    if ci == "tiwari":
+        z, z2 = wn.mean(), (wn ** 2).mean()
+    elif ci == "fay-feuer":
+        z = wn.max()
+        z2 = z ** 2
+    else:
+        raise ValueError(f"unknown CI method {ci!r}")
+    return (w * d / n).sum(), (w ** 2 * d / n ** 2).sum(), z, z2
+
+
 def direct_asr(cases, person_years, w, ci: str = "tiwari", level: float = 0.95) -> tuple[float, float, float, float]:
     """Directly standardised rate (per person-year) with its gamma CI and variance.
 
     `cases`, `person_years`, `w` are per age band; `w` sums to one. Returns (asr, lower, upper, var).
     """
-    d = np.asarray(cases, dtype=float)
-    n = np.asarray(person_years, dtype=float)
-    w = np.asarray(w, dtype=float)
-    y = float((w * d / n).sum())
-    v = float((w ** 2 * d / n ** 2).sum())
-    wn = w / n
-    if ci == "tiwari":
-        z, z2 = float(wn.mean()), float((wn ** 2).mean())
-    elif ci == "fay-feuer":
-        z = float(wn.max())
-        z2 = z ** 2
-    else:
+    y, v, z, z2 = asr_terms(np.asarray(cases, dtype=float), np.asarray(person_years, dtype=float),
+                            np.asarray(w, dtype=float), ci)
+    lower, upper = gamma_ci([y], [v], [z], [z2], level)
+    return float(y), float(lower[0]), float(upper[0]), float(v)
+
+
+def asr_table(counts: pd.DataFrame, by: list[str], w_all: dict[str, float], ci: str) -> pd.DataFrame:
+    """Vectorised over groups: `counts` has the `by` columns, age_band, cases, person_years; the
+    weights are renormalised within each group over the bands it has. Rates per person-year."""
+    if ci not in ("tiwari", "fay-feuer"):
         raise ValueError(f"unknown CI method {ci!r}")
-    a = 1 - level
-    lower = float(stats.gamma.ppf(a / 2, y ** 2 / v, scale=v / y)) if y > 0 else 0.0
-    upper = float(stats.gamma.ppf(1 - a / 2, (y + z) ** 2 / (v + z2), scale=(v + z2) / (y + z)))
-    return y, lower, upper, v
+    c = counts.assign(w=counts["age_band"].map(w_all))
+    keys = by or None
+    c["w"] = c["w"] / (c.groupby(keys)["w"].transform("sum") if keys else c["w"].sum())
+    c = c.assign(wdn=c["w"] * c["cases"] / c["person_years"],
+                 w2dn2=c["w"] ** 2 * c["cases"] / c["person_years"] ** 2,
+                 wn=c["w"] / c["person_years"])
+    c["wn2"] = c["wn"] ** 2
+    agg = {"cases": "sum", "person_years": "sum", "wdn": "sum", "w2dn2": "sum",
+           "wn": "mean" if ci == "tiwari" else "max", "wn2": "mean" if ci == "tiwari" else "max"}
+    g = c.groupby(by, sort=False, dropna=False).agg(agg).reset_index() if by else c.agg(agg).to_frame().T
+    z2 = g["wn2"] if ci == "tiwari" else g["wn"] ** 2
+    lower, upper = gamma_ci(g["wdn"], g["w2dn2"], g["wn"], z2)
+    clo, chi = poisson_ci(g["cases"], g["person_years"])
+    return pd.DataFrame({**{b: g[b] for b in by}, "cases": g["cases"].astype(int),
+                         "person_years": g["person_years"].astype(float),
+                         "crude_rate": g["cases"] / g["person_years"], "crude_lower": clo, "crude_upper": chi,
+                         "asr": g["wdn"].astype(float), "asr_lower": lower, "asr_upper": upper,
+                         "asr_var": g["w2dn2"].astype(float)})
 
 
 def apc(years, rates, level: float = 0.95) -> tuple[float, float, float]:
@@ -173,9 +211,8 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     c_cols = ", ".join([f"{_dim_sql(b, 'c')} AS {b}" for b in by] + ["c.age_band"])
     join_on = " AND ".join([f"n.{b} IS NOT DISTINCT FROM d.{b}" for b in pop_dims + ["age_band"]])
     values = (", ".join(f"v.{b}" for b in case_dims) + ", ") if case_dims else ""
-    case_values = (f"CROSS JOIN (SELECT DISTINCT {', '.join(_dim_sql(b, 'c') + ' AS ' + b for b in case_dims)} "
-                   f"FROM cases c JOIN coverage cv ON c.country = cv.country "
-                   f"WHERE {where} AND list_contains($bands, c.age_band)) v") if case_dims else ""
+    # values of the non-population breakdowns: those with cases, plus those asked for by a filter
+    case_values = (f"CROSS JOIN (SELECT DISTINCT {', '.join(case_dims)} FROM num) v") if case_dims else ""
     sql = f"""
     WITH coverage AS (
         SELECT c.country, greatest(min(c.year), $cy0) AS y0, least(max(c.year), $cy1) AS y1
@@ -185,9 +222,9 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         FROM population p JOIN coverage cv ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1
         WHERE {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL),
-    num AS (
+    num AS (  -- a case's year always lies within its own country's coverage: no join needed
         SELECT {c_cols}, count(*) AS cases
-        FROM cases c JOIN coverage cv ON c.country = cv.country AND c.year BETWEEN cv.y0 AND cv.y1
+        FROM cases c
         WHERE {where} AND list_contains($bands, c.age_band)
         GROUP BY ALL)
     SELECT {values}d.*, coalesce(n.cases, 0) AS cases
@@ -220,22 +257,9 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     counts = band_counts(con, selection, by, ages)
     bands = _bands(selection, ages)
     w_all = standard_weights(con, standard, bands)
-    rows = []
-    groups = counts.groupby(by, dropna=False, sort=True) if by else [((), counts)]
-    for key, g in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        g = g.set_index("age_band").reindex([b for b in bands if b in set(g["age_band"])])
-        w = np.array([w_all[b] for b in g.index])
-        w = w / w.sum()
-        d, n = g["cases"].to_numpy(float), g["person_years"].to_numpy(float)
-        y, lo, hi, _ = direct_asr(d, n, w, ci)
-        clo, chi = poisson_ci([d.sum()], [n.sum()])
-        rows.append(dict(zip(by, key)) | {
-            "cases": int(d.sum()), "person_years": float(n.sum()),
-            "crude_rate": d.sum() / n.sum() * PER, "crude_lower": clo[0] * PER, "crude_upper": chi[0] * PER,
-            "asr": y * PER, "asr_lower": lo * PER, "asr_upper": hi * PER})
-    table = pd.DataFrame(rows, columns=by + ["cases", "person_years", "crude_rate", "crude_lower",
-                                             "crude_upper", "asr", "asr_lower", "asr_upper"])
+    table = asr_table(counts, by, w_all, ci).drop(columns="asr_var")
+    for col in ("crude_rate", "crude_lower", "crude_upper", "asr", "asr_lower", "asr_upper"):
+        table[col] = table[col] * PER
     rate_cols = ["crude_rate", "crude_lower", "crude_upper", "asr", "asr_lower", "asr_upper"]
     table = sort_rows(table, by)
     table = suppress(table, "cases", rate_cols, groups=_slices(by), n=min_cases)
@@ -274,19 +298,13 @@ def trend(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by
         raise SelectionError("a trend over years cannot be broken down by period")
     counts = band_counts(con, selection or Selection(), by + ["year"], ages)
     bands = _bands(selection or Selection(), ages)
-    w_all = standard_weights(con, standard, bands)
+    yearly = asr_table(counts, by + ["year"], standard_weights(con, standard, bands), ci)
     rows = []
-    groups = counts.groupby(by, dropna=False, sort=True) if by else [((), counts)]
-    for key, g in groups:
+    for key, g in (yearly.groupby(by, dropna=False, sort=False) if by else [((), yearly)]):
         key = key if isinstance(key, tuple) else (key,)
-        years, rates = [], []
-        for year, gy in g.groupby("year"):
-            w = np.array([w_all[b] for b in gy["age_band"]])
-            years.append(year)
-            rates.append(direct_asr(gy["cases"], gy["person_years"], w / w.sum(), ci)[0] * PER)
-        a, lo, hi = apc(years, rates)
-        rows.append(dict(zip(by, key)) | {"cases": int(g["cases"].sum()), "first_year": min(years),
-                                           "last_year": max(years), "apc": a, "apc_lower": lo,
+        a, lo, hi = apc(g["year"], g["asr"] * PER)
+        rows.append(dict(zip(by, key)) | {"cases": int(g["cases"].sum()), "first_year": int(g["year"].min()),
+                                           "last_year": int(g["year"].max()), "apc": a, "apc_lower": lo,
                                            "apc_upper": hi})
     df = pd.DataFrame(rows, columns=by + ["cases", "first_year", "last_year", "apc", "apc_lower", "apc_upper"])
     df = sort_rows(df, by)
@@ -301,10 +319,8 @@ def rate_ratio(con: duckdb.DuckDBPyConnection, selection: Selection, period1: tu
     for name, years in (("1", period1), ("2", period2)):
         sel = Selection(dict(selection.filters), tuple(years))
         counts = band_counts(con, sel, [], ages)
-        bands = list(counts["age_band"])
-        w = np.array([standard_weights(con, standard, bands)[b] for b in bands])
-        y, _, _, v = direct_asr(counts["cases"], counts["person_years"], w)
-        out[name] = (y, v, int(counts["cases"].sum()))
+        t = asr_table(counts, [], standard_weights(con, standard, _bands(sel, ages)), "tiwari").iloc[0]
+        out[name] = (t["asr"], t["asr_var"], int(t["cases"]))
     (y1, v1, n1), (y2, v2, n2) = out["1"], out["2"]
     n_min = min_cases or threshold()
     if min(n1, n2) < n_min or y1 == 0 or y2 == 0:

@@ -23,6 +23,7 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=ROOT / "data" / "warehouse.duckdb")
     ap.add_argument("--query", default="", help="query string to append, e.g. 'tumour=I&ages=0-19'")
     ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--tabs", default="", help="comma-separated tab labels to click, one screenshot each")
     ap.add_argument("pages", nargs="*", help="url paths (default: every page)")
     args = ap.parse_args()
     out = ROOT / "tests" / "artifacts" / "screens"
@@ -41,6 +42,12 @@ def main() -> None:
                 shot = out / f"{ap_.url_path}.png"
                 full_page_screenshot(page, shot)
                 print(shot)
+                for i, label in enumerate(t for t in args.tabs.split(",") if t):
+                    page.get_by_role("tab", name=label).click()
+                    page.wait_for_timeout(1500)
+                    shot = out / f"{ap_.url_path}-tab{i + 1}.png"
+                    full_page_screenshot(page, shot)
+                    print(shot)
             browser.close()
     finally:
         server.stop()
