@@ -1,0 +1,407 @@
+"""Survival: Kaplan-Meier with Greenwood CIs, survival at fixed times, medians, conditional
+survival, numbers at risk, log-rank tests and Cox hazard ratios, checked against R's `survival`.
+
+The product-limit estimator needs only an *event table*: for each distinct follow-up time, the
+number of deaths and of censorings. `event_table()` builds it per group with one aggregate query
+in DuckDB, so no case rows reach Python for Kaplan-Meier or log-rank. Cox needs rows
+(`cox()` reads only the covariates it uses).
+
+Conventions, as R's survival 3.5 (`survfit`, `summary.survfit`, `quantile.survfit`, `survdiff`,
+`coxph`), see tests/fixtures/survival/README.md:
+
+* Time in years = follow-up days / 365.25. At risk at time t = follow-up >= t. A death on the
+  day of diagnosis is follow-up 0 and gives a step at t = 0; a censoring at a death time is at
+  risk for that death.
+* Greenwood: se(-log S) = sqrt(sum d / (n (n - d))). 95% CI `log-log` (default; lifelines and
+  SEER*Stat too): exp(-exp(log(-log S) -/+ z se / log S)), missing where S = 1; `log`:
+  exp(log S -/+ z se), upper clipped at 1; `plain`: S -/+ z se S, clipped to [0, 1]. Where S = 0
+  the CI is missing.
+* Survival at a time before the group's first observed time is 1 with CI 1-1.
+* Median: R's quantile.survfit rule (the first time S <= 0.5; where S is 0.5 on an interval, the
+  mid-point of that interval); its CI applies the same rule to the lower and upper curves.
+* Log-rank: survdiff (rho = 0): chi-square on (groups with expected > 0) - 1 degrees of freedom;
+  stratified by summing observed, expected and variance over strata.
+* Cox: lifelines' CoxPHFitter, Efron ties, converged to 1e-12; categorical covariates as
+  COLUMN=LEVEL against the first level in sort order of the stored codes.
+
+Death-certificate-only registrations (basis 0) have no survival time and are excluded; the count
+is reported beside every result ("n analysed of n selected").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics.filters import Selection, SelectionError, check_by, sort_rows
+from analytics.suppression import threshold
+
+DAYS_PER_YEAR = 365.25
+BY_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group", "age_band",
+              "period", "stage"]
+CONF_TYPES = ("log-log", "log", "plain")
+Z95 = stats.norm.ppf(0.975)
+
+
+# ------------------------------------------------------------------------------------------------
+# Event tables
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class EventTable:
+    """Deaths and censorings per distinct follow-up time (days), per group of `by`."""
+
+    table: pd.DataFrame  # by columns, days, n_event, n_censor
+    by: list[str]
+    n_selected: int
+    n_dco: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_analysed(self) -> int:
+        return self.n_selected - self.n_dco
+
+    def groups(self):
+        """(key tuple, frame sorted by time) per group, in display order."""
+        if not self.by:
+            yield (), self.table
+            return
+        keys = sort_rows(self.table[self.by].drop_duplicates(), self.by)
+        for key in keys.itertuples(index=False):
+            m = np.logical_and.reduce([self.table[b].to_numpy() == v for b, v in zip(self.by, key)])
+            yield tuple(key), self.table[m]
+
+
+def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
+                by: list[str] = ()) -> EventTable:
+    """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded)."""
+    selection = selection or Selection()
+    by = check_by(list(by), BY_COLUMNS)
+    where, params = selection.where()
+    cols = "".join(f"{b}, " for b in by)
+    table = con.execute(f"""
+        SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
+               CAST(count(*) - sum(event) AS BIGINT) AS n_censor
+        FROM cases WHERE {where} AND NOT dco
+        GROUP BY ALL ORDER BY ALL""", params).df()
+    n_sel, n_dco = con.execute(f"SELECT count(*), coalesce(sum(dco::INT), 0) FROM cases WHERE {where}",
+                               params).fetchall()[0]
+    return EventTable(table, by, int(n_sel), int(n_dco))
+
+
+def event_table_from_rows(df: pd.DataFrame, days: str, event: str, by: list[str] = ()) -> EventTable:
+    """The same table from individual rows (tests, and data that is not in a warehouse)."""
+    t = (df.assign(_e=df[event].astype(int), _c=1 - df[event].astype(int))
+           .groupby(list(by) + [days], sort=True)[["_e", "_c"]].sum().reset_index()
+           .rename(columns={days: "days", "_e": "n_event", "_c": "n_censor"}))
+    return EventTable(t, list(by), len(df), 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Kaplan-Meier
+# ------------------------------------------------------------------------------------------------
+
+def _ci(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise CI of S from se = se(-log S), as survfit computes it."""
+    s = np.asarray(surv, dtype=float)
+    se = np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "log":
+            lower = np.exp(np.log(s) - z * se)
+            upper = np.minimum(1.0, np.exp(np.log(s) + z * se))
+        elif conf_type == "log-log":
+            ok = (s > 0) & (s < 1)
+            ll = np.log(-np.log(np.where(ok, s, 0.5)))
+            half = z * se / np.log(np.where(ok, s, 0.5))
+            lower = np.where(ok, np.exp(-np.exp(ll - half)), np.nan)
+            upper = np.where(ok, np.exp(-np.exp(ll + half)), np.nan)
+        elif conf_type == "plain":
+            lower = np.clip(s - z * se * s, 0, 1)
+            upper = np.clip(s + z * se * s, 0, 1)
+        else:
+            raise SelectionError(f"ci: '{conf_type}' is not one of {', '.join(CONF_TYPES)}")
+    dead = (s == 0) | ~np.isfinite(se)
+    lower = np.where(dead, np.nan, lower)
+    upper = np.where(dead, np.nan, upper)
+    return lower, upper
+
+
+class KaplanMeier:
+    """Product-limit estimator on an event table (distinct times, deaths, censorings).
+
+    After `fit`, `table` holds one row per distinct time: time (years), n_at_risk, n_events,
+    n_censored, survival, std_err (Greenwood, of -log S), lower, upper."""
+
+    def __init__(self, conf_type: str = "log-log"):
+        if conf_type not in CONF_TYPES:
+            raise SelectionError(f"ci: '{conf_type}' is not one of {', '.join(CONF_TYPES)}")
+        self.conf_type = conf_type
+        self.table: pd.DataFrame | None = None
+
+    def fit(self, days, n_event, n_censor) -> "KaplanMeier":
+        t = np.asarray(days, dtype=float) / DAYS_PER_YEAR
+        d = np.asarray(n_event, dtype=float)
+        c = np.asarray(n_censor, dtype=float)
+        n = (d + c)[::-1].cumsum()[::-1]  # at risk: follow-up >= t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            surv = np.cumprod(1 - d / n)
+            green = np.where(d > 0, d / (n * (n - d)), 0.0)
+        se = np.sqrt(np.cumsum(green))
+        lower, upper = _ci(surv, se, self.conf_type)
+        self.table = pd.DataFrame({"time_years": t, "n_at_risk": n.astype(int), "n_events": d.astype(int),
+                                   "n_censored": c.astype(int), "survival": surv, "std_err": se,
+                                   "lower": lower, "upper": upper})
+        return self
+
+    @property
+    def n(self) -> int:
+        return int(self.table["n_at_risk"].iloc[0]) if len(self.table) else 0
+
+    def at(self, times) -> pd.DataFrame:
+        """Survival at the given times (years), as summary(fit, times, extend=TRUE): n at risk
+        (follow-up >= t), S(t), its survival-scale standard error and CI."""
+        tab = self.table
+        t = tab["time_years"].to_numpy()
+        rows = []
+        for x in np.atleast_1d(times).astype(float):
+            at_risk = int(tab.loc[t >= x - 1e-12, "n_events"].sum() + tab.loc[t >= x - 1e-12, "n_censored"].sum())
+            k = np.searchsorted(t, x + 1e-12, side="right") - 1  # last time <= x
+            if k < 0:
+                rows.append((x, at_risk, 1.0, 0.0, 1.0, 1.0))
+            else:
+                r = tab.iloc[k]
+                se_surv = r["survival"] * r["std_err"] if np.isfinite(r["std_err"]) else np.nan
+                rows.append((x, at_risk, r["survival"], se_surv, r["lower"], r["upper"]))
+        return pd.DataFrame(rows, columns=["time_years", "n_at_risk", "survival", "std_err_surv", "lower", "upper"])
+
+    def median(self) -> tuple[float, float, float]:
+        """(median, lower, upper) in years; NaN where not reached (R's quantile.survfit rule)."""
+        tab = self.table
+        x = np.concatenate([[0.0], tab["time_years"].to_numpy()])
+        q = [_findq(x, np.concatenate([[0.0], 1 - tab[col].to_numpy()]), 0.5)
+             for col in ("survival", "lower", "upper")]
+        return q[0], q[1], q[2]
+
+    def conditional(self, t: float, given: float) -> tuple[float, float, float]:
+        """S(t | alive at `given`) = S(t) / S(given), with a CI of the same type from the
+        Greenwood variance of the interval (given, t]. Years."""
+        tab = self.table
+        times = tab["time_years"].to_numpy()
+        k1 = np.searchsorted(times, given + 1e-12, side="right") - 1
+        k2 = np.searchsorted(times, t + 1e-12, side="right") - 1
+        s1 = tab["survival"].iloc[k1] if k1 >= 0 else 1.0
+        s2 = tab["survival"].iloc[k2] if k2 >= 0 else 1.0
+        v1 = tab["std_err"].iloc[k1] ** 2 if k1 >= 0 else 0.0
+        v2 = tab["std_err"].iloc[k2] ** 2 if k2 >= 0 else 0.0
+        if s1 == 0:
+            return (np.nan, np.nan, np.nan)
+        s = s2 / s1
+        lo, hi = _ci(np.array([s]), np.array([np.sqrt(max(v2 - v1, 0.0))]), self.conf_type)
+        if s == 1:
+            lo, hi = np.array([1.0]), np.array([1.0])
+        return float(s), float(lo[0]), float(hi[0])
+
+
+def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = np.sqrt(np.finfo(float).eps)) -> float:
+    """Time where the cumulative distribution y (= 1 - S) reaches p, as R's survival:::findq.
+    x, y start with (0, 0); missing y values (CI undefined) are skipped as R's approx() does."""
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+        return np.nan
+    xmax = x[-1]
+    # keep the first occurrence of each value (R's duplicated(), which treats NaN as a value)
+    seen, keep = set(), []
+    for i, v in enumerate(y):
+        k = "nan" if np.isnan(v) else float(v)
+        if k not in seen:
+            seen.add(k)
+            keep.append(i)
+    x, y = x[keep], y[keep]
+    valid = ~np.isnan(y)
+
+    def index(shift: float) -> int | None:
+        """approx(y + shift, 1:n, p, 'constant', f = 1): the smallest index whose value is >= p,
+        missing when p lies outside the values' range."""
+        yy = y[valid] + shift
+        if p < yy.min() or p > yy.max():
+            return None
+        return int(np.flatnonzero(valid)[np.argmax(yy >= p)])
+
+    i1, i2 = index(tol), index(-tol)
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < tol:  # the curve ends exactly at p
+        return (x[i1] + xmax) / 2 if i1 is not None else np.nan
+    if i1 is None or i2 is None:
+        return np.nan
+    return (x[i1] + x[i2]) / 2
+
+
+# ------------------------------------------------------------------------------------------------
+# Results by group, with suppression
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class SurvivalResult:
+    """Kaplan-Meier per group: step functions, survival at times, medians; notes and exclusions."""
+
+    by: list[str]
+    curves: dict[tuple, KaplanMeier]
+    at_times: pd.DataFrame
+    medians: pd.DataFrame
+    n_selected: int
+    n_dco: int
+    suppressed: list[tuple]
+    notes: list[str] = field(default_factory=list)
+
+    def steps(self) -> pd.DataFrame:
+        """The full step functions, one frame (by columns first)."""
+        frames = [km.table.assign(**dict(zip(self.by, key))) for key, km in self.curves.items()]
+        cols = self.by + ["time_years", "n_at_risk", "n_events", "n_censored", "survival", "lower", "upper"]
+        return pd.concat(frames)[cols].reset_index(drop=True) if frames else pd.DataFrame(columns=cols)
+
+
+def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-log",
+                 min_cases: int | None = None) -> SurvivalResult:
+    """Kaplan-Meier per group of the event table; groups with fewer cases than the threshold are
+    suppressed (no curve, no figures)."""
+    n_min = min_cases or threshold()
+    curves, at_rows, med_rows, suppressed = {}, [], [], []
+    for key, g in events.groups():
+        km = KaplanMeier(conf_type).fit(g["days"], g["n_event"], g["n_censor"])
+        if km.n < n_min:
+            suppressed.append(key)
+            continue
+        curves[key] = km
+        at_rows.append(km.at(times).assign(**dict(zip(events.by, key))))
+        m, lo, hi = km.median()
+        med_rows.append(dict(zip(events.by, key)) | {"n": km.n, "events": int(g["n_event"].sum()),
+                                                     "median": m, "median_lower": lo, "median_upper": hi})
+    cols = events.by + ["time_years", "n_at_risk", "survival", "std_err_surv", "lower", "upper"]
+    at = pd.concat(at_rows)[cols].reset_index(drop=True) if at_rows else pd.DataFrame(columns=cols)
+    med = pd.DataFrame(med_rows, columns=events.by + ["n", "events", "median", "median_lower", "median_upper"])
+    notes = [
+        f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years "
+        f"(days / 365.25); at risk at time t = follow-up of at least t.",
+        f"{events.n_analysed:,} analysed of {events.n_selected:,} selected: {events.n_dco:,} "
+        f"death-certificate-only registrations excluded (no survival time).",
+    ]
+    if suppressed:
+        notes.append(f"{len(suppressed)} group(s) with fewer than {n_min} cases suppressed.")
+    return SurvivalResult(events.by, curves, at, med, events.n_selected, events.n_dco, suppressed, notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# Log-rank
+# ------------------------------------------------------------------------------------------------
+
+def _logrank_parts(g: pd.DataFrame, group: str) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected and variance matrix of one stratum (survdiff, rho = 0)."""
+    levels = sorted(g[group].unique().tolist())
+    wide = g.pivot_table(index="days", columns=group, values=["n_event", "n_censor"], aggfunc="sum",
+                         fill_value=0).sort_index()
+    d = wide["n_event"].reindex(columns=levels, fill_value=0).to_numpy(float)
+    c = wide["n_censor"].reindex(columns=levels, fill_value=0).to_numpy(float)
+    n = (d + c)[::-1].cumsum(axis=0)[::-1]  # at risk per group
+    N, D = n.sum(axis=1), d.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.where(N[:, None] > 0, D[:, None] * n / N[:, None], 0.0)
+        f = np.where(N > 1, D * (N - D) / (N * N * (N - 1)), 0.0)
+    obs, exp = d.sum(axis=0), e.sum(axis=0)
+    v = np.diag((f[:, None] * n * N[:, None]).sum(axis=0)) - (f[:, None, None] * n[:, :, None] * n[:, None, :]).sum(axis=0)
+    return levels, obs, exp, v
+
+
+def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
+    """Log-rank test across the levels of `group` (optionally stratified by `strata`):
+    chi-square, degrees of freedom, p, and observed/expected per level."""
+    t = events.table
+    if group not in t.columns or (strata and strata not in t.columns):
+        raise SelectionError("the event table is not broken down by the test's columns")
+    levels = sorted(t[group].unique().tolist())
+    O, E, V = np.zeros(len(levels)), np.zeros(len(levels)), np.zeros((len(levels), len(levels)))
+    for _, g in (t.groupby(strata) if strata else [(None, t)]):
+        lv, o, e, v = _logrank_parts(g, group)
+        idx = [levels.index(x) for x in lv]
+        O[idx] += o
+        E[idx] += e
+        V[np.ix_(idx, idx)] += v
+    keep = np.flatnonzero(E > 0)
+    if len(keep) < 2:
+        return {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E}
+    k = keep[1:]
+    diff = (O - E)[k]
+    chisq = float(diff @ np.linalg.solve(V[np.ix_(k, k)], diff))
+    df = len(keep) - 1
+    return {"chisq": chisq, "df": df, "p": float(stats.chi2.sf(chisq, df)), "levels": levels,
+            "observed": O, "expected": E}
+
+
+# ------------------------------------------------------------------------------------------------
+# Cox proportional hazards
+# ------------------------------------------------------------------------------------------------
+
+def design(df: pd.DataFrame, covariates: list[str], numeric: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Dummy-code categorical covariates as COLUMN=LEVEL against the first level in sort order
+    of the stored codes (R's factor default); numeric ones enter as linear terms."""
+    cols, names = {}, []
+    for c in covariates:
+        if c in numeric:
+            cols[c] = df[c].astype(float)
+            names.append(c)
+            continue
+        levels = sorted(df[c].dropna().unique().tolist())
+        for lv in levels[1:]:
+            name = f"{c}={lv}"
+            cols[name] = (df[c] == lv).astype(float)
+            names.append(name)
+    return pd.DataFrame(cols, index=df.index), names
+
+
+def cox_fit(df: pd.DataFrame, duration: str, event: str, covariates: list[str], numeric: set[str],
+            strata: list[str] | None = None) -> pd.DataFrame:
+    """Hazard ratios with Wald 95% CIs and p-values (lifelines, Efron ties, tight convergence).
+
+    Rows with a missing covariate are dropped (as R's na.omit)."""
+    from lifelines import CoxPHFitter
+
+    data = df[[duration, event, *covariates, *(strata or [])]].dropna()
+    X, names = design(data, covariates, numeric)
+    fit_df = pd.concat([X, data[[duration, event, *(strata or [])]]], axis=1)
+    cph = CoxPHFitter()
+    cph.fit(fit_df, duration_col=duration, event_col=event, strata=strata or None,
+            fit_options={"precision": 1e-12, "r_precision": 1e-15, "max_steps": 500})
+    s = cph.summary
+    out = pd.DataFrame({"term": names,
+                        "hr": np.exp(s.loc[names, "coef"].to_numpy()),
+                        "hr_lower": np.exp(s.loc[names, "coef"] - Z95 * s.loc[names, "se(coef)"]).to_numpy(),
+                        "hr_upper": np.exp(s.loc[names, "coef"] + Z95 * s.loc[names, "se(coef)"]).to_numpy(),
+                        "p": s.loc[names, "p"].to_numpy(),
+                        "coef": s.loc[names, "coef"].to_numpy(), "se": s.loc[names, "se(coef)"].to_numpy()})
+    out.attrs["model"] = cph
+    out.attrs["n"], out.attrs["events"] = len(data), int(data[event].sum())
+    return out
+
+
+NUMERIC_COVARIATES = {"age_years", "year"}
+COX_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group", "age_band",
+               "period", "stage", "age_years", "year"]
+
+
+def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates: list[str],
+        min_cases: int | None = None) -> pd.DataFrame:
+    """Cox model on the selected cases (DCO excluded): one row per term."""
+    selection = selection or Selection()
+    covariates = check_by(list(covariates), COX_COLUMNS)
+    if not covariates:
+        raise SelectionError("name at least one covariate")
+    where, params = selection.where()
+    df = con.execute(f"SELECT followup_days, event, {', '.join(covariates)} FROM cases "
+                     f"WHERE {where} AND NOT dco", params).df()
+    n_min = min_cases or threshold()
+    if len(df) < n_min or df["event"].sum() == 0:
+        raise SelectionError(f"too few cases or no deaths for a Cox model (n = {len(df)})")
+    for c in covariates:
+        if c not in NUMERIC_COVARIATES:
+            df[c] = df[c].astype(str).where(df[c].notna())
+    return cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)

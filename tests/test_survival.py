@@ -1,0 +1,145 @@
+"""Survival against R's survival package (fixtures and the script that made them are in
+tests/fixtures/survival/): Kaplan-Meier with all three CI types, survival at times and numbers
+at risk, medians and their CIs, log-rank (plain and stratified) and Cox hazard ratios."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.survival import (KaplanMeier, cox_fit, event_table_from_rows, kaplan_meier, logrank)
+from tests.conftest import ROOT
+
+FIX = ROOT / "tests" / "fixtures" / "survival"
+DATASETS = ["ties", "edge", "trial", "lung", "relsurv"]
+TOL = 1e-6
+
+
+def data(name: str) -> pd.DataFrame:
+    return pd.read_csv(FIX / f"{name}.csv", dtype={"group": str})
+
+
+def fit(name: str, group: str, conf_type: str) -> KaplanMeier:
+    d = data(name)
+    g = d[d["group"] == group]
+    et = event_table_from_rows(g, "time_days", "status")
+    return KaplanMeier(conf_type).fit(et.table["days"], et.table["n_event"], et.table["n_censor"])
+
+
+def close(a, b, tol=TOL):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both_nan = np.isnan(a) & np.isnan(b)
+    return bool(np.all(both_nan | np.isclose(a, b, rtol=tol, atol=1e-12)))
+
+
+def cases(prefix: str):
+    out = []
+    for name in DATASETS:
+        ref = pd.read_csv(FIX / f"{prefix}_{name}.csv", dtype={"group": str})
+        for (group, ct), _ in ref.groupby(["group", "conf_type"]):
+            out.append(pytest.param(name, group, ct, id=f"{name}-{group}-{ct}"))
+    return out
+
+
+@pytest.mark.parametrize("name,group,conf_type", cases("km"))
+def test_step_function_matches_survfit(name, group, conf_type):
+    ref = pd.read_csv(FIX / f"km_{name}.csv", dtype={"group": str})
+    ref = ref[(ref["group"] == group) & (ref["conf_type"] == conf_type)]
+    got = fit(name, group, conf_type).table
+    assert len(got) == len(ref)
+    assert close(got["time_years"], ref["time"], 1e-12)
+    assert (got["n_at_risk"].to_numpy() == ref["n.risk"].to_numpy()).all()
+    assert (got["n_events"].to_numpy() == ref["n.event"].to_numpy()).all()
+    assert (got["n_censored"].to_numpy() == ref["n.censor"].to_numpy()).all()
+    assert close(got["survival"], ref["surv"])
+    assert close(got["std_err"], ref["std.err"])
+    assert close(got["lower"], ref["lower"]), (got["lower"].to_numpy()[:5], ref["lower"].to_numpy()[:5])
+    assert close(got["upper"], ref["upper"])
+
+
+@pytest.mark.parametrize("name,group,conf_type", cases("km_times"))
+def test_survival_at_times_and_numbers_at_risk_match_summary(name, group, conf_type):
+    ref = pd.read_csv(FIX / f"km_times_{name}.csv", dtype={"group": str})
+    ref = ref[(ref["group"] == group) & (ref["conf_type"] == conf_type)]
+    got = fit(name, group, conf_type).at(ref["time"].to_numpy())
+    assert (got["n_at_risk"].to_numpy() == ref["n.risk"].to_numpy()).all()
+    assert close(got["survival"], ref["surv"])
+    assert close(got["std_err_surv"], ref["std.err.surv"])
+    assert close(got["lower"], ref["lower"])
+    assert close(got["upper"], ref["upper"])
+
+
+@pytest.mark.parametrize("name,group,conf_type", cases("median"))
+def test_median_and_ci_match_quantile_survfit(name, group, conf_type):
+    ref = pd.read_csv(FIX / f"median_{name}.csv", dtype={"group": str})
+    r = ref[(ref["group"] == group) & (ref["conf_type"] == conf_type)].iloc[0]
+    m, lo, hi = fit(name, group, conf_type).median()
+    assert close([m, lo, hi], [r["quantile_median"], r["quantile_lower"], r["quantile_upper"]])
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_logrank_matches_survdiff(name):
+    ref = pd.read_csv(FIX / f"logrank_{name}.csv")
+    r = ref[ref["rho"] == 0].iloc[0]
+    et = event_table_from_rows(data(name), "time_days", "status", by=["group"])
+    res = logrank(et, "group")
+    assert res["df"] == r["df"]
+    assert res["chisq"] == pytest.approx(r["chisq"], rel=TOL)
+    assert res["p"] == pytest.approx(r["p"], rel=TOL)
+    groups = pd.read_csv(FIX / f"logrank_groups_{name}.csv", dtype={"group": str})
+    g = groups[groups["rho"] == 0].set_index("group")
+    for lv, o, e in zip(res["levels"], res["observed"], res["expected"]):
+        assert o == pytest.approx(g.loc[str(lv), "observed"]) and e == pytest.approx(g.loc[str(lv), "expected"], rel=TOL)
+
+
+def test_stratified_logrank_matches_survdiff():
+    ref = pd.read_csv(FIX / "logrank_veteran_stratified.csv").iloc[0]
+    d = data("trial")
+    d["trt"] = d["trt"].astype(str)
+    et = event_table_from_rows(d, "time_days", "status", by=["trt", "celltype"])
+    res = logrank(et, "trt", strata="celltype")
+    assert res["chisq"] == pytest.approx(ref["chisq"], rel=TOL)
+    assert res["p"] == pytest.approx(ref["p"], rel=TOL)
+    assert res["df"] == ref["df"]
+
+
+COX = {
+    "trial": (["trt", "celltype", "age_years", "karno"], {"age_years", "karno"}),
+    "lung": (["sex", "age_years", "ph_ecog"], {"age_years", "ph_ecog"}),
+    "ties": (["group", "age_years"], {"age_years"}),
+}
+
+
+@pytest.mark.parametrize("name", list(COX))
+def test_cox_efron_matches_coxph(name):
+    covariates, numeric = COX[name]
+    d = data(name)
+    if "age_years" not in d.columns:
+        d["age_years"] = d["age_days"] / 365.25
+    for c in covariates:
+        if c not in numeric:
+            d[c] = d[c].astype(str)
+    ref = pd.read_csv(FIX / f"cox_{name}.csv")
+    ref = ref[ref["ties_method"] == "efron"].set_index("term")
+    got = cox_fit(d, "time_days", "status", covariates, numeric).set_index("term")
+    assert list(got.index) == list(ref.index)
+    for col, rcol in [("hr", "hr"), ("hr_lower", "hr_lower"), ("hr_upper", "hr_upper"), ("p", "p")]:
+        assert close(got[col], ref[rcol]), (col, got[col].to_numpy(), ref[rcol].to_numpy())
+
+
+def test_groups_below_threshold_are_suppressed():
+    d = data("edge")
+    et = event_table_from_rows(d, "time_days", "status", by=["group"])
+    res = kaplan_meier(et, min_cases=16)
+    shown = {k[0] for k in res.curves}
+    assert shown == {"nodeaths", "normal"}  # single (1), allzero (10), half (4) suppressed
+    assert set(res.medians["group"]) == shown
+
+
+def test_conditional_survival():
+    km = fit("relsurv", "G1", "log-log")
+    s5 = km.at([5]).iloc[0]["survival"]
+    s1 = km.at([1]).iloc[0]["survival"]
+    c, lo, hi = km.conditional(5, given=1)
+    assert c == pytest.approx(s5 / s1)
+    assert lo < c < hi
