@@ -187,6 +187,82 @@ def cmd_incidence(args: argparse.Namespace) -> int:
     return 0
 
 
+def _times(value: str) -> list[float]:
+    try:
+        return [float(t) for t in _split(value)]
+    except ValueError:
+        raise SystemExit(f"error: --times '{value}': write years, e.g. 1,3,5,10") from None
+
+
+def cmd_survival(args: argparse.Namespace) -> int:
+    from analytics import survival
+    from analytics.filters import Selection, SelectionError
+
+    con = warehouse.connect(args.db, read_only=True)
+    try:
+        sel = Selection.from_cli(args.filter, args.years)
+        by = _split(args.by)
+        if args.method != "km":
+            from analytics.netsurvival import net_survival
+
+            res = net_survival(con, sel, by, method=args.method, times=_times(args.times))
+        else:
+            res = survival.kaplan_meier(survival.event_table(con, sel, by), times=_times(args.times),
+                                        conf_type=args.ci)
+    except SelectionError as e:
+        _err(f"error: {e}")
+        return 2
+    if args.steps:
+        df = res.steps()
+    elif args.median:
+        df = res.medians[by + ["median", "median_lower", "median_upper"]].astype(object)
+        df = df.where(df.notna(), "not reached")
+    else:
+        df = res.at_times[by + ["time_years", "n_at_risk", "survival", "lower", "upper"]]
+    _write_table(df, args.format)
+    _notices(con, res.notes)
+    return 0
+
+
+def cmd_logrank(args: argparse.Namespace) -> int:
+    from analytics import survival
+    from analytics.filters import Selection, SelectionError
+
+    con = warehouse.connect(args.db, read_only=True)
+    try:
+        sel = Selection.from_cli(args.filter, args.years)
+        cols = [args.by] + ([args.strata] if args.strata else [])
+        events = survival.event_table(con, sel, cols)
+        res = survival.logrank(events, args.by, strata=args.strata)
+    except SelectionError as e:
+        _err(f"error: {e}")
+        return 2
+    import pandas as pd
+
+    _write_table(pd.DataFrame([{"chisq": res["chisq"], "df": res["df"], "p": res["p"]}]), args.format)
+    _notices(con, [f"Log-rank test across {args.by}" + (f", stratified by {args.strata}" if args.strata else "")
+                   + f"; {events.n_analysed:,} analysed of {events.n_selected:,} selected "
+                   f"({events.n_dco:,} DCO excluded)."])
+    return 0
+
+
+def cmd_cox(args: argparse.Namespace) -> int:
+    from analytics import survival
+    from analytics.filters import Selection, SelectionError
+
+    con = warehouse.connect(args.db, read_only=True)
+    try:
+        sel = Selection.from_cli(args.filter, args.years)
+        res = survival.cox(con, sel, _split(args.covariates))
+    except SelectionError as e:
+        _err(f"error: {e}")
+        return 2
+    _write_table(res[["term", "hr", "hr_lower", "hr_upper", "p"]], args.format)
+    _notices(con, [f"Cox proportional hazards (Efron ties), n = {res.attrs['n']:,}, "
+                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values."])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -246,6 +322,37 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--ci", choices=["tiwari", "fay-feuer"], default="tiwari")
         sp.add_argument("--format", choices=["csv", "json"], default="csv")
         sp.set_defaults(func=cmd_incidence)
+
+    def selection_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--filter", action="append", metavar="COLUMN=VALUE[,VALUE...]",
+                        help="country, registry, sex, age_group, iccc_main, iccc_sub, year, period, "
+                             "stage, morphology (repeatable)")
+        sp.add_argument("--years", metavar="FROM-TO", help="years of diagnosis")
+        sp.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    sp = with_db(sub.add_parser("survival", help="Kaplan-Meier or net survival, with 95% CIs"))
+    selection_args(sp)
+    sp.add_argument("--by", metavar="COLUMN[,COLUMN...]", help="stratify by these columns")
+    sp.add_argument("--times", default="1,3,5,10", help="years at which to report (default 1,3,5,10)")
+    sp.add_argument("--ci", choices=["log-log", "log", "plain"], default="log-log")
+    sp.add_argument("--method", choices=["km", "pohar-perme", "ederer2"], default="km")
+    out = sp.add_mutually_exclusive_group()
+    out.add_argument("--steps", action="store_true", help="print the full step function")
+    out.add_argument("--median", action="store_true", help="print median survival with its CI")
+    sp.set_defaults(func=cmd_survival)
+
+    sp = with_db(sub.add_parser("logrank", help="log-rank test across the levels of a column"))
+    selection_args(sp)
+    sp.add_argument("--by", required=True, metavar="COLUMN")
+    sp.add_argument("--strata", metavar="COLUMN", help="stratify the test by this column")
+    sp.set_defaults(func=cmd_logrank)
+
+    sp = with_db(sub.add_parser("cox", help="Cox proportional-hazards hazard ratios"))
+    selection_args(sp)
+    sp.add_argument("--covariates", required=True, metavar="COL[,COL...]",
+                    help="categorical (country, sex, age_group, period, stage, iccc_main, ...) or "
+                         "numeric (age_years, year)")
+    sp.set_defaults(func=cmd_cox)
 
     sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))
     sp.add_argument("--scale", type=float, default=1.0,
