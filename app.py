@@ -13,6 +13,7 @@ pages = [
     # the default page is served at "/" (Streamlit ignores a url_path for it)
     st.Page("views/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("views/incidence.py", title="Incidence", icon=":material/bar_chart:", url_path="incidence"),
+    st.Page("views/survival.py", title="Survival", icon=":material/monitor_heart:", url_path="survival"),
     st.Page("views/data_quality.py", title="Submissions & data quality", icon=":material/fact_check:",
             url_path="data-quality"),
 ]

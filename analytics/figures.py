@@ -106,3 +106,77 @@ def trend_lines(df: pd.DataFrame, title: str, y_title: str, footnote: str | None
     fig.update_xaxes(title="Year of diagnosis", dtick=2)
     fig.update_yaxes(title=y_title, rangemode="tozero")
     return _layout(fig, title, footnote, height=420)
+
+
+PALETTE = ["#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d4a017", "#17a2b8", "#6c757d", "#e67e22",
+           "#5d6d7e", "#a93226", "#117864", "#7d3c98"]
+
+
+def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str, y_title: str,
+                  footnote: str | None = None, ci_bands: bool = True, censor_ticks: bool = False,
+                  labels: dict | None = None, max_years: float | None = None) -> go.Figure:
+    """Survival curves (step functions, time in years) with shaded 95% CI bands and, under the time
+    axis, the number at risk per group at each tick. `curves`: key -> frame with time_years,
+    survival, lower, upper, n_censored (already truncated); `at_risk`: by columns, time_years,
+    n_at_risk (missing = suppressed, shown as '<n')."""
+    from plotly.subplots import make_subplots
+
+    keys = list(curves)
+    n_groups = max(1, len(keys))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[0.78, 0.22])
+    for i, key in enumerate(keys):
+        tab = curves[key]
+        name = (labels or {}).get(key) or " / ".join(map(str, key)) or "All"
+        colour = PALETTE[i % len(PALETTE)]
+        t = np.concatenate([[0.0], tab["time_years"].to_numpy()])
+        s = np.concatenate([[1.0], tab["survival"].to_numpy()])
+        if ci_bands:
+            lo = np.concatenate([[1.0], tab["lower"].to_numpy()])
+            hi = np.concatenate([[1.0], tab["upper"].to_numpy()])
+            ok = ~(np.isnan(lo) | np.isnan(hi))
+            fig.add_trace(go.Scatter(x=np.concatenate([t[ok], t[ok][::-1]]),
+                                     y=np.concatenate([hi[ok], lo[ok][::-1]]), fill="toself",
+                                     line=dict(width=0, shape="hv"), fillcolor=colour, opacity=0.15,
+                                     hoverinfo="skip", showlegend=False, legendgroup=name), row=1, col=1)
+        fig.add_trace(go.Scatter(x=t, y=s, mode="lines", line=dict(color=colour, shape="hv", width=2),
+                                 name=name, legendgroup=name,
+                                 hovertemplate=name + ": %{y:.3f} at %{x:.2f} years<extra></extra>"), row=1, col=1)
+        if censor_ticks:
+            c = tab[tab["n_censored"] > 0]
+            fig.add_trace(go.Scatter(x=c["time_years"], y=c["survival"], mode="markers",
+                                     marker=dict(symbol="line-ns-open", size=7, color=colour),
+                                     showlegend=False, hoverinfo="skip", legendgroup=name), row=1, col=1)
+        # numbers at risk under the axis
+        ar = at_risk
+        for b, v in zip(by, key):
+            ar = ar[ar[b] == v]
+        text = ["<16" if pd.isna(n) else f"{int(n):,}" for n in ar["n_at_risk"]]
+        fig.add_trace(go.Scatter(x=ar["time_years"], y=[n_groups - i] * len(ar), mode="text", text=text,
+                                 textfont=dict(color=colour, size=11), showlegend=False, hoverinfo="skip",
+                                 cliponaxis=False),
+                      row=2, col=1)
+    fig.update_yaxes(title=y_title, range=[0, 1.02], tickformat=".0%", row=1, col=1)
+    names = [(labels or {}).get(k) or " / ".join(map(str, k)) or "All" for k in keys]
+    fig.update_yaxes(showgrid=False, zeroline=False, range=[0.4, n_groups + 0.6], title="At risk",
+                     tickvals=[n_groups - i for i in range(len(keys))],
+                     ticktext=[n[:18] for n in names], tickfont=dict(size=10), row=2, col=1)
+    t_max = max_years or float(at_risk["time_years"].max() if len(at_risk) else 10)
+    step = 1 if t_max <= 10 else 2 if t_max <= 20 else 5
+    fig.update_xaxes(range=[-0.3, t_max + 0.3], dtick=step)
+    fig.update_xaxes(title="Years since diagnosis", row=2, col=1)
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01))
+    return _layout(fig, title, footnote, height=560 + 18 * n_groups)
+
+
+def forest_plot(df: pd.DataFrame, title: str, footnote: str | None = None) -> go.Figure:
+    """Hazard ratios (hr, hr_lower, hr_upper per term) on a log axis with a line at 1."""
+    d = df.iloc[::-1]
+    fig = go.Figure(go.Scatter(
+        x=d["hr"], y=d["term"], mode="markers", marker=dict(size=9, color=BLUE, symbol="square"),
+        error_x=dict(type="data", symmetric=False, array=d["hr_upper"] - d["hr"], arrayminus=d["hr"] - d["hr_lower"]),
+        customdata=np.stack([d["hr_lower"], d["hr_upper"], d["p"]], axis=-1),
+        hovertemplate="%{y}: HR %{x:.2f} (95% CI %{customdata[0]:.2f}-%{customdata[1]:.2f}), p %{customdata[2]:.3g}<extra></extra>"))
+    fig.add_vline(x=1, line_dash="dash", line_color="#555")
+    fig.update_xaxes(type="log", title="Hazard ratio (95% CI, log scale)")
+    return _layout(fig, title, footnote, height=max(300, 34 * len(d) + 160))

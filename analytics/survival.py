@@ -366,11 +366,18 @@ def cox_fit(df: pd.DataFrame, duration: str, event: str, covariates: list[str], 
     from lifelines import CoxPHFitter
 
     data = df[[duration, event, *covariates, *(strata or [])]].dropna()
+    if data.empty or data[event].sum() == 0:
+        raise SelectionError(f"no cases with deaths and all of {', '.join(covariates)} known")
     X, names = design(data, covariates, numeric)
+    if not names:
+        raise SelectionError(f"{', '.join(covariates)} take(s) a single value in this selection: nothing to compare")
     fit_df = pd.concat([X, data[[duration, event, *(strata or [])]]], axis=1)
     cph = CoxPHFitter()
-    cph.fit(fit_df, duration_col=duration, event_col=event, strata=strata or None,
-            fit_options={"precision": 1e-12, "r_precision": 1e-15, "max_steps": 500})
+    try:
+        cph.fit(fit_df, duration_col=duration, event_col=event, strata=strata or None,
+                fit_options={"precision": 1e-12, "r_precision": 1e-15, "max_steps": 500})
+    except Exception as e:  # lifelines: ConvergenceError, singular matrices on degenerate data
+        raise SelectionError(f"the Cox model cannot be fitted on this selection ({type(e).__name__})") from None
     s = cph.summary
     out = pd.DataFrame({"term": names,
                         "hr": np.exp(s.loc[names, "coef"].to_numpy()),
@@ -405,3 +412,24 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
         if c not in NUMERIC_COVARIATES:
             df[c] = df[c].astype(str).where(df[c].notna())
     return cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
+
+
+def at_risk_table(result: SurvivalResult, ticks, min_shown: int | None = None) -> pd.DataFrame:
+    """Numbers at risk (follow-up >= t) per group at the axis ticks (years), for the table under a
+    survival plot. Counts below the suppression threshold are shown as missing."""
+    n_min = min_shown or threshold()
+    rows = []
+    for key, km in result.curves.items():
+        at = km.at(ticks)
+        for t, n in zip(at["time_years"], at["n_at_risk"]):
+            rows.append(dict(zip(result.by, key)) | {"time_years": t, "n_at_risk": n if n >= n_min or n == 0 else None})
+    df = pd.DataFrame(rows, columns=result.by + ["time_years", "n_at_risk"])
+    df["n_at_risk"] = df["n_at_risk"].astype("Int64")
+    return df
+
+
+def truncate(km: KaplanMeier, min_at_risk: int = 10) -> pd.DataFrame:
+    """The step function up to the last time with at least `min_at_risk` subjects at risk."""
+    tab = km.table
+    low = np.flatnonzero(tab["n_at_risk"].to_numpy() < min_at_risk)
+    return tab if not len(low) else tab.iloc[: low[0]]

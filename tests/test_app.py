@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from analytics import warehouse
 from tests.conftest import ROOT
 
-PAGES = ["views/home.py", "views/incidence.py", "views/data_quality.py"]
+PAGES = ["views/home.py", "views/incidence.py", "views/survival.py", "views/data_quality.py"]
 
 
 def run_page(monkeypatch, db_path, page, **params):
@@ -86,3 +86,41 @@ def test_incidence_malformed_link_parameters_fall_back_with_a_notice(monkeypatch
     at = run_page(monkeypatch, demo_warehouse, "views/incidence.py", **params)
     assert any("Link parameter ignored" in i.value for i in at.info)
     assert at.metric  # the page still shows its figures
+
+
+# --- Survival page: default and edge selections --------------------------------------------------
+
+def test_survival_default_shows_curves_and_logrank(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py")
+    assert len(at.get("plotly_chart")) >= 2  # curves and forest plot
+    assert any("Log-rank test" in m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("params", [
+    {"countries": "FRA", "by": ""},                       # one group
+    {"tumour": "IIa", "countries": "FRA", "by": "sex"},   # Hodgkin: few deaths
+    {"tumour": "XIIa", "countries": "AUS", "by": "stage"},  # tiny: everything suppressed
+    {"tumour": "V", "years": "2019-2019", "countries": "CAN", "by": "period"},
+    {"by": "iccc_sub", "ci": "plain", "bands": "off", "ticks": "on", "min_at_risk": "50"},
+])
+def test_survival_edge_selections(monkeypatch, demo_warehouse, params):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", **params)
+    assert at.title[0].value == "Survival"
+
+
+def test_survival_group_without_deaths(monkeypatch, tmp_path):
+    from analytics.ingest import ingest_file
+    from tests.conftest import valid_row, write_csv
+
+    rows = [valid_row(case_id=f"A{i}", country="FRA") for i in range(30)]  # all alive
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_file(con, write_csv(tmp_path / "s.csv", rows))
+    con.close()
+    at = run_page(monkeypatch, tmp_path / "w.duckdb", "views/survival.py", tumour="I", countries="FRA")
+    assert any("not reached" in str(df.value.to_dict()) for df in at.dataframe)
+
+
+def test_survival_malformed_parameters(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", by="country;DROP", ci="x",
+                  min_at_risk="1e9", countries="ZZZ")
+    assert any("Link parameter ignored" in i.value for i in at.info)

@@ -2,7 +2,6 @@
 harmonized submission, then `survival`, `logrank` and `cox` compared with R to 1e-6."""
 from __future__ import annotations
 
-import csv
 import io
 import os
 import subprocess

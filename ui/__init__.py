@@ -65,6 +65,10 @@ LABELS = {
     "crude_upper": "Crude upper 95%", "asr": "Age-standardised rate", "asr_lower": "ASR lower 95%",
     "asr_upper": "ASR upper 95%", "rate": "Rate", "lower": "Lower 95%", "upper": "Upper 95%",
     "apc": "APC (%/year)", "apc_lower": "APC lower 95%", "apc_upper": "APC upper 95%",
+    "time_years": "Years", "n_at_risk": "At risk", "survival": "Survival", "std_err_surv": "SE",
+    "n": "Cases", "events": "Deaths", "median": "Median (years)", "median_lower": "Median lower 95%",
+    "median_upper": "Median upper 95%", "term": "Term", "hr": "Hazard ratio", "hr_lower": "HR lower 95%",
+    "hr_upper": "HR upper 95%", "p": "p",
 }
 
 
@@ -126,3 +130,52 @@ def cached_trend(db: str, filters: tuple, years: tuple, ages: str, standard: str
 
     return trend(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
                  standard=standard, ci=ci)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=128)
+def cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str,
+                    method: str = "km", min_at_risk: int = 10) -> dict:
+    """Kaplan-Meier (or net survival) per group, with what the page draws: truncated curves,
+    survival at 1/3/5/10 years, medians, numbers at risk, notes; plus the log-rank test."""
+    from analytics import survival
+
+    con = _connection(db).cursor()
+    sel = _selection(filters, years)
+    if method == "km":
+        events = survival.event_table(con, sel, list(by))
+        res = survival.kaplan_meier(events, conf_type=conf_type)
+    else:
+        from analytics.netsurvival import net_survival
+
+        events = None
+        res = net_survival(con, sel, list(by), method=method)
+    max_t = max((float(k.table["time_years"].max()) for k in res.curves.values()), default=10.0)
+    top = int(min(max_t, 20))
+    step = 1 if top <= 10 else 2 if top <= 20 else 5
+    ticks = list(range(0, top + 1, step))
+    out = {"curves": {k: survival.truncate(km, min_at_risk) for k, km in res.curves.items()},
+           "at_times": res.at_times, "medians": res.medians, "notes": res.notes,
+           "at_risk": survival.at_risk_table(res, ticks), "suppressed": res.suppressed,
+           "n_selected": res.n_selected, "n_dco": res.n_dco, "logrank": None,
+           "group_sizes": {k: km.n for k, km in res.curves.items()}}
+    if events is not None and len(by) == 1 and len(res.curves) >= 2:
+        out["logrank"] = survival.logrank(events, by[0])
+    return out
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+    from analytics import survival
+
+    res = survival.cox(_connection(db).cursor(), _selection(filters, years), list(covariates))
+    return res.drop(columns=["coef", "se"]).assign(n=res.attrs["n"], events=res.attrs["events"])
+
+
+def year_range_widget(state, name: str, lo: int, hi: int) -> None:
+    """A years-of-diagnosis slider backed by the URL; a fixed caption when the pool has one year."""
+    key = state.int_range(name, lo, hi, (lo, hi))
+    if lo == hi:
+        st.session_state[key] = (lo, hi)
+        st.caption(f"Year of diagnosis: {lo} (the only year in the pool)")
+    else:
+        st.slider("Years of diagnosis", lo, hi, key=key)

@@ -4,7 +4,8 @@ import streamlit as st
 from analytics import figures, iccc, overview
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import LABELS, cached_incidence, cached_trend, connection, db_path, page_header, table, tumour_options
+from ui import (cached_incidence, cached_trend, connection, db_path, page_header, table, tumour_options,
+                year_range_widget)
 from ui.state import PageState
 
 info = page_header("Incidence")
@@ -25,8 +26,7 @@ with st.sidebar:
     st.multiselect("Countries", all_countries, key=k_countries)
     k_ages = state.choice("ages", ["0-14", "15-19", "0-19"], "0-14")
     st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k_ages, horizontal=True)
-    k_years = state.int_range("years", y_lo, y_hi, (y_lo, y_hi))
-    st.slider("Years of diagnosis", y_lo, y_hi, key=k_years)
+    year_range_widget(state, "years", y_lo, y_hi)
     k_std = state.choice("standard", list(STANDARDS), "segi")
     st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k_std)
     k_ci = state.choice("ci", list(CI_METHODS), "tiwari")

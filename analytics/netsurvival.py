@@ -1,0 +1,577 @@
+"""Net survival (Pohar-Perme) and relative survival (Ederer II), computed as R's relsurv 2.2.9
+`rs.surv` computes them, checked against it to 1e-6 (tests/fixtures/survival/README.md).
+
+Net survival is the survival of the cancer patients in the hypothetical world where cancer is
+the only cause of death: the observed deaths are corrected for the deaths the general
+population of the same country, sex, age and calendar year would have had (life tables,
+warehouse table `life_table`).
+
+References:
+* Pohar Perme M, Stare J, Esteve J. On estimation in relative survival. Biometrics
+  2012;68:113-20 (the Pohar-Perme estimator).
+* Ederer F, Heise H. Instructions to IBM 650 programmers in processing survival computations.
+  Methodological note 10, End Results Evaluation Section, National Cancer Institute, 1959
+  (Ederer II).
+* Pohar Perme M, Pavlic K. Nonparametric relative survival analysis with the R package
+  relsurv. J Stat Softw 2018;87(8):1-27 (the implementation reproduced here).
+
+What relsurv does, and this module copies (README of the fixtures has the details):
+
+* Population hazard per day: h = -log(1 - qx) / 365.241 (relsurv::transrate.hmd), where qx = 1
+  (age 110+) or a missing qx is replaced by 0.999 from that age up. One cell per completed year
+  of age (years of 365.241 days), calendar year and sex, constant within the cell; an age or a
+  year beyond the table takes the edge cell.
+* Follow-up in whole days. Subjects with follow-up 0 are dropped (rs.surv keeps time > 0); the
+  count is reported. Age and calendar date advance day by day with follow-up: day k of
+  follow-up (k = 0, 1, ...) uses the cell at age `age_days + k`, date `diagnosis_date + k`
+  (rs.surv with precision = 1, the hazard looked up at the start of each day).
+* At each distinct follow-up time t_j > 0, with Y = {follow-up >= t_j} and S_i the expected
+  (population) survival of subject i from diagnosis:
+    Ederer II: haz_j = (deaths_j - sum_Y integral of h_i over (t_j-1, t_j]) / |Y|,
+               se = sqrt(cumsum(deaths_j / |Y|^2));
+    Pohar-Perme: haz_j = sum_{deaths} 1/S_i(t_j) / sum_Y 1/S_i(t_j) - yidlisiw_j,
+               se = sqrt(cumsum(sum_{deaths} 1/S_i(t_j)^2 / (sum_Y 1/S_i(t_j))^2)),
+    S = cumprod(1 - haz). yidlisiw_j, the weighted population hazard of the interval, is
+    relsurv's *running* mean: over the days k of the interval, sum_k (A_k/B_k + C_k/D_k) / 2
+    where A_k = sum of (sum_Y h_i/S_i) and B_k = sum of (sum_Y 1/S_i) over the interval's days
+    up to k, with S_i at the start of each day (C_k, D_k: at its end). A day-by-day weighted
+    mean differs from relsurv by up to 8e-6.
+* Standard errors are on the log scale; 95% CI exp(log S -/+ z se), z = sqrt(qchisq(0.95, 1)),
+  NOT clipped at 1 (relsurv's behaviour: net survival can exceed 1 when patients die less than
+  the population).
+
+Speed: no loop over subjects x days. Each subject's follow-up is cut into pieces of constant
+population hazard (a piece ends at a birthday of 365.241 days, on 1 January, at a block boundary
+of 512 days, or at the end of follow-up); within a piece exp(cumulative hazard) is geometric, so
+the per-day sums over subjects are accumulated per distinct hazard value with difference arrays
+and one cumulative sum per block. 100,000 subjects with up to 23 years of follow-up take about
+1-2 s (benchmark in the module's `_benchmark`, see the report in tests/test_netsurvival.py).
+
+Time units: everything is computed in days. `time_years` in the results is days / `year_days`;
+`year_days` is 365.25 in the app (as Kaplan-Meier, survival.DAYS_PER_YEAR) and 365.241 in
+relsurv's summaries (the fixtures). With whole-day follow-up both give the same values at 1, 3,
+5 and 10 years (the last observed day <= t is the same, and so is the number with follow-up >= t);
+they can differ at other times, e.g. 20 years (7305 vs 7304.82 days).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics.filters import Selection, SelectionError, check_by, sort_rows
+from analytics.reference.lifetable import MAX_AGE, coverage
+from analytics.reference import year_ranges
+from analytics.suppression import threshold
+
+#: relsurv's year (transrate.hmd, age cut points, summary times in the fixtures).
+RELSURV_YEAR = 365.241
+#: The app's year (Kaplan-Meier time axis, survival.DAYS_PER_YEAR).
+APP_YEAR = 365.25
+#: Mid-year assumption for a case without birth date: age = age_years * 365.241 + 182 days.
+MID_YEAR_DAYS = 182
+METHODS = ("pohar-perme", "ederer2")
+Z95 = float(np.sqrt(stats.chi2.ppf(0.95, 1)))
+BY_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group", "age_band",
+              "period", "stage"]
+AGE_CUTS = np.arange(MAX_AGE + 1) * RELSURV_YEAR  # relsurv: (0:110) * 365.241 days
+_BLOCK = 512  # days per block of the difference-array accumulation (keeps exp() well scaled)
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+REFERENCES = ("Pohar Perme M, Stare J, Esteve J. Biometrics 2012;68:113-20 (net survival); "
+              "Ederer F, Heise H. NCI methodological note 10, 1959 (Ederer II); "
+              "computed as R relsurv 2.2.9 rs.surv: Pohar Perme M, Pavlic K. "
+              "J Stat Softw 2018;87(8).")
+
+
+# ------------------------------------------------------------------------------------------------
+# Population hazards (relsurv ratetable)
+# ------------------------------------------------------------------------------------------------
+
+def daily_hazard(qx: np.ndarray) -> np.ndarray:
+    """relsurv::transrate.hmd on a (years x 111 ages) qx array: -log(1 - qx) / 365.241 per day,
+    with qx = 1 or missing replaced by 0.999 from the first such age up (per year)."""
+    q = np.array(qx, dtype=float, copy=True)
+    bad = np.isnan(q) | (q >= 1)
+    first = np.where(bad.any(axis=1), bad.argmax(axis=1), q.shape[1])
+    q[np.arange(q.shape[1])[None, :] >= first[:, None]] = 0.999
+    return -np.log(1 - q) / RELSURV_YEAR
+
+
+@dataclass
+class RateTable:
+    """Daily population hazards per (country, sex): first calendar year and a (years x 111) array.
+
+    As relsurv's ratetable: the age cell is the completed years of 365.241 days, capped to
+    0..110; the calendar year is capped to the table's first and last year."""
+
+    tables: dict[tuple[str, int], tuple[int, np.ndarray]]
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, country: str | None = None) -> "RateTable":
+        """From rows year, age (0..110), sex (1, 2), qx, and `country` (or the `country`
+        argument for a single-country frame). Years missing inside a table's range get NaN
+        hazards (caught when used)."""
+        df = df.assign(country=country) if country is not None else df
+        tables = {}
+        for (c, s), g in df.groupby(["country", "sex"]):
+            y0, y1 = int(g["year"].min()), int(g["year"].max())
+            qx = np.full((y1 - y0 + 1, MAX_AGE + 1), np.nan)
+            qx[g["year"].to_numpy(int) - y0, g["age"].to_numpy(int)] = g["qx"].to_numpy(float)
+            h = daily_hazard(qx)
+            missing_year = np.isnan(qx).all(axis=1)
+            h[missing_year] = np.nan
+            tables[(str(c), int(s))] = (y0, h)
+        return cls(tables)
+
+    @classmethod
+    def from_warehouse(cls, con: duckdb.DuckDBPyConnection, countries) -> "RateTable":
+        df = con.execute("SELECT country, year, sex, age, qx FROM life_table "
+                         "WHERE list_contains($c, country) AND sex IN (1, 2)",
+                         {"c": sorted(set(countries))}).df()
+        return cls.from_frame(df)
+
+    def ids(self, country, sex) -> np.ndarray:
+        """Index of each subject's (country, sex) table in `self.keys()`; SelectionError when a
+        table is missing."""
+        sex = np.asarray(sex, dtype=int)
+        country = np.broadcast_to(np.asarray(country, dtype=object), sex.shape)
+        keys = list(self.tables)
+        codes, uniq = pd.factorize(pd.Series(list(zip(country.tolist(), sex.tolist())), dtype=object))
+        out = np.empty(sex.shape, dtype=np.int64)
+        for j, key in enumerate(uniq):
+            if key not in self.tables:
+                raise SelectionError(f"no life table for {key[0]} sex {key[1]}")
+            out[codes == j] = keys.index(key)
+        return out
+
+    def hazard(self, ids, age_days, day) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(age index, calendar year of the cell, daily hazard) at age `age_days` (days) and
+        date `day` (days since 1970-01-01) for subjects with table index `ids`."""
+        ids = np.asarray(ids, dtype=np.int64)
+        age_i = np.clip(np.searchsorted(AGE_CUTS, np.asarray(age_days, dtype=float),
+                                        side="right") - 1, 0, MAX_AGE)
+        year = _year(day)
+        cell_year = np.zeros(ids.shape, dtype=np.int64)
+        h = np.full(ids.shape, np.nan)
+        tabs = list(self.tables.values())
+        for j in np.unique(ids):
+            y0, tab = tabs[j]
+            m = ids == j if len(tabs) > 1 else slice(None)
+            yi = np.clip(year[m] - y0, 0, tab.shape[0] - 1)
+            cell_year[m] = y0 + yi
+            h[m] = tab[yi, age_i[m]]
+        return age_i, cell_year, h
+
+    def lookup(self, country, sex, age_days, date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(age index, calendar year of the cell, daily hazard) at age `age_days` (days) on
+        `date` (datetime64/ISO strings or days since 1970-01-01), per subject: the cell
+        relsurv's ratetable uses."""
+        return self.hazard(self.ids(country, sex), age_days, _days(date))
+
+
+def _days(x) -> np.ndarray:
+    """Days since 1970-01-01 from dates (datetime64, ISO strings, date objects) or integers."""
+    a = np.asarray(x)
+    if np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating):
+        return a.astype(np.int64)
+    return (a.astype("datetime64[D]") - _EPOCH).astype(np.int64)
+
+
+def _year(days: np.ndarray) -> np.ndarray:
+    return (np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+            .astype("datetime64[Y]").astype(np.int64) + 1970)
+
+
+def _jan1(year: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of 1 January of `year`."""
+    return ((np.asarray(year, dtype=np.int64) - 1970).astype("datetime64[Y]")
+            .astype("datetime64[D]").astype(np.int64))
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-day sums over the risk set
+# ------------------------------------------------------------------------------------------------
+
+def _pieces(y, age, t0, ids, rates: RateTable, block: int = _BLOCK):
+    """Cut each subject's follow-up [0, y) into pieces of constant population hazard that do not
+    cross a block boundary. Returns flat arrays start, end (days), hazard, cumulative hazard at
+    the piece start, and the total cumulative hazard per subject (at day y)."""
+    n = len(y)
+    ymax = int(y.max())
+    n_age = int(np.floor(ymax / RELSURV_YEAR)) + 2
+    n_year = ymax // 365 + 2
+    n_block = ymax // block + 1
+    yy = y[:, None]
+    # birthdays: the first day d with age + d >= k * 365.241 (same float comparison as relsurv)
+    k0 = np.searchsorted(AGE_CUTS, age, side="right") - 1
+    k = k0[:, None] + np.arange(1, n_age + 1)[None, :]
+    cut = np.arange(n_age + MAX_AGE + 2) * RELSURV_YEAR
+    ck = cut[np.clip(k, 0, len(cut) - 1)]
+    a = age[:, None]
+    d_age = np.ceil(ck - a)
+    d_age -= (a + (d_age - 1) >= ck)
+    d_age += (a + d_age < ck)
+    d_age = np.where((k <= MAX_AGE) & (k >= 1), d_age, ymax)
+    # 1 January of the following calendar years
+    y0 = _year(t0)
+    d_year = _jan1(y0[:, None] + np.arange(1, n_year + 1)[None, :]) - t0[:, None]
+    d_block = np.broadcast_to(np.arange(1, n_block + 1) * block, (n, n_block))
+    bp = np.concatenate([np.zeros((n, 1)), d_age, d_year, d_block, yy], axis=1)
+    bp = np.sort(np.clip(bp, 0, yy), axis=1).astype(np.int64)
+    start, end = bp[:, :-1], bp[:, 1:]
+    length = end - start
+    ok = length > 0
+    # hazard of each piece: the cell at its first day
+    row = np.broadcast_to(np.arange(n)[:, None], start.shape)
+    s_ok, r_ok = start[ok], row[ok]
+    _, _, h_ok = rates.hazard(ids[r_ok], age[r_ok] + s_ok, t0[r_ok] + s_ok)
+    if np.isnan(h_ok).any():
+        raise SelectionError("the life table has no rates for some calendar years of follow-up")
+    h = np.zeros(start.shape)
+    h[ok] = h_ok
+    inc = h * length
+    cum = np.cumsum(inc, axis=1)
+    cum_start = cum - inc
+    return start[ok], end[ok], h_ok, cum_start[ok], cum[:, -1]
+
+
+def _daily_sums(y, age, t0, ids, rates: RateTable, chunk: int = 20000,
+                block: int = _BLOCK):
+    """Per follow-up day d = 0 .. max(y) - 1, sums over subjects with y > d (at risk on day d):
+    H = sum h_i(d), A = sum h_i/S_i(d), B = sum 1/S_i(d), C = sum h_i/S_i(d+1),
+    D = sum 1/S_i(d+1). Also the cumulative population hazard of each subject at its y."""
+    T = int(y.max())
+    nb = T // block + 1
+    ND = nb * block
+    out = np.zeros((5, ND))
+    cum_total = np.empty(len(y))
+    for i in range(0, len(y), chunk):
+        sl = slice(i, i + chunk)
+        s, e, h, L, tot = _pieces(y[sl], age[sl], t0[sl], ids[sl], rates, block)
+        cum_total[sl] = tot
+        lam, g = np.unique(h, return_inverse=True)
+        b0 = (s // block) * block
+        w = np.exp(L - h * (s - b0))  # exp(cumulative hazard) extrapolated to the block start
+        order = np.argsort(g, kind="stable")
+        g, s, e, w = g[order], s[order], e[order], w[order]
+        inside = (e % block) != 0  # a piece ending on a block boundary needs no end mark
+        bounds = np.searchsorted(g, np.arange(len(lam) + 1))
+        step = max(1, 4_000_000 // ND)
+        kk = np.arange(block)
+        for g0 in range(0, len(lam), step):
+            g1 = min(g0 + step, len(lam))
+            p0, p1 = bounds[g0], bounds[g1]
+            gl = g[p0:p1] - g0
+            ins = inside[p0:p1]
+            idx = np.concatenate([gl * ND + s[p0:p1], (gl * ND + e[p0:p1])[ins]])
+            size = (g1 - g0) * ND
+            W = np.bincount(idx, np.concatenate([w[p0:p1], -w[p0:p1][ins]]), minlength=size)
+            N = np.bincount(idx, np.concatenate([np.ones(p1 - p0), -np.ones(int(ins.sum()))]),
+                            minlength=size)
+            M = np.cumsum(W.reshape(g1 - g0, nb, block), axis=2)
+            Nc = np.cumsum(N.reshape(g1 - g0, nb, block), axis=2)
+            lg = lam[g0:g1]
+            X = M * np.exp(lg[:, None] * kk[None, :])[:, None, :]  # sum of exp(Lambda_i(d))
+            r = np.exp(lg)
+            out[0] += np.tensordot(lg, Nc, axes=1).ravel()
+            out[1] += np.tensordot(lg, X, axes=1).ravel()
+            out[2] += X.sum(axis=0).ravel()
+            out[3] += np.tensordot(lg * r, X, axes=1).ravel()
+            out[4] += np.tensordot(r, X, axes=1).ravel()
+    H, A, B, C, D = out[:, :T]
+    return H, A, B, C, D, cum_total
+
+
+# ------------------------------------------------------------------------------------------------
+# The estimators
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class NetSurvivalCurve:
+    """Pohar-Perme or Ederer II curve of one group, at every distinct follow-up time > 0.
+
+    `table`: time_days, time_years (days / year_days), n_at_risk (follow-up >= t), n_events,
+    n_censored, survival, std_err (of log S), lower, upper. `internals`: relsurv's per-time sums
+    (yi, dni, yidli, yisi, dnisi, dnisisq, yidlisiw) and both estimators' curves."""
+
+    method: str
+    table: pd.DataFrame
+    internals: pd.DataFrame
+    followup: np.ndarray  # follow-up days of the subjects used (> 0)
+    status: np.ndarray
+    n_zero: int  # subjects dropped: follow-up 0
+    year_days: float = APP_YEAR
+
+    @property
+    def n(self) -> int:
+        return len(self.followup)
+
+    def at_days(self, days) -> pd.DataFrame:
+        """Values at the given times in days, as relsurv's summary(fit, times, extend = TRUE):
+        the values at the last observed time <= t (1, SE 0 before the first), n at risk =
+        follow-up >= t, n events in (previous time asked, t]."""
+        tab = self.table
+        t = tab["time_days"].to_numpy(float)
+        ev = tab["n_events"].to_numpy()
+        rows, prev = [], -np.inf
+        for x in np.atleast_1d(np.asarray(days, dtype=float)):
+            n_risk = int((self.followup >= x).sum())
+            n_ev = int(ev[(t > prev) & (t <= x)].sum())
+            k = np.searchsorted(t, x, side="right") - 1
+            if k < 0:
+                rows.append((x, n_risk, n_ev, 1.0, 0.0, 1.0, 1.0))
+            else:
+                r = tab.iloc[k]
+                rows.append((x, n_risk, n_ev, r["survival"], r["survival"] * r["std_err"],
+                             r["lower"], r["upper"]))
+            prev = x
+        out = pd.DataFrame(rows, columns=["time_days", "n_at_risk", "n_events", "survival",
+                                          "std_err_surv", "lower", "upper"])
+        out.insert(0, "time_years", out["time_days"] / self.year_days)
+        return out
+
+    def at(self, years, year_days: float | None = None) -> pd.DataFrame:
+        """Values at times in years of `year_days` days (default: the curve's, 365.25 in the
+        app; relsurv's summaries use 365.241)."""
+        yd = year_days or self.year_days
+        out = self.at_days(np.asarray(years, dtype=float) * yd)
+        out["time_years"] = np.asarray(years, dtype=float)
+        return out
+
+
+def net_survival_rows(followup_days, status, age_days, diagnosis_date, sex, rates: RateTable,
+                      country="USA", method: str = "pohar-perme",
+                      year_days: float = APP_YEAR) -> NetSurvivalCurve:
+    """rs.surv(Surv(followup_days, status) ~ 1, ratetable, method, conf.type = "log",
+    rmap = list(age = age_days, sex = sex, year = diagnosis_date)) on individual rows.
+
+    `followup_days`: whole days; rows with follow-up 0 are dropped (counted in `n_zero`).
+    `age_days`: age at diagnosis in days (may be fractional). `diagnosis_date`: dates
+    (datetime64/ISO strings) or days since 1970-01-01. `sex`: 1 or 2. `country`: one code or
+    one per row, keys of `rates`."""
+    if method not in METHODS:
+        raise SelectionError(f"method: '{method}' is not one of {', '.join(METHODS)}")
+    y = np.asarray(followup_days, dtype=float)
+    if np.isnan(y).any() or (y < 0).any() or (y != np.round(y)).any():
+        raise SelectionError("net survival needs follow-up in whole days >= 0")
+    status = np.asarray(status, dtype=int)
+    age = np.asarray(age_days, dtype=float)
+    t0 = _days(diagnosis_date)
+    sex = np.asarray(sex, dtype=int)
+    if not np.isin(sex, (1, 2)).all():
+        raise SelectionError("net survival needs sex 1 or 2 for every subject")
+    country = np.broadcast_to(np.asarray(country, dtype=object), y.shape)
+    keep = y > 0
+    n_zero = int((~keep).sum())
+    y, status, age, t0, sex, country = (y[keep].astype(np.int64), status[keep], age[keep],
+                                        t0[keep], sex[keep], country[keep])
+    internals = _internals(y, status, age, t0, rates.ids(country, sex), rates)
+    table = _curve(internals, method, year_days)
+    return NetSurvivalCurve(method, table, internals, y, status, n_zero, year_days)
+
+
+def _internals(y, status, age, t0, ids, rates) -> pd.DataFrame:
+    cols = ["time", "yi", "dni", "yidli", "yisi", "dnisi", "dnisisq", "yidlisiw"]
+    if len(y) == 0:
+        return pd.DataFrame(columns=cols, dtype=float)
+    H, A, B, C, D, cum = _daily_sums(y, age, t0, ids, rates)
+    tis = np.unique(y)
+    J = len(tis)
+    T = int(tis[-1])
+    seg = np.searchsorted(tis, np.arange(T), side="right")  # interval of each day
+    # relsurv's running means inside each interval (restarted at every observed time)
+    csum = pd.DataFrame({"A": A, "B": B, "C": C, "D": D}).groupby(seg).cumsum()
+    fint = (csum["A"].to_numpy() / csum["B"].to_numpy()
+            + csum["C"].to_numpy() / csum["D"].to_numpy()) / 2
+    j_of = np.searchsorted(tis, y)
+    dead = status == 1
+    inv = np.exp(cum[dead])  # 1 / S_i(t) at the death time
+    n_by_time = np.bincount(j_of, minlength=J)
+    return pd.DataFrame({
+        "time": tis.astype(float),
+        "yi": n_by_time[::-1].cumsum()[::-1].astype(float),
+        "dni": np.bincount(j_of[dead], minlength=J).astype(float),
+        "yidli": np.bincount(seg, H, minlength=J),
+        "yisi": D[tis - 1],
+        "dnisi": np.bincount(j_of[dead], inv, minlength=J),
+        "dnisisq": np.bincount(j_of[dead], inv ** 2, minlength=J),
+        "yidlisiw": np.bincount(seg, fint, minlength=J),
+    })
+
+
+def _curve(it: pd.DataFrame, method: str, year_days: float) -> pd.DataFrame:
+    yi, dni = it["yi"].to_numpy(), it["dni"].to_numpy()
+    if method == "pohar-perme":
+        haz = it["dnisi"].to_numpy() / it["yisi"].to_numpy() - it["yidlisiw"].to_numpy()
+        var = it["dnisisq"].to_numpy() / it["yisi"].to_numpy() ** 2
+    else:
+        haz = dni / yi - it["yidli"].to_numpy() / yi
+        var = dni / yi ** 2
+    surv = np.cumprod(1 - haz)
+    se = np.sqrt(np.cumsum(var))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.exp(np.log(surv) - Z95 * se)
+        upper = np.exp(np.log(surv) + Z95 * se)
+    n_next = np.append(yi[1:], 0)
+    t = it["time"].to_numpy()
+    return pd.DataFrame({"time_days": t, "time_years": t / year_days,
+                         "n_at_risk": yi.astype(int), "n_events": dni.astype(int),
+                         "n_censored": (yi - n_next - dni).astype(int), "survival": surv,
+                         "std_err": se, "lower": lower, "upper": upper})
+
+
+# ------------------------------------------------------------------------------------------------
+# Over the warehouse
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class NetSurvivalResult:
+    """Net (or relative) survival per group: curves, values at times, notes and exclusions."""
+
+    method: str
+    by: list[str]
+    curves: dict[tuple, NetSurvivalCurve]
+    at_times: pd.DataFrame
+    n_selected: int
+    n_dco: int
+    n_sex_unknown: int
+    n_zero_followup: int
+    n_age_assumed: int
+    suppressed: list[tuple]
+    year_days: float = APP_YEAR
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_analysed(self) -> int:
+        return self.n_selected - self.n_dco - self.n_sex_unknown - self.n_zero_followup
+
+    def steps(self) -> pd.DataFrame:
+        """The full step functions, one frame (by columns first)."""
+        cols = self.by + ["time_years", "n_at_risk", "n_events", "n_censored", "survival",
+                          "lower", "upper"]
+        frames = [c.table.assign(**dict(zip(self.by, key))) for key, c in self.curves.items()]
+        return pd.concat(frames)[cols].reset_index(drop=True) if frames else pd.DataFrame(columns=cols)
+
+
+def _coverage_error(con, needed: dict[str, tuple[int, int]]) -> str | None:
+    """None when every country x sex x calendar year of follow-up has a life table, else the
+    one-line reason."""
+    loaded = con.execute("SELECT country, list(DISTINCT year) FROM life_table "
+                         "WHERE sex IN (1, 2) GROUP BY country ORDER BY country").fetchall()
+    have = {c: ys for c, ys in loaded}
+    absent = [c for c in sorted(needed) if c not in have]
+    gaps = []
+    for c in sorted(needed):
+        if c in have:
+            ok, reason = coverage(con, [c], range(needed[c][0], needed[c][1] + 1))
+            if not ok:
+                gaps.append(reason.removeprefix("no life table for "))
+    if not absent and not gaps:
+        return None
+    what = "; ".join(([", ".join(absent)] if absent else [])
+                     + ([f"calendar years of follow-up: {'; '.join(gaps)} missing"] if gaps else []))
+    loaded_txt = (", ".join(f"{c} {year_ranges(ys)}" for c, ys in loaded) if loaded else "none")
+    if absent and len(loaded) and not gaps:
+        tail = f"only {loaded_txt} {'is' if len(loaded) == 1 else 'are'} loaded"
+    else:
+        tail = f"loaded: {loaded_txt}"
+    return (f"net survival needs life tables for {what} ({tail}); load them with "
+            f"`python -m analytics lifetable FILE --country XXX --sex 1|2`")
+
+
+def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
+                 by: list[str] = (), method: str = "pohar-perme", times=(1, 3, 5, 10),
+                 min_cases: int | None = None, year_days: float = APP_YEAR) -> NetSurvivalResult:
+    """Net survival (Pohar-Perme, default) or relative survival (Ederer II) of the selected
+    cases, per group of `by`, as relsurv's rs.surv.
+
+    Reads only country, sex, birth_date, diagnosis_date, age_years, followup_days, event (and the
+    `by` columns) of the selected non-DCO cases. Exclusions, each counted in the notes:
+    death-certificate-only cases (no survival time); sex 9 (unknown: no life table to match);
+    follow-up 0 (rs.surv drops time 0). Age at diagnosis in days = diagnosis_date - birth_date,
+    or, without birth date, age_years * 365.241 + 182 days (the middle of the year of age).
+
+    Raises SelectionError when the life tables do not cover every included country, sex (1, 2)
+    and calendar year in which follow-up runs (diagnosis date to the last day of follow-up).
+    Groups with fewer analysed cases than the suppression threshold are suppressed. `times` are
+    in years of `year_days` days (365.25, the app's year; relsurv's summaries use 365.241)."""
+    if method not in METHODS:
+        raise SelectionError(f"method: '{method}' is not one of {', '.join(METHODS)}")
+    selection = selection or Selection()
+    by = check_by(list(by), BY_COLUMNS)
+    where, params = selection.where()
+    extra = "".join(f", {b}" for b in by if b not in ("country", "sex"))
+    df = con.execute(f"""
+        SELECT country, sex{extra},
+               CASE WHEN birth_date IS NOT NULL
+                    THEN CAST(date_diff('day', birth_date, diagnosis_date) AS DOUBLE)
+                    ELSE age_years * {RELSURV_YEAR} + {MID_YEAR_DAYS} END AS age_days,
+               birth_date IS NULL AS age_assumed,
+               date_diff('day', DATE '1970-01-01', diagnosis_date) AS t0,
+               followup_days, event
+        FROM cases WHERE {where} AND NOT dco""", params).df()
+    n_sel, n_dco = con.execute(f"SELECT count(*), coalesce(sum(dco::INT), 0) FROM cases "
+                               f"WHERE {where}", params).fetchall()[0]
+    sex_known = df["sex"].isin([1, 2]).to_numpy()
+    n_sex9 = int((~sex_known).sum())
+    df = df[sex_known]
+    zero = (df["followup_days"] <= 0).to_numpy()
+    n_zero = int(zero.sum())
+    df = df[~zero].reset_index(drop=True)
+
+    if len(df):
+        end_year = _year(df["t0"].to_numpy(np.int64) + df["followup_days"].to_numpy(np.int64) - 1)
+        span = (pd.DataFrame({"country": df["country"], "y0": _year(df["t0"].to_numpy(np.int64)),
+                              "y1": end_year}).groupby("country").agg(y0=("y0", "min"), y1=("y1", "max")))
+        needed = {c: (int(r.y0), int(r.y1)) for c, r in span.iterrows()}
+        err = _coverage_error(con, needed)
+        if err:
+            raise SelectionError(err)
+        rates = RateTable.from_warehouse(con, needed)
+
+    n_min = min_cases or threshold()
+    curves, at_rows, suppressed = {}, [], []
+    if by and len(df):
+        keys = sort_rows(df[by].drop_duplicates(), by)
+        groups = []
+        for key in keys.itertuples(index=False):
+            m = np.logical_and.reduce([df[b].to_numpy() == v for b, v in zip(by, key)])
+            groups.append((tuple(key), df[m]))
+    else:
+        groups = [((), df)] if len(df) else []
+    for key, g in groups:
+        if len(g) < n_min:
+            suppressed.append(key)
+            continue
+        curve = net_survival_rows(g["followup_days"], g["event"], g["age_days"], g["t0"],
+                                  g["sex"], rates, g["country"].to_numpy(object), method,
+                                  year_days)
+        curves[key] = curve
+        at_rows.append(curve.at(times).assign(**dict(zip(by, key))))
+    cols = by + ["time_years", "time_days", "n_at_risk", "n_events", "survival", "std_err_surv",
+                 "lower", "upper"]
+    at = pd.concat(at_rows)[cols].reset_index(drop=True) if at_rows else pd.DataFrame(columns=cols)
+    n_assumed = int(df["age_assumed"].sum()) if len(df) else 0
+    name = "Pohar-Perme net survival" if method == "pohar-perme" else "Ederer II relative survival"
+    n_an = int(n_sel) - int(n_dco) - n_sex9 - n_zero
+    notes = [
+        f"{name} (product-limit form), computed as R relsurv 2.2.9 rs.surv; 95% CI "
+        f"exp(log S -/+ 1.96 se), not clipped at 1. Time from diagnosis in years of "
+        f"{year_days:g} days; population hazards from the life tables by country, sex, single "
+        f"year of age and calendar year, updated day by day during follow-up.",
+        f"{n_an:,} analysed of {int(n_sel):,} selected: {int(n_dco):,} death-certificate-only "
+        f"registrations, {n_sex9:,} of unknown sex (no life table to match) and {n_zero:,} with "
+        f"no follow-up time (follow-up 0 days, as relsurv) excluded.",
+        "References: " + REFERENCES,
+    ]
+    if n_assumed:
+        notes.append(f"{n_assumed:,} case(s) without birth date: age at diagnosis taken as the "
+                     f"middle of the year of age (age_years * 365.241 + 182 days).")
+    if suppressed:
+        notes.append(f"{len(suppressed)} group(s) with fewer than {n_min} cases suppressed.")
+    return NetSurvivalResult(method, by, curves, at, int(n_sel), int(n_dco), n_sex9, n_zero,
+                             n_assumed, suppressed, year_days, notes)
