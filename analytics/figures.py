@@ -150,7 +150,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
         # numbers at risk under the axis
         ar = at_risk
         for b, v in zip(by, key):
-            ar = ar[ar[b] == v]
+            ar = ar[ar[b].isna()] if pd.isna(v) else ar[ar[b] == v]
         text = ["<16" if pd.isna(n) else f"{int(n):,}" for n in ar["n_at_risk"]]
         fig.add_trace(go.Scatter(x=ar["time_years"], y=[n_groups - i] * len(ar), mode="text", text=text,
                                  textfont=dict(color=colour, size=11), showlegend=False, hoverinfo="skip",

@@ -101,8 +101,10 @@ class Selection:
         for column, values in self.filters.items():
             if column in skip:
                 continue
-            params[f"f_{column}"] = list(values)
-            parts.append(f"list_contains($f_{column}, {a}{column})")
+            # col IN ($p0, $p1, ...): bound parameters, and a form DuckDB pushes into the scan
+            names = [f"f_{column}_{i}" for i in range(len(values))]
+            params.update(dict(zip(names, values)))
+            parts.append(f"{a}{column} IN ({', '.join('$' + n for n in names)})")
         if self.years and "year" not in skip:
             params["y_from"], params["y_to"] = self.years
             parts.append(f"{a}year BETWEEN $y_from AND $y_to")

@@ -69,10 +69,11 @@ class EventTable:
         if not self.by:
             yield (), self.table
             return
-        keys = sort_rows(self.table[self.by].drop_duplicates(), self.by)
-        for key in keys.itertuples(index=False):
-            m = np.logical_and.reduce([self.table[b].to_numpy() == v for b, v in zip(self.by, key)])
-            yield tuple(key), self.table[m]
+        grouped = [(k if isinstance(k, tuple) else (k,), g)
+                   for k, g in self.table.groupby(self.by, sort=False, dropna=False)]
+        keys = pd.DataFrame([k for k, _ in grouped], columns=self.by).assign(_i=range(len(grouped)))
+        for i in sort_rows(keys, self.by)["_i"]:  # display order; missing values (e.g. stage) last
+            yield grouped[i]
 
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
@@ -82,14 +83,16 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     by = check_by(list(by), BY_COLUMNS)
     where, params = selection.where()
     cols = "".join(f"{b}, " for b in by)
-    table = con.execute(f"""
+    rows = con.execute(f"""
         SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
-               CAST(count(*) - sum(event) AS BIGINT) AS n_censor
-        FROM cases WHERE {where} AND NOT dco
-        GROUP BY ALL ORDER BY ALL""", params).df()
-    n_sel, n_dco = con.execute(f"SELECT count(*), coalesce(sum(dco::INT), 0) FROM cases WHERE {where}",
-                               params).fetchall()[0]
-    return EventTable(table, by, int(n_sel), int(n_dco))
+               CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco
+        FROM cases WHERE {where}
+        GROUP BY ALL ORDER BY ALL""", params).df()  # one scan; DCO rows counted, then set aside
+    dco = rows["dco"].to_numpy(bool)
+    n_sel = int(rows["n_event"].sum() + rows["n_censor"].sum())
+    n_dco = int(rows.loc[dco, "n_event"].sum() + rows.loc[dco, "n_censor"].sum())
+    table = rows.loc[~dco].drop(columns="dco").reset_index(drop=True)
+    return EventTable(table, by, n_sel, n_dco)
 
 
 def event_table_from_rows(df: pd.DataFrame, days: str, event: str, by: list[str] = ()) -> EventTable:
@@ -165,17 +168,21 @@ class KaplanMeier:
         (follow-up >= t), S(t), its survival-scale standard error and CI."""
         tab = self.table
         t = tab["time_years"].to_numpy()
-        rows = []
-        for x in np.atleast_1d(times).astype(float):
-            at_risk = int(tab.loc[t >= x - 1e-12, "n_events"].sum() + tab.loc[t >= x - 1e-12, "n_censored"].sum())
-            k = np.searchsorted(t, x + 1e-12, side="right") - 1  # last time <= x
-            if k < 0:
-                rows.append((x, at_risk, 1.0, 0.0, 1.0, 1.0))
-            else:
-                r = tab.iloc[k]
-                se_surv = r["survival"] * r["std_err"] if np.isfinite(r["std_err"]) else np.nan
-                rows.append((x, at_risk, r["survival"], se_surv, r["lower"], r["upper"]))
-        return pd.DataFrame(rows, columns=["time_years", "n_at_risk", "survival", "std_err_surv", "lower", "upper"])
+        x = np.atleast_1d(np.asarray(times, dtype=float))
+        leaving = (tab["n_events"] + tab["n_censored"]).to_numpy()
+        gone = np.concatenate([[0], np.cumsum(leaving)])
+        at_risk = int(leaving.sum()) - gone[np.searchsorted(t, x - 1e-12, side="left")]  # follow-up >= x
+        k = np.searchsorted(t, x + 1e-12, side="right") - 1  # last time <= x
+        before = k < 0
+        kk = np.maximum(k, 0)
+        surv = np.where(before, 1.0, tab["survival"].to_numpy()[kk])
+        se = tab["std_err"].to_numpy()[kk]
+        with np.errstate(invalid="ignore"):
+            se_surv = np.where(before, 0.0, np.where(np.isfinite(se), surv * se, np.nan))
+        lower = np.where(before, 1.0, tab["lower"].to_numpy()[kk])
+        upper = np.where(before, 1.0, tab["upper"].to_numpy()[kk])
+        return pd.DataFrame({"time_years": x, "n_at_risk": at_risk.astype(int), "survival": surv,
+                             "std_err_surv": se_surv, "lower": lower, "upper": upper})
 
     def median(self) -> tuple[float, float, float]:
         """(median, lower, upper) in years; NaN where not reached (R's quantile.survfit rule)."""
@@ -211,13 +218,9 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = np.sqrt(np.finfo
     if np.all(np.isnan(y)) or np.nanmax(y) < p:
         return np.nan
     xmax = x[-1]
-    # keep the first occurrence of each value (R's duplicated(), which treats NaN as a value)
-    seen, keep = set(), []
-    for i, v in enumerate(y):
-        k = "nan" if np.isnan(v) else float(v)
-        if k not in seen:
-            seen.add(k)
-            keep.append(i)
+    # keep the first occurrence of each value (R's duplicated(), which treats NaN as one value)
+    _, first = np.unique(y, return_index=True, equal_nan=True)
+    keep = np.sort(first)
     x, y = x[keep], y[keep]
     valid = ~np.isnan(y)
 

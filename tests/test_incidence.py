@@ -194,6 +194,6 @@ def test_demo_trend_is_positive_as_built(demo_warehouse):
 def test_selection_values_never_reach_sql_text():
     where, params = Selection.build({"country": ["fra"], "iccc_main": ["i"]}, (2000, 2010)).where("c")
     assert "FRA" not in where and "2000" not in where
-    assert params["f_country"] == ["FRA"] and params["f_iccc_main"] == ["I"]
+    assert params["f_country_0"] == "FRA" and params["f_iccc_main_0"] == "I"
     with pytest.raises(SelectionError):
         Selection.build({"nope": ["x"]})

@@ -1,5 +1,6 @@
 """Survival: Kaplan-Meier curves with CI bands and numbers at risk, survival at 1/3/5/10 years,
 medians, log-rank test, Cox hazard ratios."""
+import pandas as pd
 import streamlit as st
 
 from analytics import figures, iccc, overview
@@ -75,8 +76,8 @@ if not res["curves"]:
 labels = {}
 for key in res["curves"]:
     v = key[0] if key else None
-    labels[key] = (SEX.get(v, v) if by == "sex" else figures.group_label(v) if by in ("iccc_main", "iccc_sub")
-                   else str(v) if v is not None else "All")
+    labels[key] = ("All" if not key else "Unknown" if pd.isna(v) else SEX.get(v, v) if by == "sex"
+                   else figures.group_label(v) if by in ("iccc_main", "iccc_sub") else str(v))
 foot = (f"{what}; diagnosed {years[0]}-{years[1]}; Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood); "
         f"curves stop when fewer than {state.get('min_at_risk')} remain at risk.")
 if info["synthetic"]:
