@@ -11,7 +11,6 @@ when /usr/bin/chromium is absent (`apt-get install chromium`; browsers are never
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
