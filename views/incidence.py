@@ -1,7 +1,7 @@
 """Incidence: rates per million person-years, age-standardised, by country, tumour type, age and year."""
 import streamlit as st
 
-from analytics import figures, iccc, overview
+from analytics import figures, iccc, maps, overview
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
 from ui import (cached_incidence, cached_trend, connection, db_path, page_header, table, tumour_options,
@@ -72,8 +72,8 @@ c[3].metric("95% CI", "—" if p["suppressed"] else f"{p['asr_lower']:.1f} – {
 if not p["suppressed"] and p["cases"] == 0:
     st.info("No cases match this selection: the rate is 0 with the upper confidence limit shown.")
 
-tab_country, tab_groups, tab_age, tab_trend = st.tabs(
-    ["By country", "Country × tumour group", "By age", "Trend"])
+tab_country, tab_map, tab_groups, tab_age, tab_trend = st.tabs(
+    ["By country", "Map", "Country × tumour group", "By age", "Trend"])
 
 with tab_country:
     t = by_country["table"]
@@ -86,6 +86,13 @@ with tab_country:
         st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
                    f"{by_country['threshold']} cases (or needed to protect a suppressed neighbour).")
     table(t, "incidence_by_country.csv")
+
+with tab_map:
+    t = by_country["table"]
+    fig = maps.choropleth(t, "country", "asr", f"Age-standardised incidence: {what}",
+                          "per million", hover_cols=["cases", "asr_lower", "asr_upper"], notice=foot)
+    st.plotly_chart(fig, width="stretch", config=maps.PLOTLY_CONFIG)
+    st.caption("Grey: no data or suppressed. Only countries in the pool are coloured.")
 
 with tab_groups:
     if tumour:
