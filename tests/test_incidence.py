@@ -197,3 +197,31 @@ def test_selection_values_never_reach_sql_text():
     assert params["f_country_0"] == "FRA" and params["f_iccc_main_0"] == "I"
     with pytest.raises(SelectionError):
         Selection.build({"nope": ["x"]})
+
+
+def test_rate_ratio_between_periods(tmp_path):
+    """Two single-year 'periods' built from the typical scenario and twice its counts: RR = 2,
+    with the log-normal interval computed from the two ASRs and variances."""
+    db = scenario_warehouse(tmp_path, "typical", year=2010)
+    con = warehouse.connect(db)
+    rows = []
+    for _, r in SCEN[SCEN["scenario"] == "typical"].iterrows():
+        for k in range(2 * int(r["cases"])):
+            rows.append(valid_row(case_id=f"y11-{r['age_band']}-{k}", country="FRA", birth_date="",
+                                  age_years=AGE_OF_BAND[r["age_band"]], diagnosis_date="2011-06-01",
+                                  last_contact_date="2012-01-01"))
+    ingest_file(con, write_csv(tmp_path / "y2011.csv", rows))
+    con.execute("DELETE FROM population WHERE country = 'FRA' AND year = 2011")
+    for _, r in SCEN[SCEN["scenario"] == "typical"].iterrows():
+        con.execute("INSERT INTO population VALUES ('FRA', 2011, 0, ?, ?, 'test')", [r["age_band"], float(r["person_years"])])
+    from analytics.incidence import rate_ratio
+
+    rr = rate_ratio(con, Selection(), (2010, 2010), (2011, 2011), ages="0-19")
+    s = scenario("typical", "0-19")
+    w = np.array([weights(None, "segi", RANGES["0-19"])[b] for b in RANGES["0-19"]])
+    y1, _, _, v1 = direct_asr(s["cases"], s["person_years"], w)
+    y2, _, _, v2 = direct_asr(2 * s["cases"], s["person_years"], w)
+    se = np.sqrt(v1 / y1 ** 2 + v2 / y2 ** 2)
+    assert rr["rate_ratio"] == pytest.approx(2.0, rel=1e-12)
+    assert rr["lower"] == pytest.approx(2.0 * np.exp(-1.959963984540054 * se), rel=1e-12)
+    assert rr["upper"] == pytest.approx(2.0 * np.exp(1.959963984540054 * se), rel=1e-12)

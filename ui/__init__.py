@@ -179,3 +179,12 @@ def year_range_widget(state, name: str, lo: int, hi: int) -> None:
         st.caption(f"Year of diagnosis: {lo} (the only year in the pool)")
     else:
         st.slider("Years of diagnosis", lo, hi, key=key)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=128)
+def cached_rate_ratio(db: str, filters: tuple, ages: str, standard: str, period1: tuple,
+                      period2: tuple) -> dict:
+    from analytics.incidence import rate_ratio
+
+    return rate_ratio(_connection(db).cursor(), _selection(filters, None), period1, period2,
+                      ages=ages, standard=standard)

@@ -4,7 +4,7 @@ import streamlit as st
 from analytics import figures, iccc, maps, overview
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import (cached_incidence, cached_trend, connection, db_path, page_header, table, tumour_options,
+from ui import (cached_incidence, cached_rate_ratio, cached_trend, connection, db_path, page_header, table, tumour_options,
                 year_range_widget)
 from ui.state import PageState
 
@@ -128,6 +128,15 @@ with tab_trend:
     st.plotly_chart(fig, width="stretch")
     st.caption("APC: least-squares line through the natural logarithm of the yearly age-standardised rates, "
                "95% CI from the t distribution (SEER*Stat's method).")
+    if years[1] - years[0] >= 9:
+        p1, p2 = (years[0], years[0] + 4), (years[1] - 4, years[1])
+        rr = cached_rate_ratio(str(db_path()), key[1], ages, standard, p1, p2)
+        if rr["suppressed"]:
+            st.caption(f"Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: not shown (too few cases).")
+        else:
+            st.markdown(f"**Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: {rr['rate_ratio']:.2f}** "
+                        f"(95% CI {rr['lower']:.2f}–{rr['upper']:.2f}; ratio of age-standardised rates, "
+                        f"log-normal interval).")
     table(yearly, "incidence_by_year.csv")
 
 with st.expander("Methods and definitions"):
