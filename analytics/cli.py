@@ -202,6 +202,15 @@ def cmd_survival(args: argparse.Namespace) -> int:
     try:
         sel = Selection.from_cli(args.filter, args.years)
         by = _split(args.by)
+        if args.standardise:
+            events = survival.event_table(con, sel, [*by, "age_band"])
+            df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
+                                           conf_type=args.ci)
+            _write_table(df[by + ["time_years", "survival", "lower", "upper"]], args.format)
+            _notices(con, [f"Age-standardised Kaplan-Meier survival over 0-4, 5-9, 10-14, 15-19 with "
+                           f"{df.attrs['weights_label']}: " + ", ".join(f"{b} {w:.4f}" for b, w in df.attrs["weights"].items()),
+                           f"{events.n_analysed:,} analysed of {events.n_selected:,} selected ({events.n_dco:,} DCO excluded)."])
+            return 0
         if args.method != "km":
             from analytics.netsurvival import net_survival
 
@@ -337,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ci", choices=["log-log", "log", "plain"], default="log-log")
     sp.add_argument("--method", choices=["km", "pohar-perme", "ederer2"], default="km")
     out = sp.add_mutually_exclusive_group()
+    out.add_argument("--standardise", choices=["cohort", "equal"],
+                     help="age-standardised survival over 0-4, 5-9, 10-14, 15-19 (Kaplan-Meier)")
     out.add_argument("--steps", action="store_true", help="print the full step function")
     out.add_argument("--median", action="store_true", help="print median survival with its CI")
     sp.set_defaults(func=cmd_survival)

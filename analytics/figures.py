@@ -16,7 +16,15 @@ GREY = "#9aa5b1"
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
 
 
+def _wrap(text: str, width: int = 140) -> str:
+    """Footnote lines wrapped for the image (Plotly does not wrap annotation text)."""
+    import textwrap
+
+    return "\n".join(w for line in text.split("\n") for w in (textwrap.wrap(line, width) or [""]))
+
+
 def _layout(fig: go.Figure, title: str, footnote: str | None, height: int = 460) -> go.Figure:
+    footnote = _wrap(footnote) if footnote else footnote
     lines = footnote.count("\n") + 1 if footnote else 0
     fig.update_layout(title=dict(text=title, x=0, xanchor="left"), font=FONT, height=height,
                       template="plotly_white", margin=dict(l=10, r=10, t=70, b=70 + 14 * lines))

@@ -436,3 +436,53 @@ def truncate(km: KaplanMeier, min_at_risk: int = 10) -> pd.DataFrame:
     tab = km.table
     low = np.flatnonzero(tab["n_at_risk"].to_numpy() < min_at_risk)
     return tab if not len(low) else tab.iloc[: low[0]]
+
+
+AGE_BANDS = ["0-4", "5-9", "10-14", "15-19"]
+STANDARD_WEIGHTS = {"cohort": "the pooled cohort's age distribution", "equal": "equal weights (1/4 per band)"}
+
+
+def age_standardised(events: EventTable, times=(1, 3, 5, 10), weights: str = "cohort",
+                     conf_type: str = "log-log", min_cases: int | None = None) -> pd.DataFrame:
+    """Age-standardised survival at `times`: sum_b w_b S_b(t) over the bands 0-4 .. 15-19, with
+    variance sum_b w_b^2 Var S_b(t) (Greenwood) and a CI of `conf_type` on that variance.
+
+    `events` must be broken down by age_band (last) and any grouping columns before it. Weights:
+    'cohort' = each band's share of all analysed cases in the selection (the same weights for
+    every group, so groups are comparable); 'equal' = 1/4 each. A group missing a band, or with
+    fewer cases than the threshold, gets no estimate."""
+    if "age_band" not in events.by or events.by[-1] != "age_band":
+        raise SelectionError("age-standardised survival needs an event table broken down by age_band (last)")
+    if weights not in STANDARD_WEIGHTS:
+        raise SelectionError(f"weights: '{weights}' is not one of {', '.join(STANDARD_WEIGHTS)}")
+    groups = events.by[:-1]
+    t = events.table
+    n_band = (t.groupby("age_band")[["n_event", "n_censor"]].sum().sum(axis=1)).reindex(AGE_BANDS, fill_value=0)
+    w = (n_band / n_band.sum()) if weights == "cohort" else pd.Series(0.25, index=AGE_BANDS)
+    n_min = min_cases or threshold()
+    rows = []
+    for key, g in (t.groupby(groups, sort=False, dropna=False) if groups else [((), t)]):
+        key = key if isinstance(key, tuple) else (key,)
+        s = np.zeros(len(times))
+        var = np.zeros(len(times))
+        ok = g["n_event"].sum() + g["n_censor"].sum() >= n_min
+        for band in AGE_BANDS:
+            gb = g[g["age_band"] == band]
+            if gb.empty:
+                ok = False
+                break
+            at = KaplanMeier(conf_type).fit(gb["days"], gb["n_event"], gb["n_censor"]).at(times)
+            s += w[band] * at["survival"].to_numpy()
+            var += w[band] ** 2 * at["std_err_surv"].fillna(0).to_numpy() ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se_log = np.sqrt(var) / s
+        lower, upper = _ci(s, se_log, conf_type) if ok else (np.full(len(times), np.nan),) * 2
+        for i, x in enumerate(times):
+            rows.append(dict(zip(groups, key)) | {
+                "time_years": float(x), "survival": s[i] if ok else np.nan,
+                "lower": lower[i] if ok else np.nan, "upper": upper[i] if ok else np.nan,
+                "suppressed": not ok})
+    out = pd.DataFrame(rows, columns=groups + ["time_years", "survival", "lower", "upper", "suppressed"])
+    out.attrs["weights"] = {b: float(w[b]) for b in AGE_BANDS}
+    out.attrs["weights_label"] = STANDARD_WEIGHTS[weights]
+    return sort_rows(out, groups + ["time_years"]) if groups else out

@@ -124,3 +124,11 @@ def test_survival_malformed_parameters(monkeypatch, demo_warehouse):
     at = run_page(monkeypatch, demo_warehouse, "views/survival.py", by="country;DROP", ci="x",
                   min_at_risk="1e9", countries="ZZZ")
     assert any("Link parameter ignored" in i.value for i in at.info)
+
+
+def test_survival_net_and_fallback(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", measure="pohar-perme",
+                  countries="USA", tumour="VIa", by="period")
+    assert not any("not available" in i.value for i in at.info)
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", measure="ederer2", countries="FRA,USA")
+    assert any("needs life tables for FRA" in i.value for i in at.info)  # says why, shows observed

@@ -143,3 +143,26 @@ def test_conditional_survival():
     c, lo, hi = km.conditional(5, given=1)
     assert c == pytest.approx(s5 / s1)
     assert lo < c < hi
+
+
+def test_age_standardised_survival_is_the_weighted_band_average():
+    from analytics.survival import age_standardised
+
+    d = data("relsurv")
+    d["age_band"] = pd.cut(d["age_days"] / 365.25, [0, 5, 10, 15, 20], right=False,
+                           labels=["0-4", "5-9", "10-14", "15-19"]).astype(str)
+    et = event_table_from_rows(d, "time_days", "status", by=["group", "age_band"])
+    res = age_standardised(et, times=[1, 5], weights="equal", min_cases=1)
+    g1 = d[d["group"] == "G1"]
+    expected = 0.0
+    var = 0.0
+    for band in ["0-4", "5-9", "10-14", "15-19"]:
+        b = event_table_from_rows(g1[g1["age_band"] == band], "time_days", "status").table
+        at = KaplanMeier().fit(b["days"], b["n_event"], b["n_censor"]).at([5]).iloc[0]
+        expected += 0.25 * at["survival"]
+        var += 0.0625 * at["std_err_surv"] ** 2
+    row = res[(res["group"] == "G1") & (res["time_years"] == 5)].iloc[0]
+    assert row["survival"] == pytest.approx(expected, rel=1e-12)
+    assert row["lower"] < row["survival"] < row["upper"]
+    cohort = age_standardised(et, times=[5], weights="cohort", min_cases=1)
+    assert sum(cohort.attrs["weights"].values()) == pytest.approx(1.0)

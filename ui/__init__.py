@@ -188,3 +188,14 @@ def cached_rate_ratio(db: str, filters: tuple, ages: str, standard: str, period1
 
     return rate_ratio(_connection(db).cursor(), _selection(filters, None), period1, period2,
                       ages=ages, standard=standard)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
+                            conf_type: str) -> pd.DataFrame:
+    from analytics import survival
+
+    events = survival.event_table(_connection(db).cursor(), _selection(filters, years), [*by, "age_band"])
+    res = survival.age_standardised(events, weights=weights, conf_type=conf_type)
+    res.attrs.pop("weights", None)
+    return res

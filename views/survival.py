@@ -5,7 +5,7 @@ import streamlit as st
 
 from analytics import figures, iccc, overview
 from analytics.filters import Selection, SelectionError
-from ui import (cached_cox, cached_survival, connection, db_path, page_header, table, tumour_options,
+from ui import (cached_age_standardised, cached_cox, cached_survival, connection, db_path, page_header, table, tumour_options,
                 year_range_widget)
 from ui.state import PageState
 
@@ -14,6 +14,8 @@ STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_grou
           "iccc_sub": "ICCC-3 subgroup"}
 CI = {"log-log": "log-log (default)", "log": "log", "plain": "plain"}
 SEX = {1: "Male", 2: "Female", 9: "Unknown"}
+MEASURES = {"km": "Observed (Kaplan-Meier)", "pohar-perme": "Net survival (Pohar-Perme)",
+            "ederer2": "Relative survival (Ederer II)"}
 
 info = page_header("Survival")
 if info["cases"] == 0:
@@ -34,6 +36,8 @@ with st.sidebar:
     year_range_widget(state, "years", y_lo, y_hi)
     k = state.choice("by", list(STRATA), "country")
     st.selectbox("Stratify by", list(STRATA), format_func=STRATA.get, key=k)
+    k = state.choice("measure", list(MEASURES), "km")
+    st.radio("Measure", list(MEASURES), format_func=MEASURES.get, key=k)
     k = state.choice("ci", list(CI), "log-log")
     st.selectbox("Confidence interval", list(CI), format_func=CI.get, key=k)
     k = state.choice("bands", ["on", "off"], "on")
@@ -60,9 +64,16 @@ except SelectionError as e:
     st.error(f"This selection cannot be used: {e}")
     st.stop()
 fkey = tuple((k, tuple(v)) for k, v in filters.items())
+measure = state.get("measure")
 with st.spinner("Estimating survival…"):
-    res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
-                          min_at_risk=state.get("min_at_risk"))
+    try:
+        res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
+                              method=measure, min_at_risk=state.get("min_at_risk"))
+    except SelectionError as e:
+        st.info(f"{MEASURES[measure]} is not available for this selection: {e}. Showing observed survival.")
+        measure = "km"
+        res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
+                              min_at_risk=state.get("min_at_risk"))
 
 what = tumours[tumour].strip() if tumour else "All tumours"
 n_analysed = res["n_selected"] - res["n_dco"]
@@ -78,12 +89,16 @@ for key in res["curves"]:
     v = key[0] if key else None
     labels[key] = ("All" if not key else "Unknown" if pd.isna(v) else SEX.get(v, v) if by == "sex"
                    else figures.group_label(v) if by in ("iccc_main", "iccc_sub") else str(v))
-foot = (f"{what}; diagnosed {years[0]}-{years[1]}; Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood); "
+method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
+               f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
+foot = (f"{what}; diagnosed {years[0]}-{years[1]}; {method_text}; "
         f"curves stop when fewer than {state.get('min_at_risk')} remain at risk.")
 if info["synthetic"]:
     foot += "\nSynthetic demonstration data: not real patients or outcomes."
-fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [], f"Observed survival: {what}",
-                            "Survival probability", footnote=foot, ci_bands=state.get("bands") == "on",
+fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
+                            f"{MEASURES[measure].split(' (')[0]} survival: {what}".replace("survival survival", "survival"),
+                            "Net survival" if measure == "pohar-perme" else "Relative survival" if measure == "ederer2"
+                            else "Survival probability", footnote=foot, ci_bands=state.get("bands") == "on",
                             censor_ticks=state.get("ticks") == "on", labels=labels)
 st.plotly_chart(fig, width="stretch")
 if res["suppressed"]:
@@ -108,6 +123,19 @@ with right:
         med[c] = med[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
     table(med, "median_survival.csv")
     st.caption("Not reached: survival (or its confidence limit) stays above 50%.")
+
+if by not in ("age_group",):
+    st.subheader("Age-standardised survival")
+    k = state.choice("std_weights", ["cohort", "equal"], "cohort")
+    st.radio("Weights over the age bands 0-4, 5-9, 10-14, 15-19", ["cohort", "equal"], key=k, horizontal=True,
+             format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
+    asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
+                                  state.get("ci"))
+    table(asd, "age_standardised_survival.csv")
+    st.caption("Kaplan-Meier survival in each age band, averaged with the chosen weights; the variance is the "
+               "weighted sum of the bands' Greenwood variances. Not estimated when a group lacks an age band or "
+               "has too few cases.")
+    state.write_back(ranges=("years",))
 
 st.subheader("Hazard ratios (Cox model)")
 default_cov = [c for c in [by, "sex", "age_group"] if c]
