@@ -486,3 +486,15 @@ def age_standardised(events: EventTable, times=(1, 3, 5, 10), weights: str = "co
     out.attrs["weights"] = {b: float(w[b]) for b in AGE_BANDS}
     out.attrs["weights_label"] = STANDARD_WEIGHTS[weights]
     return sort_rows(out, groups + ["time_years"]) if groups else out
+
+
+def conditional_table(result: SurvivalResult, pairs=((5, 1), (10, 5))) -> pd.DataFrame:
+    """Conditional survival S(t | alive at s) per group for (t, s) pairs (Kaplan-Meier curves)."""
+    rows = []
+    for key, km in result.curves.items():
+        for t, given in pairs:
+            s, lo, hi = km.conditional(t, given)
+            rows.append(dict(zip(result.by, key)) | {"years": t, "given_alive_at": given,
+                                                     "survival": s, "lower": lo, "upper": hi})
+    return pd.DataFrame(rows, columns=result.by + ["years", "given_alive_at", "survival", "lower", "upper"])
+

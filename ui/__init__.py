@@ -157,7 +157,8 @@ def cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, con
            "at_times": res.at_times, "medians": res.medians, "notes": res.notes,
            "at_risk": survival.at_risk_table(res, ticks), "suppressed": res.suppressed,
            "n_selected": res.n_selected, "n_dco": res.n_dco, "logrank": None,
-           "group_sizes": {k: km.n for k, km in res.curves.items()}}
+           "group_sizes": {k: km.n for k, km in res.curves.items()},
+           "conditional": survival.conditional_table(res) if method == "km" else None}
     if events is not None and len(by) == 1 and len(res.curves) >= 2:
         out["logrank"] = survival.logrank(events, by[0])
     return out
@@ -199,3 +200,4 @@ def cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tu
     res = survival.age_standardised(events, weights=weights, conf_type=conf_type)
     res.attrs.pop("weights", None)
     return res
+

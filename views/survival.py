@@ -137,6 +137,12 @@ if by not in ("age_group",):
                "has too few cases.")
     state.write_back(ranges=("years",))
 
+if res["conditional"] is not None:
+    st.subheader("Conditional survival")
+    table(res["conditional"], "conditional_survival.csv")
+    st.caption("Probability of surviving to the given year for those alive at the earlier one: S(t) / S(s), "
+               "with a CI from the Greenwood variance of the interval.")
+
 st.subheader("Hazard ratios (Cox model)")
 default_cov = [c for c in [by, "sex", "age_group"] if c]
 covs = st.multiselect("Covariates", [c for c in STRATA if c], default=list(dict.fromkeys(default_cov)),
