@@ -188,3 +188,45 @@ def forest_plot(df: pd.DataFrame, title: str, footnote: str | None = None) -> go
     fig.add_vline(x=1, line_dash="dash", line_color="#555")
     fig.update_xaxes(type="log", title="Hazard ratio (95% CI, log scale)")
     return _layout(fig, title, footnote, height=max(300, 34 * len(d) + 160))
+
+
+def dot_whisker(df: pd.DataFrame, category: str, value: str, lower: str, upper: str, title: str,
+                x_title: str, pooled: float | None = None, pooled_label: str = "Pooled",
+                footnote: str | None = None, percent: bool = False) -> go.Figure:
+    """Ranked dots with 95% CI whiskers, one row per `category` value, against a pooled line;
+    rows without a value (suppressed, not estimable) are left out."""
+    d = df.dropna(subset=[value]).sort_values(value, ascending=True)
+    fmt = ".1%" if percent else ".1f"
+    fig = go.Figure(go.Scatter(
+        x=d[value], y=d[category].astype(str), mode="markers", marker=dict(size=10, color=BLUE),
+        error_x=dict(type="data", symmetric=False, array=d[upper] - d[value], arrayminus=d[value] - d[lower],
+                     color="#333", thickness=1.2),
+        customdata=np.stack([d[lower], d[upper]], axis=-1),
+        hovertemplate=f"%{{y}}: %{{x:{fmt}}} (95% CI %{{customdata[0]:{fmt}}}-%{{customdata[1]:{fmt}}})<extra></extra>"))
+    if pooled is not None and np.isfinite(pooled):
+        fig.add_vline(x=pooled, line_dash="dash", line_color="#c0392b")
+        fig.add_annotation(x=pooled, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                           text=f"{pooled_label}: {pooled:{fmt}}", font=dict(size=11, color="#c0392b"))
+    fig.update_xaxes(title=x_title, tickformat=".0%" if percent else None)
+    return _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
+
+
+def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.DataFrame, pooled: float,
+           title: str, footnote: str | None = None) -> go.Figure:
+    """Funnel plot: a proportion (e.g. 5-year survival) against the number of cases, with 95% and
+    99.8% control limits around the pooled value (`limits` from compare.funnel_limits)."""
+    fig = go.Figure()
+    for label, dash in (("95%", "dash"), ("99.8%", "dot")):
+        for side in ("lower", "upper"):
+            fig.add_trace(go.Scatter(x=limits["n"], y=limits[f"{side}_{label}"], mode="lines",
+                                     line=dict(color="#7f8c8d", dash=dash, width=1), hoverinfo="skip",
+                                     name=f"{label} limits", showlegend=side == "lower"))
+    fig.add_hline(y=pooled, line_color="#c0392b", line_dash="dash",
+                  annotation_text=f"Pooled: {pooled:.1%}", annotation_position="bottom right")
+    d = df.dropna(subset=[p_col, n_col])
+    fig.add_trace(go.Scatter(x=d[n_col], y=d[p_col], mode="markers+text", text=d[label_col],
+                             textposition="top center", marker=dict(size=10, color=BLUE), name="Countries",
+                             hovertemplate="%{text}: %{y:.1%} of %{x:,} cases<extra></extra>"))
+    fig.update_xaxes(title="Number of cases analysed")
+    fig.update_yaxes(title="5-year survival", tickformat=".0%")
+    return _layout(fig, title, footnote, height=480)

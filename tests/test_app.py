@@ -7,7 +7,8 @@ from streamlit.testing.v1 import AppTest
 from analytics import warehouse
 from tests.conftest import ROOT
 
-PAGES = ["views/home.py", "views/incidence.py", "views/survival.py", "views/data_quality.py"]
+PAGES = ["views/home.py", "views/incidence.py", "views/survival.py", "views/international.py",
+         "views/data_quality.py"]
 
 
 def run_page(monkeypatch, db_path, page, **params):
@@ -132,3 +133,10 @@ def test_survival_net_and_fallback(monkeypatch, demo_warehouse):
     assert not any("not available" in i.value for i in at.info)
     at = run_page(monkeypatch, demo_warehouse, "views/survival.py", measure="ederer2", countries="FRA,USA")
     assert any("needs life tables for FRA" in i.value for i in at.info)  # says why, shows observed
+
+
+@pytest.mark.parametrize("params", [{}, {"tumour": "XIIa", "countries": "AUS"}, {"countries": "USA", "ages": "15-19"},
+                                    {"tumour": "nope", "years": "x"}])
+def test_international_page(monkeypatch, demo_warehouse, params):
+    at = run_page(monkeypatch, demo_warehouse, "views/international.py", **params)
+    assert at.title[0].value == "International comparison"

@@ -69,6 +69,12 @@ LABELS = {
     "n": "Cases", "events": "Deaths", "median": "Median (years)", "median_lower": "Median lower 95%",
     "median_upper": "Median upper 95%", "term": "Term", "hr": "Hazard ratio", "hr_lower": "HR lower 95%",
     "hr_upper": "HR upper 95%", "p": "p",
+    "incidence_suppressed": "Incidence suppressed", "surv5": "5-year survival", "surv5_lower": "5-year lower 95%",
+    "surv5_upper": "5-year upper 95%", "n_survival": "Cases analysed (survival)", "net5": "5-year net survival",
+    "net5_lower": "Net lower 95%", "net5_upper": "Net upper 95%", "dco_share": "DCO share",
+    "mv_share": "Microscopically verified", "median_followup_years": "Median follow-up (years)",
+    "excluded_share": "Excluded from survival", "caveat": "Caveat", "given_alive_at": "Given alive at (years)",
+    "years": "Years",
 }
 
 
@@ -201,3 +207,12 @@ def cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tu
     res.attrs.pop("weights", None)
     return res
 
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def cached_international(db: str, filters: tuple, years: tuple | None, ages: str, standard: str,
+                         ci: str) -> dict:
+    from analytics.compare import international
+
+    return international(_connection(db).cursor(), _selection(filters, years), ages=ages,
+                         standard=standard, ci=ci)

@@ -1,0 +1,121 @@
+"""International comparison: per country, age-standardised incidence and 5-year survival with
+their CIs, the pooled values, funnel-plot limits, and each country's data-quality context.
+
+Every number comes from the same estimators as the Incidence and Survival pages
+(`incidence.incidence`, `survival.kaplan_meier`, `netsurvival.net_survival`), so a country's
+figures here equal those pages' figures for the same selection (tests/test_compare.py).
+"""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics import survival
+from analytics.filters import AGE_RANGES, Selection, SelectionError
+from analytics.incidence import incidence
+from analytics.suppression import threshold
+
+#: Funnel-plot control limits (two-sided normal quantiles): 95% and 99.8%.
+FUNNEL_Z = {"95%": 1.959963984540054, "99.8%": 3.090232306167813}
+#: Data-quality thresholds that trigger a plain caveat (IARC/ENCR registry quality conventions:
+#: high DCO and low microscopic verification signal incomplete or less reliable registration).
+CAVEATS = {"dco_share": 0.05, "mv_share": 0.80, "median_followup_years": 5.0}
+
+
+def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFrame:
+    """Per country: cases, share DCO, share microscopically verified (basis 5, 6, 7 among cases
+    with a known basis), median follow-up in years of the cases analysed for survival, and the
+    share excluded from survival (DCO)."""
+    where, params = selection.where()
+    return con.execute(f"""
+        SELECT country, count(*) AS cases,
+               avg(dco::INT) AS dco_share,
+               avg(CASE WHEN basis IN (5, 6, 7) THEN 1.0 WHEN basis IS NULL OR basis = 9 THEN NULL ELSE 0.0 END)
+                 AS mv_share,
+               median(followup_years) FILTER (WHERE NOT dco) AS median_followup_years,
+               avg(dco::INT) AS excluded_share
+        FROM cases WHERE {where} GROUP BY country ORDER BY country""", params).df()
+
+
+def caveats(row: pd.Series) -> str:
+    """Plain words for a country's data-quality flags (empty when none)."""
+    notes = []
+    if row.get("dco_share", 0) > CAVEATS["dco_share"]:
+        notes.append(f"{row['dco_share']:.0%} registered from death certificates only: incidence may be "
+                     f"incomplete and survival over-estimated")
+    if pd.notna(row.get("mv_share")) and row["mv_share"] < CAVEATS["mv_share"]:
+        notes.append(f"only {row['mv_share']:.0%} microscopically verified")
+    if pd.notna(row.get("median_followup_years")) and row["median_followup_years"] < CAVEATS["median_followup_years"]:
+        notes.append(f"median follow-up {row['median_followup_years']:.1f} years: 5-year survival partly extrapolated")
+    return "; ".join(notes)
+
+
+def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: str = "0-14",
+                  standard: str = "segi", ci: str = "tiwari", net: bool = True,
+                  at_years: float = 5.0) -> dict:
+    """The comparison table (one row per country) and the pooled values.
+
+    Returns {"table": frame, "pooled": dict, "notes": list, "net_reason": str | None}."""
+    inc = incidence(con, selection, ["country"], ages=ages, standard=standard, ci=ci)
+    pooled_inc = incidence(con, selection, [], ages=ages, standard=standard, ci=ci).table.iloc[0]
+    # survival over the same ages as the incidence
+    surv_sel = Selection.build({**{k: list(v) for k, v in selection.filters.items()},
+                                "age_band": AGE_RANGES[ages]}, selection.years)
+    ev = survival.event_table(con, surv_sel, ["country"])
+    km = survival.kaplan_meier(ev, times=(at_years,))
+    pooled_events = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
+                                        [], ev.n_selected, ev.n_dco)  # the countries' tables summed
+    km_pooled = survival.kaplan_meier(pooled_events, times=(at_years,))
+    s = km.at_times.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper",
+                                    "n_at_risk": "at_risk5"})[["country", "surv5", "surv5_lower", "surv5_upper"]]
+    n_surv = pd.DataFrame([(k[0], c.n) for k, c in km.curves.items()], columns=["country", "n_survival"])
+    table = (inc.table[["country", "cases", "person_years", "asr", "asr_lower", "asr_upper", "suppressed"]]
+             .rename(columns={"suppressed": "incidence_suppressed"})
+             .merge(s, on="country", how="left").merge(n_surv, on="country", how="left"))
+    net_reason = None
+    if net:
+        from analytics.netsurvival import net_survival
+
+        covered, reasons = [], []
+        for country in table["country"]:  # net survival where a life table covers the country
+            one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
+                                  surv_sel.years)
+            try:
+                ns = net_survival(con, one, ["country"], times=(at_years,))
+                covered.append(ns.at_times)
+            except SelectionError as e:
+                reasons.append(str(e).split(";")[0])
+        cols = ["country", "net5", "net5_lower", "net5_upper"]
+        nets = (pd.concat(covered).rename(columns={"survival": "net5", "lower": "net5_lower", "upper": "net5_upper"})[cols]
+                if covered else pd.DataFrame(columns=cols))
+        table = table.merge(nets, on="country", how="left")
+        if reasons:
+            net_reason = (f"net survival shown for {len(covered)} of {len(table)} countries; the others have no "
+                          f"life table loaded (`python -m analytics lifetable FILE --country XXX --sex 1|2`)")
+    q = quality(con, selection).drop(columns="cases")
+    table = table.merge(q, on="country", how="left")
+    table["caveat"] = table.apply(caveats, axis=1)
+    pooled_s = km_pooled.at_times.iloc[0] if len(km_pooled.at_times) else None
+    pooled = {"asr": pooled_inc["asr"], "asr_lower": pooled_inc["asr_lower"], "asr_upper": pooled_inc["asr_upper"],
+              "surv5": float(pooled_s["survival"]) if pooled_s is not None else np.nan,
+              "cases": pooled_inc["cases"]}
+    notes = inc.notes[:2] + km.notes[:1] + [
+        f"{at_years:g}-year survival by Kaplan-Meier for every country"
+        + ("; net survival (Pohar-Perme) where life tables cover the country." if net else "."),
+        "Data quality: DCO = death certificate only; microscopically verified = basis 5, 6 or 7 "
+        "(cytology or histology) among cases with a known basis; median follow-up of the cases analysed.",
+    ]
+    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": net_reason}
+
+
+def funnel_limits(p0: float, n_max: float, points: int = 200) -> pd.DataFrame:
+    """Control limits p0 -/+ z sqrt(p0 (1 - p0) / n) for the funnel plot of a proportion
+    (5-year survival) against the number of cases n (Spiegelhalter 2005)."""
+    n = np.linspace(max(threshold(), 5), max(n_max * 1.05, 20), points)
+    out = {"n": n}
+    for label, z in FUNNEL_Z.items():
+        half = z * np.sqrt(p0 * (1 - p0) / n)
+        out[f"lower_{label}"] = np.clip(p0 - half, 0, 1)
+        out[f"upper_{label}"] = np.clip(p0 + half, 0, 1)
+    return pd.DataFrame(out)
