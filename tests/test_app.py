@@ -140,3 +140,12 @@ def test_survival_net_and_fallback(monkeypatch, demo_warehouse):
 def test_international_page(monkeypatch, demo_warehouse, params):
     at = run_page(monkeypatch, demo_warehouse, "views/international.py", **params)
     assert at.title[0].value == "International comparison"
+
+
+def test_presentation_mode_and_copy_link(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", present="on", countries="FRA")
+    assert any(b.label == "Exit presentation mode" for b in at.button)
+    at = run_page(monkeypatch, demo_warehouse, "views/incidence.py", countries="FRA,DEU", ages="15-19")
+    link = at.code[0].value
+    assert "countries=FRA%2CDEU" in link or "countries=DEU%2CFRA" in link
+    assert "ages=15-19" in link

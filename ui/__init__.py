@@ -47,9 +47,28 @@ def page_header(title: str) -> dict:
                  f"(or start the app with `python3 dev.py run`, which does it for you).")
         st.stop()
     info = pool_summary(str(path))
+    if st.query_params.get("present") == "on":
+        presentation_mode()
     if info["synthetic"]:
         st.warning(SYNTHETIC_NOTICE, icon="⚠️")
     return info
+
+
+_PRESENTATION_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stToolbar"],
+[data-testid="stExpander"], [data-testid="stDownloadButton"] { display: none !important; }
+html, [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.25rem !important; }
+[data-testid="stMetricValue"] { font-size: 3rem !important; }
+h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.2rem !important; }
+</style>"""
+
+
+def presentation_mode() -> None:
+    """Controls hidden, fonts enlarged (URL: ?present=on), with a way back."""
+    st.markdown(_PRESENTATION_CSS, unsafe_allow_html=True)
+    if st.button("Exit presentation mode", icon=":material/close_fullscreen:"):
+        del st.query_params["present"]
+        st.rerun()
 
 
 #: Display names of result columns (CSV downloads keep the machine-readable names).
@@ -216,3 +235,14 @@ def cached_international(db: str, filters: tuple, years: tuple | None, ages: str
 
     return international(_connection(db).cursor(), _selection(filters, years), ages=ages,
                          standard=standard, ci=ci)
+
+
+def chart(fig, name: str, config: dict | None = None) -> None:
+    """A Plotly figure whose camera button saves a slide-ready PNG: 1920 x 1080 pixels at double
+    density (960 x 540 layout, scale 2), footnote and notices included (they are in the figure)."""
+    cfg = {"displaylogo": False,
+           "toImageButtonOptions": {"format": "png", "filename": name, "width": 960, "height": 540, "scale": 2}}
+    cfg.update(config or {})
+    if st.query_params.get("present") == "on":
+        fig.update_layout(font_size=18, title_font_size=24)
+    st.plotly_chart(fig, width="stretch", config=cfg)

@@ -89,9 +89,25 @@ class PageState:
                 out[name] = ",".join(map(str, value))
             else:
                 out[name] = str(value)
+        if st.query_params.get("present") == "on":
+            out["present"] = "on"  # presentation mode survives widget changes
         if dict(st.query_params) != out:
             st.query_params.from_dict(out)
 
     def show_notices(self) -> None:
         for n in self.notices:
             st.info(f"Link parameter ignored: {n}", icon=":material/link_off:")
+
+    def share_box(self) -> None:
+        """'Copy link': the address that reopens this exact view (st.code has a copy button)."""
+        from urllib.parse import urlencode
+
+        base = (st.context.url or "").split("?")[0]
+        query = urlencode(st.query_params.to_dict())
+        with st.expander("Copy link to this view", icon=":material/link:"):
+            st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
+            st.caption("Opening the link reopens exactly this selection.")
+        if st.button("Presentation mode", icon=":material/slideshow:",
+                     help="Hide the controls and enlarge the text; the link keeps it (present=on)."):
+            st.query_params["present"] = "on"
+            st.rerun()

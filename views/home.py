@@ -3,7 +3,7 @@ import plotly.express as px
 import streamlit as st
 
 from analytics import overview
-from ui import connection, page_header, table
+from ui import chart, connection, page_header, table
 
 info = page_header("Childhood Cancer Outcomes Explorer")
 st.caption("Pooled, harmonized childhood and adolescent cancer registry data (ages 0-19), "
@@ -31,7 +31,7 @@ fig = px.bar(shown, x="cases", y="label", orientation="h",
              labels={"cases": "Tumours (n)", "label": ""})
 fig.update_yaxes(autorange="reversed")
 fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10))
-st.plotly_chart(fig, width="stretch")
+chart(fig, "home")
 with st.expander("Table: tumours by ICCC-3 main group"):
     table(groups, "tumours_by_iccc_group.csv")
 st.subheader("Tumours and population by country")

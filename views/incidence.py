@@ -4,8 +4,8 @@ import streamlit as st
 from analytics import figures, iccc, maps, overview
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import (cached_incidence, cached_rate_ratio, cached_trend, connection, db_path, page_header, table, tumour_options,
-                year_range_widget)
+from ui import (cached_incidence, cached_rate_ratio, cached_trend, chart, connection, db_path, page_header, table,
+                tumour_options, year_range_widget)
 from ui.state import PageState
 
 info = page_header("Incidence")
@@ -35,6 +35,8 @@ with st.sidebar:
                "for both sexes combined, so rates here are for boys and girls together.")
 state.write_back(ranges=("years",))
 state.show_notices()
+with st.sidebar:
+    state.share_box()
 
 tumour = state.get("tumour")
 chosen = state.get("countries")
@@ -80,7 +82,7 @@ with tab_country:
     fig = figures.rate_bars(t, "country", f"Age-standardised incidence by country: {what}",
                             "Rate per million person-years (95% CI)", pooled=p["asr"],
                             pooled_label="All selected countries", footnote=foot)
-    st.plotly_chart(fig, width="stretch")
+    chart(fig, "incidence")
     n_supp = int(t["suppressed"].sum())
     if n_supp:
         st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
@@ -91,7 +93,7 @@ with tab_map:
     t = by_country["table"]
     fig = maps.choropleth(t, "country", "asr", f"Age-standardised incidence: {what}",
                           "per million", hover_cols=["cases", "asr_lower", "asr_upper"], notice=foot)
-    st.plotly_chart(fig, width="stretch", config=maps.PLOTLY_CONFIG)
+    chart(fig, "incidence-map", maps.PLOTLY_CONFIG)
     st.caption("Grey: no data or suppressed. Only countries in the pool are coloured.")
 
 with tab_groups:
@@ -102,7 +104,7 @@ with tab_groups:
                             standard, ci, by=("country", "iccc_main"))["table"]
     fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
                           "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
-    st.plotly_chart(fig, width="stretch")
+    chart(fig, "incidence")
     st.caption("s = suppressed (fewer than the minimum number of cases).")
     table(grid, "incidence_by_country_and_group.csv")
 
@@ -110,7 +112,7 @@ with tab_age:
     age = pooled["age_specific"]
     fig = figures.rate_points(age, "age_band", f"Age-specific incidence: {what}", "Age group (years)",
                               "Rate per million person-years (95% CI)", footnote=foot)
-    st.plotly_chart(fig, width="stretch")
+    chart(fig, "incidence")
     table(age, "incidence_by_age.csv")
 
 with tab_trend:
@@ -125,7 +127,7 @@ with tab_trend:
                     f"{int(row['first_year'])}–{int(row['last_year'])}.")
     fig = figures.trend_lines(yearly, f"Age-standardised incidence by year of diagnosis: {what}",
                               "Rate per million person-years", footnote=foot)
-    st.plotly_chart(fig, width="stretch")
+    chart(fig, "incidence")
     st.caption("APC: least-squares line through the natural logarithm of the yearly age-standardised rates, "
                "95% CI from the t distribution (SEER*Stat's method).")
     if years[1] - years[0] >= 9:

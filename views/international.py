@@ -6,7 +6,8 @@ from analytics import figures, iccc, maps, overview
 from analytics.compare import funnel_limits
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import cached_international, connection, db_path, page_header, table, tumour_options, year_range_widget
+from ui import (cached_international, chart, connection, db_path, page_header, table, tumour_options,
+                year_range_widget)
 from ui.state import PageState
 
 info = page_header("International comparison")
@@ -32,6 +33,8 @@ with st.sidebar:
     st.multiselect("Countries", all_countries, key=k)
 state.write_back(ranges=("years",))
 state.show_notices()
+with st.sidebar:
+    state.share_box()
 
 tumour, chosen, years = state.get("tumour"), state.get("countries"), tuple(state.get("years"))
 ages, standard = state.get("ages"), state.get("standard")
@@ -60,33 +63,33 @@ st.caption(f"**{what}**, ages {ages}, diagnosed {years[0]}–{years[1]}, {len(t)
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(figures.dot_whisker(
+    chart(figures.dot_whisker(
         t, "country", "asr", "asr_lower", "asr_upper", "Age-standardised incidence",
         f"Per million person-years ({STANDARDS[standard]}), 95% CI", pooled=pooled["asr"],
-        pooled_label="Pooled", footnote=foot + f"\nCI: {CI_METHODS['tiwari']}."), width="stretch")
+        pooled_label="Pooled", footnote=foot + f"\nCI: {CI_METHODS['tiwari']}."), "international")
 with right:
-    st.plotly_chart(figures.dot_whisker(
+    chart(figures.dot_whisker(
         t, "country", "surv5", "surv5_lower", "surv5_upper", "5-year observed survival (Kaplan-Meier)",
         "Survival at 5 years, 95% CI (log-log)", pooled=pooled["surv5"], percent=True,
-        footnote=foot), width="stretch")
+        footnote=foot), "international")
 
 st.subheader("Funnel plot: is a country's 5-year survival within chance of the pooled value?")
 if t["surv5"].notna().any():
     lim = funnel_limits(pooled["surv5"], float(t["n_survival"].max()))
-    st.plotly_chart(figures.funnel(t, "n_survival", "surv5", "country", lim, pooled["surv5"],
-                                   "5-year survival against the number of cases", footnote=foot +
-                                   "\nControl limits: pooled value ± z·sqrt(p(1-p)/n), z = 1.96 (95%) and 3.09 (99.8%)."),
-                    width="stretch")
+    chart(figures.funnel(t, "n_survival", "surv5", "country", lim, pooled["surv5"],
+                         "5-year survival against the number of cases", footnote=foot +
+                         "\nControl limits: pooled value ± z·sqrt(p(1-p)/n), z = 1.96 (95%) and 3.09 (99.8%)."),
+          "international-funnel")
     st.caption("A country outside the 99.8% limits differs from the pooled survival by more than chance "
                "would explain with its number of cases (Spiegelhalter 2005).")
 
 st.subheader("Map")
 measure = st.radio("Measure", ["asr", "surv5"], horizontal=True, key="international:map",
                    format_func={"asr": "Age-standardised incidence", "surv5": "5-year survival"}.get)
-st.plotly_chart(maps.choropleth(t, "country", measure, "Age-standardised incidence" if measure == "asr"
-                                else "5-year observed survival", "per million" if measure == "asr" else "survival",
-                                notice=foot, value_format=".1f" if measure == "asr" else ".1%"),
-                width="stretch", config=maps.PLOTLY_CONFIG)
+chart(maps.choropleth(t, "country", measure, "Age-standardised incidence" if measure == "asr"
+                      else "5-year observed survival", "per million" if measure == "asr" else "survival",
+                      notice=foot, value_format=".1f" if measure == "asr" else ".1%"),
+      "international-map", maps.PLOTLY_CONFIG)
 
 st.subheader("By country, with data-quality context")
 if res["net_reason"]:

@@ -5,8 +5,8 @@ import streamlit as st
 
 from analytics import figures, iccc, overview
 from analytics.filters import Selection, SelectionError
-from ui import (cached_age_standardised, cached_cox, cached_survival, connection, db_path, page_header, table, tumour_options,
-                year_range_widget)
+from ui import (cached_age_standardised, cached_cox, cached_survival, chart, connection, db_path, page_header,
+                table, tumour_options, year_range_widget)
 from ui.state import PageState
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
@@ -48,6 +48,8 @@ with st.sidebar:
     st.selectbox("Stop curves when fewer remain at risk than", [5, 10, 20, 50], key=k)
 state.write_back(ranges=("years",))
 state.show_notices()
+with st.sidebar:
+    state.share_box()
 
 tumour, chosen = state.get("tumour"), state.get("countries")
 if not chosen:
@@ -100,7 +102,7 @@ fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
                             "Net survival" if measure == "pohar-perme" else "Relative survival" if measure == "ederer2"
                             else "Survival probability", footnote=foot, ci_bands=state.get("bands") == "on",
                             censor_ticks=state.get("ticks") == "on", labels=labels)
-st.plotly_chart(fig, width="stretch")
+chart(fig, "survival")
 if res["suppressed"]:
     st.caption(f"{len(res['suppressed'])} group(s) not shown: fewer than the minimum number of cases.")
 
@@ -150,9 +152,8 @@ covs = st.multiselect("Covariates", [c for c in STRATA if c], default=list(dict.
 if covs:
     try:
         hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
-        st.plotly_chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
-                                            "\nCox proportional hazards, Efron ties; reference: first level of each covariate."),
-                        width="stretch")
+        chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
+                                            "\nCox proportional hazards, Efron ties; reference: first level of each covariate."), "survival")
         table(hr, "hazard_ratios.csv")
     except SelectionError as e:
         st.info(f"Cox model not available: {e}")
