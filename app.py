@@ -14,6 +14,7 @@ pages = [
     st.Page("views/home.py", title="Overview", icon=":material/home:", default=True),
     st.Page("views/incidence.py", title="Incidence", icon=":material/bar_chart:", url_path="incidence"),
     st.Page("views/survival.py", title="Survival", icon=":material/monitor_heart:", url_path="survival"),
+    st.Page("views/cohorts.py", title="Compare cohorts", icon=":material/compare_arrows:", url_path="cohorts"),
     st.Page("views/international.py", title="International comparison", icon=":material/public:",
             url_path="international"),
     st.Page("views/data_quality.py", title="Submissions & data quality", icon=":material/fact_check:",

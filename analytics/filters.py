@@ -94,20 +94,21 @@ class Selection:
             span = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return cls.build(filters, span)
 
-    def where(self, alias: str = "", skip: tuple[str, ...] = ()) -> tuple[str, dict]:
-        """SQL condition (without WHERE) and its named parameters. `skip` leaves columns out."""
+    def where(self, alias: str = "", skip: tuple[str, ...] = (), prefix: str = "") -> tuple[str, dict]:
+        """SQL condition (without WHERE) and its named parameters. `skip` leaves columns out;
+        `prefix` namespaces the parameter names (two selections in one query)."""
         a = f"{alias}." if alias else ""
         parts, params = ["TRUE"], {}
         for column, values in self.filters.items():
             if column in skip:
                 continue
             # col IN ($p0, $p1, ...): bound parameters, and a form DuckDB pushes into the scan
-            names = [f"f_{column}_{i}" for i in range(len(values))]
+            names = [f"{prefix}f_{column}_{i}" for i in range(len(values))]
             params.update(dict(zip(names, values)))
             parts.append(f"{a}{column} IN ({', '.join('$' + n for n in names)})")
         if self.years and "year" not in skip:
-            params["y_from"], params["y_to"] = self.years
-            parts.append(f"{a}year BETWEEN $y_from AND $y_to")
+            params[f"{prefix}y_from"], params[f"{prefix}y_to"] = self.years
+            parts.append(f"{a}year BETWEEN ${prefix}y_from AND ${prefix}y_to")
         return " AND ".join(parts), params
 
     def describe(self) -> str:

@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 from analytics import warehouse
 from tests.conftest import ROOT
 
-PAGES = ["views/home.py", "views/incidence.py", "views/survival.py", "views/international.py",
-         "views/data_quality.py"]
+PAGES = ["views/home.py", "views/incidence.py", "views/survival.py", "views/cohorts.py",
+         "views/international.py", "views/data_quality.py"]
 
 
 def run_page(monkeypatch, db_path, page, **params):
@@ -149,3 +149,17 @@ def test_presentation_mode_and_copy_link(monkeypatch, demo_warehouse):
     link = at.code[0].value
     assert "countries=FRA%2CDEU" in link or "countries=DEU%2CFRA" in link
     assert "ages=15-19" in link
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"n": "4"},
+    {"c0_tumour": "Ia", "c1_tumour": "I", "c1_countries": "FRA"},            # overlapping cohorts
+    {"c0_tumour": "XIIa", "c0_countries": "AUS", "c1_tumour": "V", "c1_ages": "15-19"},  # tiny / empty
+    {"n": "9", "c0_name": "x" * 500, "c1_stages": "Z,<b>"},                   # malformed
+])
+def test_cohorts_page(monkeypatch, demo_warehouse, params):
+    at = run_page(monkeypatch, demo_warehouse, "views/cohorts.py", **params)
+    assert at.title[0].value == "Compare cohorts"
+    if "c1_countries" in params and params.get("c1_tumour") == "I":
+        assert any("overlap" in w.value for w in at.warning)

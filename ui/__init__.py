@@ -93,7 +93,9 @@ LABELS = {
     "net5_lower": "Net lower 95%", "net5_upper": "Net upper 95%", "dco_share": "DCO share",
     "mv_share": "Microscopically verified", "median_followup_years": "Median follow-up (years)",
     "excluded_share": "Excluded from survival", "caveat": "Caveat", "given_alive_at": "Given alive at (years)",
-    "years": "Years",
+    "years": "Years", "cohort": "Cohort", "age_median": "Median age (years)", "age_q1": "Age, 1st quartile",
+    "age_q3": "Age, 3rd quartile", "characteristic": "Characteristic", "level": "Level", "test": "Test",
+    "statistic": "Statistic", "df": "df", "share": "Share",
 }
 
 
@@ -246,3 +248,36 @@ def chart(fig, name: str, config: dict | None = None) -> None:
     if st.query_params.get("present") == "on":
         fig.update_layout(font_size=18, title_font_size=24)
     st.plotly_chart(fig, width="stretch", config=cfg)
+
+
+def _cohorts(spec: tuple):
+    from analytics.cohorts import Cohort
+
+    return [Cohort(name, _selection(filters, years)) for name, filters, years in spec]
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=32)
+def cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int) -> dict:
+    """Everything the cohort page shows, for cohorts given as (name, filters, years) tuples."""
+    from analytics import cohorts as C
+    from analytics import survival
+    from analytics.filters import SelectionError
+
+    con = _connection(db).cursor()
+    cs = _cohorts(spec)
+    events = C.combined_events(con, cs)
+    km = survival.kaplan_meier(events, conf_type=conf_type)
+    top = int(min(max((float(k.table["time_years"].max()) for k in km.curves.values()), default=10.0), 20))
+    ticks = list(range(0, top + 1, 1 if top <= 10 else 2))
+    out = {"overlap": C.overlap(con, cs), "characteristics": C.characteristics(con, cs),
+           "curves": {k: survival.truncate(c, min_at_risk) for k, c in km.curves.items()},
+           "at_risk": survival.at_risk_table(km, ticks), "at_times": km.at_times, "medians": km.medians,
+           "notes": km.notes, "suppressed": km.suppressed, "logrank": None, "cox": None, "cox_error": None}
+    if len(km.curves) >= 2:
+        out["logrank"] = survival.logrank(events, "cohort")
+    try:
+        cox = C.cox_by_cohort(con, cs)
+        out["cox"] = cox.drop(columns=["coef", "se"]).assign(n=cox.attrs["n"], events=cox.attrs["events"])
+    except SelectionError as e:
+        out["cox_error"] = str(e)
+    return out

@@ -43,6 +43,13 @@ class PageState:
         self._seed(name, value)
         return self._key(name)
 
+    def text(self, name: str, default: str, max_len: int = 40):
+        """Free text (URL: ?name=...), trimmed to `max_len` characters."""
+        raw = st.query_params.get(name)
+        value = default if raw is None else raw.strip()[:max_len]
+        self._seed(name, value)
+        return self._key(name)
+
     def multi(self, name: str, options: list, default: list):
         """Several values from `options` (URL: ?name=a,b,c)."""
         raw = st.query_params.get(name)

@@ -1,0 +1,133 @@
+"""Cohort comparison: two to four named cohorts, each its own selection, compared on their
+characteristics, Kaplan-Meier survival, the log-rank test and a Cox model with the cohort as the
+factor adjusted for age group, sex and period of diagnosis.
+
+Cohorts may overlap (a tumour can satisfy two definitions); overlap is counted and reported, and
+the tests then compare overlapping samples, which they assume independent: the page says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics import survival
+from analytics.filters import Selection, SelectionError
+from analytics.suppression import threshold
+
+
+@dataclass(frozen=True)
+class Cohort:
+    name: str
+    selection: Selection
+
+
+def _check(cohorts: list[Cohort]) -> None:
+    if not 2 <= len(cohorts) <= 4:
+        raise SelectionError("compare two to four cohorts")
+    names = [c.name for c in cohorts]
+    if len(set(names)) != len(names) or any(not n.strip() for n in names):
+        raise SelectionError("give each cohort a different, non-empty name")
+
+
+def overlap(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> pd.DataFrame:
+    """Cases shared by each pair of cohorts."""
+    rows = []
+    for i, a in enumerate(cohorts):
+        for b in cohorts[i + 1:]:
+            wa, pa = a.selection.where(prefix="a_")
+            wb, pb = b.selection.where(prefix="b_")
+            n = con.execute(f"SELECT count(*) FROM cases WHERE ({wa}) AND ({wb})", pa | pb).fetchall()[0][0]
+            rows.append({"cohort_a": a.name, "cohort_b": b.name, "shared_cases": int(n)})
+    return pd.DataFrame(rows, columns=["cohort_a", "cohort_b", "shared_cases"])
+
+
+def characteristics(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> dict:
+    """Per cohort: n, age median and IQR, sex, stage known, period and country mix (as % of the
+    cohort), with Kruskal-Wallis (age) and chi-square (sex, period, country, stage known) tests
+    across cohorts. Counts below the suppression threshold are not shown."""
+    _check(cohorts)
+    n_min = threshold()
+    summary, dists = [], {"sex": [], "period": [], "country": [], "stage_known": []}
+    ages = []
+    for c in cohorts:
+        where, params = c.selection.where()
+        n, med, q1, q3 = con.execute(f"""
+            SELECT count(*), median(age_years), quantile_cont(age_years, 0.25), quantile_cont(age_years, 0.75)
+            FROM cases WHERE {where}""", params).fetchall()[0]
+        summary.append({"cohort": c.name, "n": int(n), "age_median": med, "age_q1": q1, "age_q3": q3})
+        for col, expr in (("sex", "CAST(sex AS VARCHAR)"), ("period", "period"), ("country", "country"),
+                          ("stage_known", "CASE WHEN stage IS NULL THEN 'unknown' ELSE 'known' END")):
+            d = con.execute(f"SELECT {expr} AS level, count(*) AS n FROM cases WHERE {where} GROUP BY 1",
+                            params).df()
+            dists[col].append(d.assign(cohort=c.name))
+        ages.append(con.execute(f"SELECT age_years, count(*) FROM cases WHERE {where} GROUP BY 1",
+                                params).fetchall())
+    summary = pd.DataFrame(summary)
+    tests = []
+    valid = [i for i, s in enumerate(summary["n"]) if s > 0]
+    if len(valid) >= 2:
+        samples = [np.repeat([a for a, _ in ages[i]], [k for _, k in ages[i]]) for i in valid]
+        if len({v for s in samples for v in np.unique(s)}) > 1:
+            h, p = stats.kruskal(*samples)
+            tests.append({"characteristic": "age", "test": "Kruskal-Wallis", "statistic": h,
+                          "df": len(samples) - 1, "p": p})
+        for col, frames in dists.items():
+            tab = pd.concat(frames).pivot_table(index="level", columns="cohort", values="n", fill_value=0)
+            tab = tab.loc[:, [c.name for i, c in enumerate(cohorts) if i in valid]]
+            tab = tab[tab.sum(axis=1) > 0]
+            if tab.shape[0] >= 2:
+                chi, p, df, _ = stats.chi2_contingency(tab.to_numpy(), correction=False)
+                tests.append({"characteristic": col.replace("_", " "), "test": "chi-square", "statistic": chi,
+                              "df": int(df), "p": p})
+    mix = []
+    for col, frames in dists.items():
+        d = pd.concat(frames)
+        # every level for every cohort (0 where a cohort has none), so a missing share means suppressed
+        grid = pd.MultiIndex.from_product([d["level"].unique(), [c.name for c in cohorts]], names=["level", "cohort"])
+        d = d.set_index(["level", "cohort"])["n"].reindex(grid, fill_value=0).reset_index()
+        d["share"] = d["n"] / d.groupby("cohort")["n"].transform("sum").replace(0, np.nan)
+        d.loc[(d["n"] > 0) & (d["n"] < n_min), ["n", "share"]] = np.nan  # small cells not shown
+        mix.append(d.assign(characteristic=col.replace("_", " ")))
+    mix = pd.concat(mix)[["characteristic", "level", "cohort", "n", "share"]]
+    mix["n"] = mix["n"].astype("Int64")
+    summary.loc[summary["n"] < n_min, ["age_median", "age_q1", "age_q3"]] = np.nan
+    return {"summary": summary, "mix": mix.reset_index(drop=True), "tests": pd.DataFrame(tests)}
+
+
+def combined_events(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> survival.EventTable:
+    """One event table with a `cohort` column (overlapping cases appear in each of their cohorts)."""
+    _check(cohorts)
+    parts, n_sel, n_dco = [], 0, 0
+    for c in cohorts:
+        ev = survival.event_table(con, c.selection, [])
+        parts.append(ev.table.assign(cohort=c.name))
+        n_sel += ev.n_selected
+        n_dco += ev.n_dco
+    t = pd.concat(parts)[["cohort", "days", "n_event", "n_censor"]].reset_index(drop=True)
+    order = {c.name: i for i, c in enumerate(cohorts)}
+    t = t.assign(_o=t["cohort"].map(order)).sort_values(["_o", "days"]).drop(columns="_o").reset_index(drop=True)
+    return survival.EventTable(t, ["cohort"], n_sel, n_dco)
+
+
+def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
+                  adjust: tuple[str, ...] = ("age_group", "sex", "period")) -> pd.DataFrame:
+    """Cox model: cohort as a factor (reference: the first cohort), adjusted for `adjust`."""
+    _check(cohorts)
+    frames = []
+    for i, c in enumerate(cohorts):
+        where, params = c.selection.where()
+        d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)} FROM cases WHERE {where} AND NOT dco",
+                        params).df()
+        frames.append(d.assign(cohort=f"{i + 1}:{c.name}"))  # numbered so the first cohort is the reference
+    df = pd.concat(frames, ignore_index=True)
+    for col in adjust:
+        df[col] = df[col].astype(str).where(df[col].notna())
+    if len(df) < threshold() or df["event"].sum() == 0:
+        raise SelectionError("too few cases or no deaths for a Cox model")
+    res = survival.cox_fit(df, "followup_days", "event", ["cohort", *adjust], set())
+    res["term"] = res["term"].str.replace(r"^cohort=\d+:", "cohort=", regex=True)
+    return res

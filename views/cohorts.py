@@ -1,0 +1,124 @@
+"""Compare cohorts: two to four named cohorts, each its own selection, on one survival plot, with
+their characteristics, tests and a Cox model adjusted for age group, sex and period."""
+import streamlit as st
+
+from analytics import figures, iccc, overview
+from analytics.filters import Selection, SelectionError
+from analytics.schema import AGE_GROUPS, TORONTO_STAGES
+from ui import cached_cohorts, chart, connection, db_path, page_header, table, tumour_options
+from ui.state import PageState
+
+info = page_header("Compare cohorts")
+if info["cases"] == 0:
+    st.info("The warehouse holds no cases yet.")
+    st.stop()
+con = connection()
+all_countries = overview.countries(con)
+y_lo, y_hi = overview.year_span(con)
+periods = sorted({f"{y // 5 * 5}-{y // 5 * 5 + 4}" for y in range(y_lo, y_hi + 1)})
+state = PageState("cohorts")
+tumours = tumour_options()
+SEXES = ["1", "2"]
+AGES = [g for g, _, _ in AGE_GROUPS]
+DEFAULTS = [("ALL", "Ia"), ("AML", "Ib"), ("Hodgkin", "IIa"), ("Neuroblastoma", "IVa")]
+
+with st.sidebar:
+    st.header("Cohorts")
+    k = state.choice("n", [2, 3, 4], 2, parse=int)
+    st.radio("Number of cohorts", [2, 3, 4], key=k, horizontal=True)
+    for i in range(state.get("n")):
+        with st.expander(f"Cohort {i + 1}", expanded=i < 2):
+            k = state.text(f"c{i}_name", DEFAULTS[i][0])
+            st.text_input("Name", key=k, max_chars=40)
+            k = state.choice(f"c{i}_tumour", list(tumours), DEFAULTS[i][1])
+            st.selectbox("Tumour type", list(tumours), format_func=tumours.get, key=k)
+            k = state.multi(f"c{i}_countries", all_countries, all_countries)
+            st.multiselect("Countries", all_countries, key=k)
+            k = state.multi(f"c{i}_sex", SEXES, SEXES)
+            st.multiselect("Sex", SEXES, key=k, format_func={"1": "Male", "2": "Female"}.get)
+            k = state.multi(f"c{i}_ages", AGES, AGES)
+            st.multiselect("Age groups", AGES, key=k)
+            k = state.multi(f"c{i}_periods", periods, periods)
+            st.multiselect("Periods of diagnosis", periods, key=k)
+            k = state.multi(f"c{i}_stages", list(TORONTO_STAGES), [])
+            st.multiselect("Stage (empty = any, including unknown)", list(TORONTO_STAGES), key=k)
+    state.share_box()
+state.write_back()
+state.show_notices()
+
+spec = []
+for i in range(state.get("n")):
+    filters = {"country": state.get(f"c{i}_countries"), "sex": state.get(f"c{i}_sex"),
+               "age_group": state.get(f"c{i}_ages"), "period": state.get(f"c{i}_periods")}
+    tumour = state.get(f"c{i}_tumour")
+    if tumour:
+        filters["iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub"] = [tumour]
+    if state.get(f"c{i}_stages"):
+        filters["stage"] = state.get(f"c{i}_stages")
+    if any(not v for v in filters.values()):
+        st.warning(f"Cohort {i + 1}: every field needs at least one value.")
+        st.stop()
+    name = state.get(f"c{i}_name").strip() or f"Cohort {i + 1}"
+    try:
+        Selection.build(filters)
+    except SelectionError as e:
+        st.error(f"Cohort {i + 1} cannot be used: {e}")
+        st.stop()
+    spec.append((name, tuple((k, tuple(v)) for k, v in filters.items()), None))
+if len({s[0] for s in spec}) < len(spec):
+    st.warning("Give each cohort a different name.")
+    st.stop()
+
+with st.spinner("Comparing cohorts…"):
+    res = cached_cohorts(str(db_path()), tuple(spec), "log-log", 10)
+
+shared = res["overlap"][res["overlap"]["shared_cases"] > 0]
+if not shared.empty:
+    pairs = "; ".join(f"{r.cohort_a} and {r.cohort_b} share {r.shared_cases:,} cases" for r in shared.itertuples())
+    st.warning(f"The cohorts overlap: {pairs}. Shared cases count in each cohort, and the tests below "
+               "assume independent samples, so read their p-values with caution.")
+
+foot = "Cohorts: " + "; ".join(s[0] for s in spec) + ". Kaplan-Meier, 95% CI log-log; curves stop below 10 at risk."
+if info["synthetic"]:
+    foot += "\nSynthetic demonstration data: not real patients or outcomes."
+if res["curves"]:
+    chart(figures.survival_plot(res["curves"], res["at_risk"], ["cohort"], "Observed survival by cohort",
+                                "Survival probability", footnote=foot), "cohorts")
+if res["suppressed"]:
+    st.caption(f"{len(res['suppressed'])} cohort(s) too small to show (fewer than the minimum number of cases).")
+lr = res["logrank"]
+if lr is not None and lr["df"] > 0:
+    st.markdown(f"**Log-rank test** across cohorts: χ² = {lr['chisq']:.2f}, df = {lr['df']}, "
+                + ("p < 0.001" if lr["p"] < 0.001 else f"p = {lr['p']:.3f}"))
+
+st.subheader("Characteristics")
+ch = res["characteristics"]
+table(ch["summary"], "cohort_characteristics.csv")
+mix = ch["mix"].pivot_table(index=["characteristic", "level"], columns="cohort", values="share").reset_index()
+table(mix, "cohort_mix.csv")
+st.caption("Shares of each cohort (0-1); sex 1 male, 2 female, 9 unknown. Empty: fewer than the minimum number of cases.")
+if not ch["tests"].empty:
+    table(ch["tests"], "cohort_tests.csv")
+    st.caption("Age: Kruskal-Wallis test; categories: Pearson chi-square test of the contingency table.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Survival at 1, 3, 5 and 10 years")
+    table(res["at_times"], "cohort_survival_at_times.csv")
+with right:
+    st.subheader("Median survival (years)")
+    med = res["medians"].copy()
+    for c in ("median", "median_lower", "median_upper"):
+        med[c] = med[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
+    table(med, "cohort_medians.csv")
+
+st.subheader("Hazard ratios: cohort, adjusted for age group, sex and period")
+if res["cox"] is not None:
+    chart(figures.forest_plot(res["cox"], "Cox model (reference: the first cohort)", footnote=foot.split("\n")[0]),
+          "cohorts-forest")
+    table(res["cox"], "cohort_hazard_ratios.csv")
+else:
+    st.info(f"Cox model not available: {res['cox_error']}")
+with st.expander("Methods and definitions"):
+    for note in res["notes"]:
+        st.markdown(f"- {note}")
