@@ -150,3 +150,39 @@ def test_a_shared_link_works_as_the_first_request_of_a_fresh_server(browser, sma
         ctx.close()
     finally:
         server.stop()
+
+
+SHARED_VIEWS = {
+    "incidence": "tumour=III&countries=FRA,DEU,KEN&ages=0-19&years=2003-2012&standard=esp2013",
+    "survival": "tumour=I&countries=FRA,KEN&by=sex&ci=log",
+    "cohorts": "n=2&c0_tumour=I&c1_tumour=III",
+    "international": "tumour=I&ages=0-19&years=2005-2014",
+}
+
+
+def _view_fingerprint(page) -> dict:
+    """What a person sees that depends on the selection: metric values, chart titles and texts."""
+    return {
+        "metrics": page.locator('[data-testid="stMetricValue"]').all_inner_texts(),
+        "chart_titles": page.locator(".gtitle").all_inner_texts(),
+        "markdown": [t for t in page.locator('[data-testid="stMarkdownContainer"]').all_inner_texts()
+                     if "test" in t.lower() or "χ²" in t],
+    }
+
+
+@pytest.mark.parametrize("url_path", list(SHARED_VIEWS))
+def test_copied_link_reopens_the_same_view(open_page, browser, app_url, url_path):
+    if url_path not in {p.url_path for p in PAGES}:
+        pytest.skip(f"no page {url_path}")
+    page = open_page(f"{url_path}?{SHARED_VIEWS[url_path]}")
+    before = _view_fingerprint(page)
+    page.get_by_text("Copy link to this view").click()
+    link = page.locator('[data-testid="stCode"] code').first.inner_text().strip()
+    assert link.startswith(app_url) and "?" in link
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})  # a fresh browser session
+    other = ctx.new_page()
+    other.goto(link, wait_until="domcontentloaded")
+    wait_for_render(other)
+    after = _view_fingerprint(other)
+    ctx.close()
+    assert before == after and (before["metrics"] or before["chart_titles"])
