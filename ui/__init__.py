@@ -79,7 +79,7 @@ LABELS = {
     "rows_loaded": "Loaded", "rows_rejected": "Rejected", "rows_unclassified": "Unclassified",
     "synthetic": "Synthetic", "loaded_at": "Loaded at (UTC)", "sha256_prefix": "SHA-256 (start)",
     "schema_version": "Schema", "iccc_version": "ICCC version", "reason": "Reason", "rows": "Rows",
-    "iccc_sub": "ICCC-3 subgroup", "sex": "Sex", "age_group": "Age group", "age_band": "Age group",
+    "iccc_sub": "ICCC-3 subgroup", "iccc_main_name": "Group name", "iccc_sub_name": "Subgroup name", "sex": "Sex", "age_group": "Age group", "age_band": "Age group",
     "year": "Year", "period": "Period", "crude_rate": "Crude rate", "crude_lower": "Crude lower 95%",
     "crude_upper": "Crude upper 95%", "asr": "Age-standardised rate", "asr_lower": "ASR lower 95%",
     "asr_upper": "ASR upper 95%", "rate": "Rate", "lower": "Lower 95%", "upper": "Upper 95%",
@@ -99,10 +99,22 @@ LABELS = {
 }
 
 
-def table(df: pd.DataFrame, file_name: str, **kw) -> None:
+def _with_names(df: pd.DataFrame) -> pd.DataFrame:
+    """Every ICCC-3 code column gets its plain-language name beside it."""
+    out = df
+    for col, names in (("iccc_main", iccc.MAIN_GROUPS), ("iccc_sub", iccc.subgroup_names())):
+        if col in out.columns and f"{col}_name" not in out.columns:
+            out = out.copy()
+            out.insert(out.columns.get_loc(col) + 1, f"{col}_name", out[col].map(names))
+    return out
+
+
+def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, **kw) -> None:
     """A table with readable headers and a CSV download of the same rows (machine-readable
-    headers; the synthetic-data notice as a '#' header comment that pandas' comment='#' skips).
-    Suppressed cells read "suppressed, fewer than N cases" in a note column."""
+    headers; the footnote and the synthetic-data notice as '#' header comments, which pandas'
+    comment='#' skips). ICCC-3 codes carry their names; suppressed cells read "suppressed, fewer
+    than N cases" in a note column."""
+    df = _with_names(df)
     shown = df
     if "suppressed" in df.columns:
         shown = df.drop(columns="suppressed")
@@ -117,7 +129,9 @@ def table(df: pd.DataFrame, file_name: str, **kw) -> None:
             config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%.2f")
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
-    header = f"# {SYNTHETIC_NOTICE}\n" if info["synthetic"] else ""
+    lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]
+    lines += [SYNTHETIC_NOTICE] if info["synthetic"] else []
+    header = "".join(f"# {ln}\n" for ln in lines)
     st.download_button("Download CSV", header + df.to_csv(index=False), file_name=file_name,
                        mime="text/csv", key=f"dl-{file_name}")
 
@@ -290,3 +304,19 @@ def cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int) -> di
     except SelectionError as e:
         out["cox_error"] = str(e)
     return out
+
+
+#: One-line explanations of each method, with its reference, for widget tooltips.
+METHOD_HELP = {
+    "standard": "Direct age standardisation: the rates by age band weighted by a standard population. "
+                "Segi 1960 world standard as modified by Doll (1966), used by IICC-3; WHO world standard "
+                "2000-2025 (Ahmad et al. 2001); European Standard Population 2013 (Eurostat).",
+    "ci_rate": "95% CI of the age-standardised rate: Tiwari, Clegg & Zou, Stat Methods Med Res 2006 "
+               "(SEER*Stat's default) or Fay & Feuer, Stat Med 1997 (gamma interval, as R's epitools).",
+    "ci_surv": "Pointwise 95% CI of Kaplan-Meier survival from the Greenwood variance: log-log "
+               "(Kalbfleisch & Prentice; stays within 0-1), log, or plain (S ± 1.96 SE).",
+    "measure": "Observed: Kaplan-Meier (all deaths). Net: Pohar Perme, Stare & Esteve, Biometrics 2012 "
+               "(cancer survival removing other causes with population life tables). Relative: Ederer II "
+               "(Ederer & Heise 1959).",
+    "ages": "Completed years at diagnosis; rates use the five-year bands 0-4, 5-9, 10-14, 15-19.",
+}

@@ -93,30 +93,30 @@ if lr is not None and lr["df"] > 0:
 
 st.subheader("Characteristics")
 ch = res["characteristics"]
-table(ch["summary"], "cohort_characteristics.csv")
+table(ch["summary"], "cohort_characteristics.csv", footnote=foot)
 mix = ch["mix"].pivot_table(index=["characteristic", "level"], columns="cohort", values="share").reset_index()
-table(mix, "cohort_mix.csv")
+table(mix, "cohort_mix.csv", footnote=foot)
 st.caption("Shares of each cohort (0-1); sex 1 male, 2 female, 9 unknown. Empty: fewer than the minimum number of cases.")
 if not ch["tests"].empty:
-    table(ch["tests"], "cohort_tests.csv")
+    table(ch["tests"], "cohort_tests.csv", footnote=foot)
     st.caption("Age: Kruskal-Wallis test; categories: Pearson chi-square test of the contingency table.")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Survival at 1, 3, 5 and 10 years")
-    table(res["at_times"], "cohort_survival_at_times.csv")
+    table(res["at_times"], "cohort_survival_at_times.csv", footnote=foot)
 with right:
     st.subheader("Median survival (years)")
     med = res["medians"].copy()
     for c in ("median", "median_lower", "median_upper"):
         med[c] = med[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
-    table(med, "cohort_medians.csv")
+    table(med, "cohort_medians.csv", footnote=foot)
 
 st.subheader("Hazard ratios: cohort, adjusted for age group, sex and period")
 if res["cox"] is not None:
     chart(figures.forest_plot(res["cox"], "Cox model (reference: the first cohort)", footnote=foot.split("\n")[0]),
           "cohorts-forest")
-    table(res["cox"], "cohort_hazard_ratios.csv")
+    table(res["cox"], "cohort_hazard_ratios.csv", footnote=foot)
 else:
     st.info(f"Cox model not available: {res['cox_error']}")
 with st.expander("Methods and definitions"):

@@ -33,6 +33,6 @@ fig.update_yaxes(autorange="reversed")
 fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10))
 chart(fig, "home")
 with st.expander("Table: tumours by ICCC-3 main group"):
-    table(groups, "tumours_by_iccc_group.csv")
+    table(groups.drop(columns="name"), "tumours_by_iccc_group.csv")
 st.subheader("Tumours and population by country")
 table(overview.cases_by_country(con), "tumours_by_country.csv")

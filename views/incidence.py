@@ -4,7 +4,7 @@ import streamlit as st
 from analytics import figures, iccc, maps, overview
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import (cached_incidence, cached_rate_ratio, cached_trend, chart, connection, db_path, page_header, table,
+from ui import (METHOD_HELP, cached_incidence, cached_rate_ratio, cached_trend, chart, connection, db_path, page_header, table,
                 tumour_options, year_range_widget)
 from ui.state import PageState
 
@@ -25,12 +25,14 @@ with st.sidebar:
     k_countries = state.multi("countries", all_countries, all_countries)
     st.multiselect("Countries", all_countries, key=k_countries)
     k_ages = state.choice("ages", ["0-14", "15-19", "0-19"], "0-14")
-    st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k_ages, horizontal=True)
+    st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k_ages, horizontal=True, help=METHOD_HELP["ages"])
     year_range_widget(state, "years", y_lo, y_hi)
     k_std = state.choice("standard", list(STANDARDS), "segi")
-    st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k_std)
+    st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k_std,
+                 help=METHOD_HELP["standard"])
     k_ci = state.choice("ci", list(CI_METHODS), "tiwari")
-    st.selectbox("Confidence interval (ASR)", list(CI_METHODS), format_func=CI_METHODS.get, key=k_ci)
+    st.selectbox("Confidence interval (ASR)", list(CI_METHODS), format_func=CI_METHODS.get, key=k_ci,
+                 help=METHOD_HELP["ci_rate"])
     st.caption("Sex-specific rates need sex-specific denominators; the bundled UN WPP figures are "
                "for both sexes combined, so rates here are for boys and girls together.")
 state.write_back(ranges=("years",))
@@ -87,7 +89,7 @@ with tab_country:
     if n_supp:
         st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
                    f"{by_country['threshold']} cases (or needed to protect a suppressed neighbour).")
-    table(t, "incidence_by_country.csv")
+    table(t, "incidence_by_country.csv", footnote=foot)
 
 with tab_map:
     t = by_country["table"]
@@ -106,14 +108,14 @@ with tab_groups:
                           "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
     chart(fig, "incidence")
     st.caption("s = suppressed (fewer than the minimum number of cases).")
-    table(grid, "incidence_by_country_and_group.csv")
+    table(grid, "incidence_by_country_and_group.csv", footnote=foot)
 
 with tab_age:
     age = pooled["age_specific"]
     fig = figures.rate_points(age, "age_band", f"Age-specific incidence: {what}", "Age group (years)",
                               "Rate per million person-years (95% CI)", footnote=foot)
     chart(fig, "incidence")
-    table(age, "incidence_by_age.csv")
+    table(age, "incidence_by_age.csv", footnote=foot)
 
 with tab_trend:
     yearly = cached_incidence(*key, by=("year",))["table"]
@@ -139,7 +141,7 @@ with tab_trend:
             st.markdown(f"**Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: {rr['rate_ratio']:.2f}** "
                         f"(95% CI {rr['lower']:.2f}–{rr['upper']:.2f}; ratio of age-standardised rates, "
                         f"log-normal interval).")
-    table(yearly, "incidence_by_year.csv")
+    table(yearly, "incidence_by_year.csv", footnote=foot)
 
 with st.expander("Methods and definitions"):
     for note in pooled["notes"]:

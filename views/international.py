@@ -6,7 +6,7 @@ from analytics import figures, iccc, maps, overview
 from analytics.compare import funnel_limits
 from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import (cached_international, chart, connection, db_path, page_header, table, tumour_options,
+from ui import (METHOD_HELP, cached_international, chart, connection, db_path, page_header, table, tumour_options,
                 year_range_widget)
 from ui.state import PageState
 
@@ -28,7 +28,8 @@ with st.sidebar:
     k = state.choice("ages", ["0-14", "15-19", "0-19"], "0-14")
     st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k, horizontal=True)
     k = state.choice("standard", list(STANDARDS), "segi")
-    st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k)
+    st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k,
+                 help=METHOD_HELP["standard"])
     k = state.multi("countries", all_countries, all_countries)
     st.multiselect("Countries", all_countries, key=k)
 state.write_back(ranges=("years",))
@@ -94,7 +95,7 @@ chart(maps.choropleth(t, "country", measure, "Age-standardised incidence" if mea
 st.subheader("By country, with data-quality context")
 if res["net_reason"]:
     st.caption(res["net_reason"])
-table(t, "international_comparison.csv")
+table(t, "international_comparison.csv", footnote=foot)
 with st.expander("Methods and definitions"):
     for note in res["notes"]:
         st.markdown(f"- {note}")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from analytics import figures, iccc, overview
 from analytics.filters import Selection, SelectionError
-from ui import (cached_age_standardised, cached_cox, cached_survival, chart, connection, db_path, page_header,
+from ui import (METHOD_HELP, cached_age_standardised, cached_cox, cached_survival, chart, connection, db_path, page_header,
                 table, tumour_options, year_range_widget)
 from ui.state import PageState
 
@@ -37,9 +37,9 @@ with st.sidebar:
     k = state.choice("by", list(STRATA), "country")
     st.selectbox("Stratify by", list(STRATA), format_func=STRATA.get, key=k)
     k = state.choice("measure", list(MEASURES), "km")
-    st.radio("Measure", list(MEASURES), format_func=MEASURES.get, key=k)
+    st.radio("Measure", list(MEASURES), format_func=MEASURES.get, key=k, help=METHOD_HELP["measure"])
     k = state.choice("ci", list(CI), "log-log")
-    st.selectbox("Confidence interval", list(CI), format_func=CI.get, key=k)
+    st.selectbox("Confidence interval", list(CI), format_func=CI.get, key=k, help=METHOD_HELP["ci_surv"])
     k = state.choice("bands", ["on", "off"], "on")
     st.radio("CI bands", ["on", "off"], key=k, horizontal=True)
     k = state.choice("ticks", ["off", "on"], "off")
@@ -117,13 +117,13 @@ if lr is not None:
 left, right = st.columns(2)
 with left:
     st.subheader("Survival at 1, 3, 5 and 10 years")
-    table(res["at_times"], "survival_at_times.csv")
+    table(res["at_times"], "survival_at_times.csv", footnote=foot)
 with right:
     st.subheader("Median survival (years)")
     med = res["medians"].copy()
     for c in ("median", "median_lower", "median_upper"):
         med[c] = med[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
-    table(med, "median_survival.csv")
+    table(med, "median_survival.csv", footnote=foot)
     st.caption("Not reached: survival (or its confidence limit) stays above 50%.")
 
 if by not in ("age_group",):
@@ -133,7 +133,7 @@ if by not in ("age_group",):
              format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
     asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
                                   state.get("ci"))
-    table(asd, "age_standardised_survival.csv")
+    table(asd, "age_standardised_survival.csv", footnote=foot)
     st.caption("Kaplan-Meier survival in each age band, averaged with the chosen weights; the variance is the "
                "weighted sum of the bands' Greenwood variances. Not estimated when a group lacks an age band or "
                "has too few cases.")
@@ -141,7 +141,7 @@ if by not in ("age_group",):
 
 if res["conditional"] is not None:
     st.subheader("Conditional survival")
-    table(res["conditional"], "conditional_survival.csv")
+    table(res["conditional"], "conditional_survival.csv", footnote=foot)
     st.caption("Probability of surviving to the given year for those alive at the earlier one: S(t) / S(s), "
                "with a CI from the Greenwood variance of the interval.")
 
@@ -154,7 +154,7 @@ if covs:
         hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
         chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
                                             "\nCox proportional hazards, Efron ties; reference: first level of each covariate."), "survival")
-        table(hr, "hazard_ratios.csv")
+        table(hr, "hazard_ratios.csv", footnote=foot)
     except SelectionError as e:
         st.info(f"Cox model not available: {e}")
 
