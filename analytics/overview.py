@@ -23,11 +23,24 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
                (SELECT coalesce(bool_or(synthetic), false) FROM submissions),
                (SELECT sum(p.person_years) FROM population p JOIN span s
                   ON p.country = s.country AND p.year BETWEEN s.y0 AND s.y1
-                WHERE p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19'))
+                WHERE p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19')),
+               (SELECT max(loaded_at) FROM submissions),
+               (SELECT max(schema_version) FROM submissions)
     """).fetchone()
     keys = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
-            "unclassified", "synthetic", "person_years"]
-    return dict(zip(keys, row))
+            "unclassified", "synthetic", "person_years", "last_loaded", "schema_version"]
+    out = dict(zip(keys, row))
+    out["data_version"] = data_version(out)
+    return out
+
+
+def data_version(info: dict) -> str:
+    """One line naming the data a figure was made from (for footnotes and exports)."""
+    if not info.get("submissions"):
+        return "Data: empty warehouse"
+    when = info["last_loaded"].strftime("%Y-%m-%d") if info.get("last_loaded") else "?"
+    return (f"Data: {info['submissions']} submission(s), {info['cases']:,} tumours, last loaded {when}; "
+            f"schema {info.get('schema_version')}; ICCC-3/IARC 2017.")
 
 
 def cases_by_group(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

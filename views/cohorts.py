@@ -78,7 +78,9 @@ if not shared.empty:
     st.warning(f"The cohorts overlap: {pairs}. Shared cases count in each cohort, and the tests below "
                "assume independent samples, so read their p-values with caution.")
 
-foot = "Cohorts: " + "; ".join(s[0] for s in spec) + ". Kaplan-Meier, 95% CI log-log; curves stop below 10 at risk."
+sizes = ", ".join(f"{k[0]} n = {n:,}" for k, n in ((k, int(c["n_at_risk"].iloc[0])) for k, c in res["curves"].items()))
+foot = f"Cohorts: {sizes}. Kaplan-Meier, 95% CI log-log; curves stop below 10 at risk."
+foot += "\n" + info["data_version"]
 if info["synthetic"]:
     foot += "\nSynthetic demonstration data: not real patients or outcomes."
 if res["curves"]:

@@ -63,6 +63,7 @@ t_pooled = pooled["table"]
 what = tumours[tumour] if tumour else "All tumours"
 foot = (f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "
         f"{STANDARDS[standard]}; 95% CI {CI_METHODS[ci]}.")
+foot += "\n" + info["data_version"]
 if info["synthetic"]:
     foot += "\nSynthetic demonstration data: not real patients or outcomes."
 

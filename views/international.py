@@ -56,6 +56,7 @@ with st.spinner("Comparing countries…"):
 t, pooled = res["table"], res["pooled"]
 what = tumours[tumour].strip() if tumour else "All tumours"
 foot = f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}."
+foot += "\n" + info["data_version"]
 if info["synthetic"]:
     foot += "\nSynthetic demonstration data: not real patients or outcomes."
 st.caption(f"**{what}**, ages {ages}, diagnosed {years[0]}–{years[1]}, {len(t)} countries. "
