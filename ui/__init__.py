@@ -320,3 +320,70 @@ METHOD_HELP = {
                "(Ederer & Heise 1959).",
     "ages": "Completed years at diagnosis; rates use the five-year bands 0-4, 5-9, 10-14, 15-19.",
 }
+
+
+# --- the common frame of the analysis pages -------------------------------------------------------
+
+class AnalysisPage:
+    """What every analysis page starts from: title and notices, the pool's countries and years,
+    its URL-backed state, the tumour-type options. Stops the page on an empty warehouse."""
+
+    def __init__(self, title: str, key: str):
+        from ui.state import PageState
+
+        self.info = page_header(title)
+        if self.info["cases"] == 0:
+            st.info("The warehouse holds no cases yet.")
+            st.stop()
+        self.con = connection()
+        self.countries = overview.countries(self.con)
+        self.y_lo, self.y_hi = overview.year_span(self.con)
+        self.state = PageState(key)
+        self.tumours = tumour_options()
+
+    def tumour_widget(self, name: str = "tumour", default: str = "", label: str = "Tumour type (ICCC-3)") -> None:
+        k = self.state.choice(name, list(self.tumours), default)
+        st.selectbox(label, list(self.tumours), format_func=self.tumours.get, key=k)
+
+    def countries_widget(self, name: str = "countries", label: str = "Countries") -> None:
+        k = self.state.multi(name, self.countries, self.countries)
+        st.multiselect(label, self.countries, key=k)
+
+    def footnote(self, text: str) -> str:
+        """`text` plus the data version and, for synthetic pools, the notice (one per line)."""
+        foot = f"{text}\n{self.info['data_version']}"
+        if self.info["synthetic"]:
+            foot += "\nSynthetic demonstration data: not real patients or outcomes."
+        return foot
+
+
+def tumour_filter(tumour: str) -> dict:
+    """{'iccc_main': [..]} or {'iccc_sub': [..]} for a tumour-type code; {} for all tumours."""
+    if not tumour:
+        return {}
+    return {"iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub": [tumour]}
+
+
+def checked_filters(filters: dict, years: tuple | None = None, what: str = "This selection") -> tuple:
+    """Validate a selection and return it as the hashable key the cached functions take; an empty
+    or invalid one stops the page with a plain message."""
+    from analytics.filters import SelectionError
+
+    empty = [k for k, v in filters.items() if not v]
+    if empty:
+        st.warning(f"{what}: choose at least one value for {', '.join(empty)}.")
+        st.stop()
+    try:
+        Selection.build(filters, years)
+    except SelectionError as e:
+        st.error(f"{what} cannot be used: {e}")
+        st.stop()
+    return tuple((k, tuple(v)) for k, v in filters.items())
+
+
+def median_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Medians in years to two decimals, 'not reached' where survival stays above 50%."""
+    out = df.copy()
+    for c in ("median", "median_lower", "median_upper"):
+        out[c] = out[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
+    return out

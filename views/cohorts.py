@@ -2,22 +2,13 @@
 their characteristics, tests and a Cox model adjusted for age group, sex and period."""
 import streamlit as st
 
-from analytics import figures, iccc, overview
-from analytics.filters import Selection, SelectionError
+from analytics import figures
 from analytics.schema import AGE_GROUPS, TORONTO_STAGES
-from ui import cached_cohorts, chart, connection, db_path, page_header, table, tumour_options
-from ui.state import PageState
+from ui import AnalysisPage, cached_cohorts, chart, checked_filters, db_path, median_text, table, tumour_filter
 
-info = page_header("Compare cohorts")
-if info["cases"] == 0:
-    st.info("The warehouse holds no cases yet.")
-    st.stop()
-con = connection()
-all_countries = overview.countries(con)
-y_lo, y_hi = overview.year_span(con)
-periods = sorted({f"{y // 5 * 5}-{y // 5 * 5 + 4}" for y in range(y_lo, y_hi + 1)})
-state = PageState("cohorts")
-tumours = tumour_options()
+page = AnalysisPage("Compare cohorts", "cohorts")
+info, state, tumours = page.info, page.state, page.tumours
+periods = sorted({f"{y // 5 * 5}-{y // 5 * 5 + 4}" for y in range(page.y_lo, page.y_hi + 1)})
 SEXES = ["1", "2"]
 AGES = [g for g, _, _ in AGE_GROUPS]
 DEFAULTS = [("ALL", "Ia"), ("AML", "Ib"), ("Hodgkin", "IIa"), ("Neuroblastoma", "IVa")]
@@ -30,10 +21,8 @@ with st.sidebar:
         with st.expander(f"Cohort {i + 1}", expanded=i < 2):
             k = state.text(f"c{i}_name", DEFAULTS[i][0])
             st.text_input("Name", key=k, max_chars=40)
-            k = state.choice(f"c{i}_tumour", list(tumours), DEFAULTS[i][1])
-            st.selectbox("Tumour type", list(tumours), format_func=tumours.get, key=k)
-            k = state.multi(f"c{i}_countries", all_countries, all_countries)
-            st.multiselect("Countries", all_countries, key=k)
+            page.tumour_widget(f"c{i}_tumour", DEFAULTS[i][1], label="Tumour type")
+            page.countries_widget(f"c{i}_countries")
             k = state.multi(f"c{i}_sex", SEXES, SEXES)
             st.multiselect("Sex", SEXES, key=k, format_func={"1": "Male", "2": "Female"}.get)
             k = state.multi(f"c{i}_ages", AGES, AGES)
@@ -49,22 +38,12 @@ state.show_notices()
 spec = []
 for i in range(state.get("n")):
     filters = {"country": state.get(f"c{i}_countries"), "sex": state.get(f"c{i}_sex"),
-               "age_group": state.get(f"c{i}_ages"), "period": state.get(f"c{i}_periods")}
-    tumour = state.get(f"c{i}_tumour")
-    if tumour:
-        filters["iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub"] = [tumour]
+               "age_group": state.get(f"c{i}_ages"), "period": state.get(f"c{i}_periods"),
+               **tumour_filter(state.get(f"c{i}_tumour"))}
     if state.get(f"c{i}_stages"):
         filters["stage"] = state.get(f"c{i}_stages")
-    if any(not v for v in filters.values()):
-        st.warning(f"Cohort {i + 1}: every field needs at least one value.")
-        st.stop()
     name = state.get(f"c{i}_name").strip() or f"Cohort {i + 1}"
-    try:
-        Selection.build(filters)
-    except SelectionError as e:
-        st.error(f"Cohort {i + 1} cannot be used: {e}")
-        st.stop()
-    spec.append((name, tuple((k, tuple(v)) for k, v in filters.items()), None))
+    spec.append((name, checked_filters(filters, what=f"Cohort {i + 1}"), None))
 if len({s[0] for s in spec}) < len(spec):
     st.warning("Give each cohort a different name.")
     st.stop()
@@ -79,10 +58,7 @@ if not shared.empty:
                "assume independent samples, so read their p-values with caution.")
 
 sizes = ", ".join(f"{k[0]} n = {n:,}" for k, n in ((k, int(c["n_at_risk"].iloc[0])) for k, c in res["curves"].items()))
-foot = f"Cohorts: {sizes}. Kaplan-Meier, 95% CI log-log; curves stop below 10 at risk."
-foot += "\n" + info["data_version"]
-if info["synthetic"]:
-    foot += "\nSynthetic demonstration data: not real patients or outcomes."
+foot = page.footnote(f"Cohorts: {sizes}. Kaplan-Meier, 95% CI log-log; curves stop below 10 at risk.")
 if res["curves"]:
     chart(figures.survival_plot(res["curves"], res["at_risk"], ["cohort"], "Observed survival by cohort",
                                 "Survival probability", footnote=foot), "cohorts")
@@ -109,10 +85,7 @@ with left:
     table(res["at_times"], "cohort_survival_at_times.csv", footnote=foot)
 with right:
     st.subheader("Median survival (years)")
-    med = res["medians"].copy()
-    for c in ("median", "median_lower", "median_upper"):
-        med[c] = med[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
-    table(med, "cohort_medians.csv", footnote=foot)
+    table(median_text(res["medians"]), "cohort_medians.csv", footnote=foot)
 
 st.subheader("Hazard ratios: cohort, adjusted for age group, sex and period")
 if res["cox"] is not None:

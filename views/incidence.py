@@ -1,32 +1,21 @@
 """Incidence: rates per million person-years, age-standardised, by country, tumour type, age and year."""
 import streamlit as st
 
-from analytics import figures, iccc, maps, overview
-from analytics.filters import Selection, SelectionError
+from analytics import figures, iccc, maps
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import (METHOD_HELP, cached_incidence, cached_rate_ratio, cached_trend, chart, connection, db_path, page_header, table,
-                tumour_options, year_range_widget)
-from ui.state import PageState
+from ui import (METHOD_HELP, AnalysisPage, cached_incidence, cached_rate_ratio, cached_trend, chart, checked_filters,
+                db_path, table, tumour_filter, year_range_widget)
 
-info = page_header("Incidence")
-if info["cases"] == 0:
-    st.info("The warehouse holds no cases yet.")
-    st.stop()
-con = connection()
-all_countries = overview.countries(con)
-y_lo, y_hi = overview.year_span(con)
-state = PageState("incidence")
-tumours = tumour_options()
+page = AnalysisPage("Incidence", "incidence")
+info, state, tumours = page.info, page.state, page.tumours
 
 with st.sidebar:
     st.header("Selection")
-    k_tumour = state.choice("tumour", list(tumours), "")
-    st.selectbox("Tumour type (ICCC-3)", list(tumours), format_func=tumours.get, key=k_tumour)
-    k_countries = state.multi("countries", all_countries, all_countries)
-    st.multiselect("Countries", all_countries, key=k_countries)
+    page.tumour_widget(default="")
+    page.countries_widget()
     k_ages = state.choice("ages", ["0-14", "15-19", "0-19"], "0-14")
     st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k_ages, horizontal=True, help=METHOD_HELP["ages"])
-    year_range_widget(state, "years", y_lo, y_hi)
+    year_range_widget(state, "years", page.y_lo, page.y_hi)
     k_std = state.choice("standard", list(STANDARDS), "segi")
     st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k_std,
                  help=METHOD_HELP["standard"])
@@ -40,32 +29,17 @@ state.show_notices()
 with st.sidebar:
     state.share_box()
 
-tumour = state.get("tumour")
-chosen = state.get("countries")
-if not chosen:
-    st.warning("Choose at least one country.")
-    st.stop()
-filters = {"country": chosen}
-if tumour:
-    filters["iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub"] = [tumour]
+tumour, chosen = state.get("tumour"), state.get("countries")
 years, ages, standard, ci = tuple(state.get("years")), state.get("ages"), state.get("standard"), state.get("ci")
-try:
-    Selection.build(filters, years)
-except SelectionError as e:
-    st.error(f"This selection cannot be used: {e}")
-    st.stop()
-key = (str(db_path()), tuple((k, tuple(v)) for k, v in filters.items()), years, ages, standard, ci)
+key = (str(db_path()), checked_filters({"country": chosen, **tumour_filter(tumour)}, years), years, ages, standard, ci)
 
 with st.spinner("Computing rates…"):
     pooled = cached_incidence(*key, by=())
     by_country = cached_incidence(*key, by=("country",))
 t_pooled = pooled["table"]
 what = tumours[tumour] if tumour else "All tumours"
-foot = (f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "
-        f"{STANDARDS[standard]}; 95% CI {CI_METHODS[ci]}.")
-foot += "\n" + info["data_version"]
-if info["synthetic"]:
-    foot += "\nSynthetic demonstration data: not real patients or outcomes."
+foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "
+                     f"{STANDARDS[standard]}; 95% CI {CI_METHODS[ci]}.")
 
 p = t_pooled.iloc[0]
 c = st.columns(4)
@@ -102,8 +76,7 @@ with tab_map:
 with tab_groups:
     if tumour:
         st.caption("Showing all ICCC-3 main groups for the selected countries (the tumour filter is not applied here).")
-    base = {"country": chosen}
-    grid = cached_incidence(str(db_path()), tuple((k, tuple(v)) for k, v in base.items()), years, ages,
+    grid = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
                             standard, ci, by=("country", "iccc_main"))["table"]
     fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
                           "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))

@@ -2,36 +2,25 @@
 with each country's data-quality context."""
 import streamlit as st
 
-from analytics import figures, iccc, maps, overview
+from analytics import figures, maps
 from analytics.compare import funnel_limits
-from analytics.filters import Selection, SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
-from ui import (METHOD_HELP, cached_international, chart, connection, db_path, page_header, table, tumour_options,
+from ui import (METHOD_HELP, AnalysisPage, cached_international, chart, checked_filters, db_path, table, tumour_filter,
                 year_range_widget)
-from ui.state import PageState
 
-info = page_header("International comparison")
-if info["cases"] == 0:
-    st.info("The warehouse holds no cases yet.")
-    st.stop()
-con = connection()
-all_countries = overview.countries(con)
-y_lo, y_hi = overview.year_span(con)
-state = PageState("international")
-tumours = tumour_options()
+page = AnalysisPage("International comparison", "international")
+info, state, tumours = page.info, page.state, page.tumours
 
 with st.sidebar:
     st.header("Selection")
-    k = state.choice("tumour", list(tumours), "Ia")
-    st.selectbox("Tumour type (ICCC-3)", list(tumours), format_func=tumours.get, key=k)
-    year_range_widget(state, "years", y_lo, y_hi)
+    page.tumour_widget(default="Ia")
+    year_range_widget(state, "years", page.y_lo, page.y_hi)
     k = state.choice("ages", ["0-14", "15-19", "0-19"], "0-14")
     st.radio("Ages (years)", ["0-14", "15-19", "0-19"], key=k, horizontal=True)
     k = state.choice("standard", list(STANDARDS), "segi")
     st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k,
                  help=METHOD_HELP["standard"])
-    k = state.multi("countries", all_countries, all_countries)
-    st.multiselect("Countries", all_countries, key=k)
+    page.countries_widget()
 state.write_back(ranges=("years",))
 state.show_notices()
 with st.sidebar:
@@ -39,26 +28,12 @@ with st.sidebar:
 
 tumour, chosen, years = state.get("tumour"), state.get("countries"), tuple(state.get("years"))
 ages, standard = state.get("ages"), state.get("standard")
-if not chosen:
-    st.warning("Choose at least one country.")
-    st.stop()
-filters = {"country": chosen}
-if tumour:
-    filters["iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub"] = [tumour]
-try:
-    Selection.build(filters, years)
-except SelectionError as e:
-    st.error(f"This selection cannot be used: {e}")
-    st.stop()
+fkey = checked_filters({"country": chosen, **tumour_filter(tumour)}, years)
 with st.spinner("Comparing countries…"):
-    res = cached_international(str(db_path()), tuple((k, tuple(v)) for k, v in filters.items()), years,
-                               ages, standard, "tiwari")
+    res = cached_international(str(db_path()), fkey, years, ages, standard, "tiwari")
 t, pooled = res["table"], res["pooled"]
 what = tumours[tumour].strip() if tumour else "All tumours"
-foot = f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}."
-foot += "\n" + info["data_version"]
-if info["synthetic"]:
-    foot += "\nSynthetic demonstration data: not real patients or outcomes."
+foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}.")
 st.caption(f"**{what}**, ages {ages}, diagnosed {years[0]}–{years[1]}, {len(t)} countries. "
            "Countries differ in case mix, registration completeness and follow-up: read the data-quality "
            "columns and caveats before ranking them.")

@@ -3,11 +3,10 @@ medians, log-rank test, Cox hazard ratios."""
 import pandas as pd
 import streamlit as st
 
-from analytics import figures, iccc, overview
-from analytics.filters import Selection, SelectionError
-from ui import (METHOD_HELP, cached_age_standardised, cached_cox, cached_survival, chart, connection, db_path, page_header,
-                table, tumour_options, year_range_widget)
-from ui.state import PageState
+from analytics import figures
+from analytics.filters import SelectionError
+from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_survival, chart, checked_filters,
+                db_path, median_text, table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
@@ -17,23 +16,14 @@ SEX = {1: "Male", 2: "Female", 9: "Unknown"}
 MEASURES = {"km": "Observed (Kaplan-Meier)", "pohar-perme": "Net survival (Pohar-Perme)",
             "ederer2": "Relative survival (Ederer II)"}
 
-info = page_header("Survival")
-if info["cases"] == 0:
-    st.info("The warehouse holds no cases yet.")
-    st.stop()
-con = connection()
-all_countries = overview.countries(con)
-y_lo, y_hi = overview.year_span(con)
-state = PageState("survival")
-tumours = tumour_options()
+page = AnalysisPage("Survival", "survival")
+info, state, tumours = page.info, page.state, page.tumours
 
 with st.sidebar:
     st.header("Selection")
-    k = state.choice("tumour", list(tumours), "I")
-    st.selectbox("Tumour type (ICCC-3)", list(tumours), format_func=tumours.get, key=k)
-    k = state.multi("countries", all_countries, all_countries)
-    st.multiselect("Countries", all_countries, key=k)
-    year_range_widget(state, "years", y_lo, y_hi)
+    page.tumour_widget(default="I")
+    page.countries_widget()
+    year_range_widget(state, "years", page.y_lo, page.y_hi)
     k = state.choice("by", list(STRATA), "country")
     st.selectbox("Stratify by", list(STRATA), format_func=STRATA.get, key=k)
     k = state.choice("measure", list(MEASURES), "km")
@@ -51,21 +41,8 @@ state.show_notices()
 with st.sidebar:
     state.share_box()
 
-tumour, chosen = state.get("tumour"), state.get("countries")
-if not chosen:
-    st.warning("Choose at least one country.")
-    st.stop()
-filters = {"country": chosen}
-if tumour:
-    filters["iccc_main" if tumour in iccc.MAIN_GROUPS else "iccc_sub"] = [tumour]
-years = tuple(state.get("years"))
-by = state.get("by")
-try:
-    Selection.build(filters, years)
-except SelectionError as e:
-    st.error(f"This selection cannot be used: {e}")
-    st.stop()
-fkey = tuple((k, tuple(v)) for k, v in filters.items())
+tumour, years, by = state.get("tumour"), tuple(state.get("years")), state.get("by")
+fkey = checked_filters({"country": state.get("countries"), **tumour_filter(tumour)}, years)
 measure = state.get("measure")
 with st.spinner("Estimating survival…"):
     try:
@@ -94,11 +71,8 @@ for key in res["curves"]:
 method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
                f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
 n_analysed = res["n_selected"] - res["n_dco"]
-foot = (f"{what}; diagnosed {years[0]}-{years[1]}; n = {n_analysed:,} analysed ({res['n_dco']:,} DCO excluded); "
-        f"{method_text}; curves stop when fewer than {state.get('min_at_risk')} remain at risk.")
-foot += "\n" + info["data_version"]
-if info["synthetic"]:
-    foot += "\nSynthetic demonstration data: not real patients or outcomes."
+foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {n_analysed:,} analysed ({res['n_dco']:,} DCO "
+                     f"excluded); {method_text}; curves stop when fewer than {state.get('min_at_risk')} remain at risk.")
 fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
                             f"{MEASURES[measure].split(' (')[0]} survival: {what}".replace("survival survival", "survival"),
                             "Net survival" if measure == "pohar-perme" else "Relative survival" if measure == "ederer2"
@@ -122,10 +96,7 @@ with left:
     table(res["at_times"], "survival_at_times.csv", footnote=foot)
 with right:
     st.subheader("Median survival (years)")
-    med = res["medians"].copy()
-    for c in ("median", "median_lower", "median_upper"):
-        med[c] = med[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
-    table(med, "median_survival.csv", footnote=foot)
+    table(median_text(res["medians"]), "median_survival.csv", footnote=foot)
     st.caption("Not reached: survival (or its confidence limit) stays above 50%.")
 
 if by not in ("age_group",):
