@@ -98,3 +98,21 @@ def demo_warehouse(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("demo")
     build_demo(d / "demo.duckdb", scale=1.0, seed=2024, out_dir=d / "files", log=lambda m: None)
     return d / "demo.duckdb"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser); skips the test
+    when /usr/bin/chromium is missing."""
+    from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser_helpers import (CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, AppServer,
+from tests.browser_helpers import (CHROMIUM, ROOT, SCREENSHOTS, AppServer,
                                    discover_pages, full_page_screenshot, wait_for_render)
 
 pytestmark = pytest.mark.browser
@@ -22,7 +22,6 @@ if not CHROMIUM.exists():
                 f"(`python3 dev.py` does it); browsers are never downloaded",
                 allow_module_level=True)
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 PAGES = discover_pages()
 PAGE_IDS = [p.url_path or "root" for p in PAGES]
@@ -36,16 +35,6 @@ def app_url(small_warehouse, request):
     request.addfinalizer(server.stop)
     server.wait_healthy(timeout=60)
     return server.base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

@@ -176,17 +176,6 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason=f"{CHROMIUM} not found (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def render(browser, figure, name: str, config: dict | None = None, wait_for_paths: bool = True):
     """Open `figure` as standalone HTML (plotly.js inlined) from file:// with every other request
     aborted. Returns (page, context, non-file URLs requested)."""
