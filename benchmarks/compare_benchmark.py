@@ -10,12 +10,11 @@ table covers.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import timed  # noqa: E402  (puts the project root on sys.path)
 
 from analytics import warehouse  # noqa: E402
 from analytics.compare import international  # noqa: E402
@@ -35,12 +34,8 @@ def main() -> None:
     print(f"{'path':<44}{'median s':>10}")
     for label, net in (("incidence + 5-year survival (KM)", False), ("... and net survival where covered", True)):
         international(con, sel, net=net)  # warm-up
-        times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            res = international(con, sel, net=net)
-            times.append(time.perf_counter() - t0)
-        print(f"{label:<44}{statistics.median(times):>10.3f}")
+        t, res = timed(lambda: international(con, sel, net=net), args.repeat)
+        print(f"{label:<44}{t:>10.3f}")
     print(f"countries: {len(res['table'])}")
 
 

@@ -14,15 +14,14 @@ Target (issue 4): SQL path under 0.3 s and at least 10x faster than the naive pa
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import sys
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import timed  # noqa: E402  (puts the project root on sys.path)
 
 from analytics import warehouse  # noqa: E402
 from analytics.filters import Selection  # noqa: E402
@@ -50,13 +49,6 @@ def naive(con) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["country", "iccc_main", "cases", "asr", "asr_lower", "asr_upper"])
 
 
-def timed(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -14,14 +14,13 @@ The estimates must be identical (survival at every distinct time). Target (issue
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import timed  # noqa: E402  (puts the project root on sys.path)
 
 from analytics import warehouse  # noqa: E402
 from analytics.filters import Selection  # noqa: E402
@@ -44,13 +43,6 @@ def naive(con, group: str):
     return out
 
 
-def timed(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:
