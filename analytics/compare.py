@@ -20,7 +20,10 @@ from analytics.suppression import threshold
 FUNNEL_Z = {"95%": 1.959963984540054, "99.8%": 3.090232306167813}
 #: Data-quality thresholds that trigger a plain caveat (IARC/ENCR registry quality conventions:
 #: high DCO and low microscopic verification signal incomplete or less reliable registration).
-CAVEATS = {"dco_share": 0.05, "mv_share": 0.80, "median_followup_years": 5.0}
+CAVEATS = {"dco_share": 0.05, "mv_share": 0.80, "median_followup_years": 5.0,
+           # case mix: share of children under 5 more than 10 points from the pool's (survival here
+           # is not age-standardised, and the youngest children fare differently)
+           "under5_difference": 0.10}
 
 
 def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFrame:
@@ -34,13 +37,17 @@ def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFram
                avg(CASE WHEN basis IN (5, 6, 7) THEN 1.0 WHEN basis IS NULL OR basis = 9 THEN NULL ELSE 0.0 END)
                  AS mv_share,
                median(followup_years) FILTER (WHERE NOT dco) AS median_followup_years,
-               avg(dco::INT) AS excluded_share
+               avg(dco::INT) AS excluded_share,
+               avg((age_band = '0-4')::INT) AS under5_share
         FROM cases WHERE {where} GROUP BY country ORDER BY country""", params).df()
 
 
-def caveats(row: pd.Series) -> str:
-    """Plain words for a country's data-quality flags (empty when none)."""
+def caveats(row: pd.Series, pooled_under5: float | None = None) -> str:
+    """Plain words for a country's data-quality and case-mix flags (empty when none)."""
     notes = []
+    if pooled_under5 is not None and pd.notna(row.get("under5_share")) and \
+            abs(row["under5_share"] - pooled_under5) > CAVEATS["under5_difference"]:
+        notes.append(f"case mix: {row['under5_share']:.0%} under 5 years vs {pooled_under5:.0%} in the pool")
     if row.get("dco_share", 0) > CAVEATS["dco_share"]:
         notes.append(f"{row['dco_share']:.0%} registered from death certificates only: incidence may be "
                      f"incomplete and survival over-estimated")
@@ -93,9 +100,10 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
         if reasons:
             net_reason = (f"net survival shown for {len(covered)} of {len(table)} countries; the others have no "
                           f"life table loaded (`python -m analytics lifetable FILE --country XXX --sex 1|2`)")
-    q = quality(con, selection).drop(columns="cases")
-    table = table.merge(q, on="country", how="left")
-    table["caveat"] = table.apply(caveats, axis=1)
+    q = quality(con, selection)
+    pooled_under5 = float((q["under5_share"] * q["cases"]).sum() / q["cases"].sum()) if len(q) else None
+    table = table.merge(q.drop(columns="cases"), on="country", how="left")
+    table["caveat"] = table.apply(caveats, axis=1, pooled_under5=pooled_under5)
     pooled_s = km_pooled.at_times.iloc[0] if len(km_pooled.at_times) else None
     pooled = {"asr": pooled_inc["asr"], "asr_lower": pooled_inc["asr_lower"], "asr_upper": pooled_inc["asr_upper"],
               "surv5": float(pooled_s["survival"]) if pooled_s is not None else np.nan,

@@ -42,3 +42,4 @@ def test_funnel_limits_and_caveats():
     assert (lim["lower_99.8%"] <= lim["lower_95%"]).all()
     assert "death certificates" in caveats({"dco_share": 0.08, "mv_share": 0.95, "median_followup_years": 8})
     assert caveats({"dco_share": 0.01, "mv_share": 0.95, "median_followup_years": 8}) == ""
+    assert "case mix" in caveats({"dco_share": 0.01, "under5_share": 0.6}, pooled_under5=0.4)

@@ -92,7 +92,7 @@ LABELS = {
     "surv5_upper": "5-year upper 95%", "n_survival": "Cases analysed (survival)", "net5": "5-year net survival",
     "net5_lower": "Net lower 95%", "net5_upper": "Net upper 95%", "dco_share": "DCO share",
     "mv_share": "Microscopically verified", "median_followup_years": "Median follow-up (years)",
-    "excluded_share": "Excluded from survival", "caveat": "Caveat", "given_alive_at": "Given alive at (years)",
+    "excluded_share": "Excluded from survival", "under5_share": "Under 5 years", "caveat": "Caveat", "given_alive_at": "Given alive at (years)",
     "years": "Years", "cohort": "Cohort", "age_median": "Median age (years)", "age_q1": "Age, 1st quartile",
     "age_q3": "Age, 3rd quartile", "characteristic": "Characteristic", "level": "Level", "test": "Test",
     "statistic": "Statistic", "df": "df", "share": "Share",

@@ -76,4 +76,5 @@ with st.expander("Methods and definitions"):
     for note in res["notes"]:
         st.markdown(f"- {note}")
     st.markdown("- Caveats appear when DCO registrations exceed 5%, microscopic verification is below 80%, "
-                "or median follow-up is under 5 years.")
+                "median follow-up is under 5 years, or the share of children under 5 differs from the pool's by "
+                "more than 10 points (5-year survival here is not age-standardised).")
