@@ -69,11 +69,15 @@ class EventTable:
         if not self.by:
             yield (), self.table
             return
-        grouped = [(k if isinstance(k, tuple) else (k,), g)
-                   for k, g in self.table.groupby(self.by, sort=False, dropna=False)]
-        keys = pd.DataFrame([k for k, _ in grouped], columns=self.by).assign(_i=range(len(grouped)))
+        t = self.table
+        codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy()
+        order = np.argsort(codes, kind="stable")  # rows of a group stay in time order
+        bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2)) if len(codes) else [0]
+        first = t.iloc[order[bounds[:-1]]] if len(codes) else t.iloc[:0]
+        keys = first[self.by].reset_index(drop=True).assign(_i=range(len(first)))
         for i in sort_rows(keys, self.by)["_i"]:  # display order; missing values (e.g. stage) last
-            yield grouped[i]
+            rows = order[bounds[i]:bounds[i + 1]]
+            yield tuple(first[self.by].iloc[i]), t.iloc[rows]
 
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
@@ -142,7 +146,19 @@ class KaplanMeier:
         if conf_type not in CONF_TYPES:
             raise SelectionError(f"ci: '{conf_type}' is not one of {', '.join(CONF_TYPES)}")
         self.conf_type = conf_type
-        self.table: pd.DataFrame | None = None
+        self.arrays: dict[str, np.ndarray] = {}
+        self._table: pd.DataFrame | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The step function as a frame (built on first use; the estimator works on arrays)."""
+        if self._table is None:
+            a = self.arrays
+            self._table = pd.DataFrame({
+                "time_years": a["t"], "n_at_risk": a["n"].astype(int), "n_events": a["d"].astype(int),
+                "n_censored": a["c"].astype(int), "survival": a["surv"], "std_err": a["se"],
+                "lower": a["lower"], "upper": a["upper"]})
+        return self._table
 
     def fit(self, days, n_event, n_censor) -> "KaplanMeier":
         t = np.asarray(days, dtype=float) / DAYS_PER_YEAR
@@ -154,42 +170,40 @@ class KaplanMeier:
             green = np.where(d > 0, d / (n * (n - d)), 0.0)
         se = np.sqrt(np.cumsum(green))
         lower, upper = _ci(surv, se, self.conf_type)
-        self.table = pd.DataFrame({"time_years": t, "n_at_risk": n.astype(int), "n_events": d.astype(int),
-                                   "n_censored": c.astype(int), "survival": surv, "std_err": se,
-                                   "lower": lower, "upper": upper})
+        self.arrays = {"t": t, "n": n, "d": d, "c": c, "surv": surv, "se": se, "lower": lower, "upper": upper}
+        self._table = None
         return self
 
     @property
     def n(self) -> int:
-        return int(self.table["n_at_risk"].iloc[0]) if len(self.table) else 0
+        return int(self.arrays["n"][0]) if len(self.arrays["n"]) else 0
 
     def at(self, times) -> pd.DataFrame:
         """Survival at the given times (years), as summary(fit, times, extend=TRUE): n at risk
         (follow-up >= t), S(t), its survival-scale standard error and CI."""
-        tab = self.table
-        t = tab["time_years"].to_numpy()
+        a = self.arrays
+        t = a["t"]
         x = np.atleast_1d(np.asarray(times, dtype=float))
-        leaving = (tab["n_events"] + tab["n_censored"]).to_numpy()
+        leaving = a["d"] + a["c"]
         gone = np.concatenate([[0], np.cumsum(leaving)])
         at_risk = int(leaving.sum()) - gone[np.searchsorted(t, x - 1e-12, side="left")]  # follow-up >= x
         k = np.searchsorted(t, x + 1e-12, side="right") - 1  # last time <= x
         before = k < 0
         kk = np.maximum(k, 0)
-        surv = np.where(before, 1.0, tab["survival"].to_numpy()[kk])
-        se = tab["std_err"].to_numpy()[kk]
+        surv = np.where(before, 1.0, a["surv"][kk]) if len(t) else np.ones(len(x))
+        se = a["se"][kk] if len(t) else np.zeros(len(x))
         with np.errstate(invalid="ignore"):
             se_surv = np.where(before, 0.0, np.where(np.isfinite(se), surv * se, np.nan))
-        lower = np.where(before, 1.0, tab["lower"].to_numpy()[kk])
-        upper = np.where(before, 1.0, tab["upper"].to_numpy()[kk])
+        lower = np.where(before, 1.0, a["lower"][kk]) if len(t) else np.ones(len(x))
+        upper = np.where(before, 1.0, a["upper"][kk]) if len(t) else np.ones(len(x))
         return pd.DataFrame({"time_years": x, "n_at_risk": at_risk.astype(int), "survival": surv,
                              "std_err_surv": se_surv, "lower": lower, "upper": upper})
 
     def median(self) -> tuple[float, float, float]:
         """(median, lower, upper) in years; NaN where not reached (R's quantile.survfit rule)."""
-        tab = self.table
-        x = np.concatenate([[0.0], tab["time_years"].to_numpy()])
-        q = [_findq(x, np.concatenate([[0.0], 1 - tab[col].to_numpy()]), 0.5)
-             for col in ("survival", "lower", "upper")]
+        a = self.arrays
+        x = np.concatenate([[0.0], a["t"]])
+        q = [_findq(x, np.concatenate([[0.0], 1 - a[col]]), 0.5) for col in ("surv", "lower", "upper")]
         return q[0], q[1], q[2]
 
     def conditional(self, t: float, given: float) -> tuple[float, float, float]:
