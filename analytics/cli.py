@@ -266,6 +266,11 @@ def cmd_cox(args: argparse.Namespace) -> int:
     except SelectionError as e:
         _err(f"error: {e}")
         return 2
+    if args.ph:
+        _write_table(res.attrs["ph"](), args.format)
+        _notices(con, ["Proportional-hazards check as R's cox.zph(fit, transform = 'km'): score test per "
+                       "term and GLOBAL; a small p suggests the hazard ratio changes with time."])
+        return 0
     _write_table(res[["term", "hr", "hr_lower", "hr_upper", "p"]], args.format)
     _notices(con, [f"Cox proportional hazards (Efron ties), n = {res.attrs['n']:,}, "
                    f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values."])
@@ -363,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--covariates", required=True, metavar="COL[,COL...]",
                     help="categorical (country, sex, age_group, period, stage, iccc_main, ...) or "
                          "numeric (age_years, year)")
+    sp.add_argument("--ph", action="store_true",
+                    help="print the proportional-hazards check (as R's cox.zph) instead of the hazard ratios")
     sp.set_defaults(func=cmd_cox)
 
     sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))

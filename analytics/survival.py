@@ -428,7 +428,9 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
     for c in covariates:
         if c not in NUMERIC_COVARIATES:
             df[c] = df[c].astype(str).where(df[c].notna())
-    return cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
+    res = cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
+    res.attrs["ph"] = lambda: ph_test(df, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
+    return res
 
 
 def at_risk_table(result: SurvivalResult, ticks, min_shown: int | None = None) -> pd.DataFrame:
@@ -512,3 +514,84 @@ def conditional_table(result: SurvivalResult, pairs=((5, 1), (10, 5))) -> pd.Dat
                                                      "survival": s, "lower": lo, "upper": hi})
     return pd.DataFrame(rows, columns=result.by + ["years", "given_alive_at", "survival", "lower", "upper"])
 
+
+
+def ph_test(df: pd.DataFrame, duration: str, event: str, covariates: list[str], numeric: set[str],
+            hr: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Proportional-hazards check, as R's survival 3.x `cox.zph(fit, transform = "km")`: a score
+    test, at the fitted coefficients, for adding each covariate times g(t) to the model, where
+    g(t) = 1 - KM(t-) (the left-continuous Kaplan-Meier of all subjects), centred on its mean over
+    the deaths; Efron ties. One row per term (a categorical covariate is one term with one degree
+    of freedom per dummy) plus GLOBAL. `hr` is a `cox_fit` result on the same data (fitted here
+    when omitted). Checked against R's cox.zph in tests/test_survival.py."""
+    hr = hr if hr is not None else cox_fit(df, duration, event, covariates, numeric)
+    data = df[[duration, event, *covariates]].dropna()
+    X, names = design(data, covariates, numeric)
+    X = X[hr["term"].tolist()].to_numpy(float)
+    beta = hr["coef"].to_numpy(float)
+    time = data[duration].to_numpy(float)
+    dead = data[event].to_numpy(int) == 1
+    n, p = X.shape
+
+    # g(t) for each subject's time: 1 - KM(t-) of everybody, centred on the mean over deaths
+    ut, inv = np.unique(time, return_inverse=True)
+    d_t = np.bincount(inv, weights=dead, minlength=len(ut))
+    n_t = np.bincount(inv, minlength=len(ut))[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        km = np.cumprod(1 - d_t / n_t)
+    km_before = np.concatenate([[1.0], km[:-1]])  # S(t-)
+    g_subject = 1 - km_before[inv]
+    g_subject = g_subject - g_subject[dead].mean()
+
+    eta = X @ beta
+    w = np.exp(eta - eta.max())  # rescaling cancels in every ratio below
+    # risk-set sums over subjects with time >= t (reverse cumulative sums over the distinct times)
+    wx = w[:, None] * X
+    wxx = w[:, None, None] * X[:, :, None] * X[:, None, :]
+    s0 = np.bincount(inv, weights=w, minlength=len(ut))[::-1].cumsum()[::-1]
+    s1 = np.zeros((len(ut), p))
+    s2 = np.zeros((len(ut), p, p))
+    np.add.at(s1, inv, wx)
+    np.add.at(s2, inv, wxx)
+    s1 = s1[::-1].cumsum(axis=0)[::-1]
+    s2 = s2[::-1].cumsum(axis=0)[::-1]
+    # deaths per distinct time
+    dw = np.bincount(inv, weights=w * dead, minlength=len(ut))
+    dx = np.zeros((len(ut), p))
+    dxx = np.zeros((len(ut), p, p))
+    xsum = np.zeros((len(ut), p))
+    np.add.at(dx, inv[dead], wx[dead])
+    np.add.at(dxx, inv[dead], wxx[dead])
+    np.add.at(xsum, inv[dead], X[dead])
+    g_time = np.zeros(len(ut))
+    g_time[inv[dead]] = g_subject[dead]
+
+    u = np.zeros(2 * p)
+    imat = np.zeros((2 * p, 2 * p))
+    for k in np.flatnonzero(d_t > 0):
+        dk, g = int(d_t[k]), g_time[k]
+        for r in range(dk):  # Efron: the tied deaths leave the risk set in equal fractions
+            f = r / dk
+            a0 = s0[k] - f * dw[k]
+            a1 = (s1[k] - f * dx[k]) / a0
+            a2 = (s2[k] - f * dxx[k]) / a0
+            v = a2 - np.outer(a1, a1)
+            imat[:p, :p] += v
+            imat[:p, p:] += v * g
+            imat[p:, :p] += v * g
+            imat[p:, p:] += v * g * g
+            u[p:] -= g * a1
+        u[p:] += g * xsum[k]
+    # terms: the dummies of one categorical covariate together
+    term_of = [nm.split("=", 1)[0] for nm in hr["term"]]
+    rows = []
+    for term in dict.fromkeys(term_of):
+        jj = [i for i, t in enumerate(term_of) if t == term]
+        kk = list(range(p)) + [p + j for j in jj]
+        uu = np.concatenate([np.zeros(p), u[[p + j for j in jj]]])
+        stat = float(np.linalg.solve(imat[np.ix_(kk, kk)], uu) @ uu)
+        rows.append({"term": term, "chisq": stat, "df": len(jj), "p": float(stats.chi2.sf(stat, len(jj)))})
+    uu = np.concatenate([np.zeros(p), u[p:]])
+    stat = float(np.linalg.solve(imat, uu) @ uu)
+    rows.append({"term": "GLOBAL", "chisq": stat, "df": p, "p": float(stats.chi2.sf(stat, p))})
+    return pd.DataFrame(rows)

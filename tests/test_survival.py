@@ -166,3 +166,22 @@ def test_age_standardised_survival_is_the_weighted_band_average():
     assert row["lower"] < row["survival"] < row["upper"]
     cohort = age_standardised(et, times=[5], weights="cohort", min_cases=1)
     assert sum(cohort.attrs["weights"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", list(COX))
+def test_proportional_hazards_check_matches_cox_zph(name):
+    from analytics.survival import ph_test
+
+    covariates, numeric = COX[name]
+    d = data(name)
+    if "age_years" not in d.columns:
+        d["age_years"] = d["age_days"] / 365.25
+    for c in covariates:
+        if c not in numeric:
+            d[c] = d[c].astype(str)
+    got = ph_test(d, "time_days", "status", covariates, numeric).set_index("term")
+    ref = pd.read_csv(FIX / f"coxzph_{name}.csv")
+    ref = ref[ref["terms"]].set_index("term")
+    assert list(got.index) == list(ref.index)
+    assert close(got["chisq"], ref["chisq"]) and close(got["p"], ref["p"])
+    assert (got["df"] == ref["df"]).all()

@@ -97,3 +97,10 @@ def test_cox(trial_db):
     assert list(got["term"]) == list(ref["term"])
     for col in ("hr", "hr_lower", "hr_upper", "p"):
         assert got[col].to_numpy() == pytest.approx(ref[col].to_numpy(), rel=TOL), col
+
+
+def test_cox_ph_check(trial_db):
+    got, _ = run("cox", "--db", trial_db, "--covariates", "registry,stage", "--ph")
+    assert list(got.columns) == ["term", "chisq", "df", "p"]
+    assert got["term"].tolist() == ["registry", "stage", "GLOBAL"]
+    assert (got["p"].between(0, 1)).all()

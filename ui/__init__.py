@@ -210,7 +210,9 @@ def cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple) 
     from analytics import survival
 
     res = survival.cox(_connection(db).cursor(), _selection(filters, years), list(covariates))
-    return res.drop(columns=["coef", "se"]).assign(n=res.attrs["n"], events=res.attrs["events"])
+    out = res.drop(columns=["coef", "se"]).assign(n=res.attrs["n"], events=res.attrs["events"])
+    out.attrs = {"ph": res.attrs["ph"]()}
+    return out
 
 
 def year_range_widget(state, name: str, lo: int, hi: int) -> None:

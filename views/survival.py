@@ -128,6 +128,11 @@ if covs:
         chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
                                             "\nCox proportional hazards, Efron ties; reference: first level of each covariate."), "survival")
         table(hr, "hazard_ratios.csv", footnote=foot)
+        with st.expander("Proportional-hazards check"):
+            table(hr.attrs["ph"], "proportional_hazards_check.csv", footnote=foot)
+            st.caption("Score test per covariate and overall (GLOBAL), as R's cox.zph with the Kaplan-Meier "
+                       "time transform (Grambsch & Therneau 1994): a small p suggests that covariate's hazard "
+                       "ratio changes over follow-up, and the hazard ratio above is then an average.")
     except SelectionError as e:
         st.info(f"Cox model not available: {e}")
 
