@@ -110,8 +110,8 @@ COX = {
 }
 
 
-@pytest.mark.parametrize("name", list(COX))
-def test_cox_efron_matches_coxph(name):
+def cox_data(name: str):
+    """A fixture dataset ready for the Cox formula R used: age in years, factors as text."""
     covariates, numeric = COX[name]
     d = data(name)
     if "age_years" not in d.columns:
@@ -119,6 +119,12 @@ def test_cox_efron_matches_coxph(name):
     for c in covariates:
         if c not in numeric:
             d[c] = d[c].astype(str)
+    return d, covariates, numeric
+
+
+@pytest.mark.parametrize("name", list(COX))
+def test_cox_efron_matches_coxph(name):
+    d, covariates, numeric = cox_data(name)
     ref = pd.read_csv(FIX / f"cox_{name}.csv")
     ref = ref[ref["ties_method"] == "efron"].set_index("term")
     got = cox_fit(d, "time_days", "status", covariates, numeric).set_index("term")
@@ -172,13 +178,7 @@ def test_age_standardised_survival_is_the_weighted_band_average():
 def test_proportional_hazards_check_matches_cox_zph(name):
     from analytics.survival import ph_test
 
-    covariates, numeric = COX[name]
-    d = data(name)
-    if "age_years" not in d.columns:
-        d["age_years"] = d["age_days"] / 365.25
-    for c in covariates:
-        if c not in numeric:
-            d[c] = d[c].astype(str)
+    d, covariates, numeric = cox_data(name)
     got = ph_test(d, "time_days", "status", covariates, numeric).set_index("term")
     ref = pd.read_csv(FIX / f"coxzph_{name}.csv")
     ref = ref[ref["terms"]].set_index("term")
