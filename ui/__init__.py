@@ -389,3 +389,21 @@ def median_text(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("median", "median_lower", "median_upper"):
         out[c] = out[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
     return out
+
+
+def logrank_line(lr: dict, across: str) -> None:
+    """The log-rank result in one sentence (p below 0.001 shown as such)."""
+    p = "p < 0.001" if lr["p"] < 0.001 else f"p = {lr['p']:.3f}"
+    st.markdown(f"**Log-rank test** across {across}: χ² = {lr['chisq']:.2f}, df = {lr['df']}, {p}")
+
+
+def survival_tables(res: dict, prefix: str, footnote: str) -> None:
+    """Survival at 1/3/5/10 years beside the medians, each with its CSV download."""
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Survival at 1, 3, 5 and 10 years")
+        table(res["at_times"], f"{prefix}survival_at_times.csv", footnote=footnote)
+    with right:
+        st.subheader("Median survival (years)")
+        table(median_text(res["medians"]), f"{prefix}median_survival.csv", footnote=footnote)
+        st.caption("Not reached: survival (or its confidence limit) stays above 50%.")

@@ -4,7 +4,8 @@ import streamlit as st
 
 from analytics import figures
 from analytics.schema import AGE_GROUPS, TORONTO_STAGES
-from ui import AnalysisPage, cached_cohorts, chart, checked_filters, db_path, median_text, table, tumour_filter
+from ui import (AnalysisPage, cached_cohorts, chart, checked_filters, db_path, logrank_line, survival_tables, table,
+                tumour_filter)
 
 page = AnalysisPage("Compare cohorts", "cohorts")
 info, state, tumours = page.info, page.state, page.tumours
@@ -66,8 +67,7 @@ if res["suppressed"]:
     st.caption(f"{len(res['suppressed'])} cohort(s) too small to show (fewer than the minimum number of cases).")
 lr = res["logrank"]
 if lr is not None and lr["df"] > 0:
-    st.markdown(f"**Log-rank test** across cohorts: χ² = {lr['chisq']:.2f}, df = {lr['df']}, "
-                + ("p < 0.001" if lr["p"] < 0.001 else f"p = {lr['p']:.3f}"))
+    logrank_line(lr, "cohorts")
 
 st.subheader("Characteristics")
 ch = res["characteristics"]
@@ -79,13 +79,7 @@ if not ch["tests"].empty:
     table(ch["tests"], "cohort_tests.csv", footnote=foot)
     st.caption("Age: Kruskal-Wallis test; categories: Pearson chi-square test of the contingency table.")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Survival at 1, 3, 5 and 10 years")
-    table(res["at_times"], "cohort_survival_at_times.csv", footnote=foot)
-with right:
-    st.subheader("Median survival (years)")
-    table(median_text(res["medians"]), "cohort_medians.csv", footnote=foot)
+survival_tables(res, "cohort_", foot)
 
 st.subheader("Hazard ratios: cohort, adjusted for age group, sex and period")
 if res["cox"] is not None:

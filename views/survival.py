@@ -6,7 +6,7 @@ import streamlit as st
 from analytics import figures
 from analytics.filters import SelectionError
 from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_survival, chart, checked_filters,
-                db_path, median_text, table, tumour_filter, year_range_widget)
+                db_path, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
@@ -85,19 +85,11 @@ if res["suppressed"]:
 lr = res["logrank"]
 if lr is not None:
     if min(res["group_sizes"].values()) >= 10:
-        st.markdown(f"**Log-rank test** across {STRATA[by].lower()}: χ² = {lr['chisq']:.2f}, "
-                    f"df = {lr['df']}, " + ("p < 0.001" if lr["p"] < 0.001 else f"p = {lr['p']:.3f}"))
+        logrank_line(lr, STRATA[by].lower())
     else:
         st.caption("Log-rank test not shown: a group has fewer than 10 cases.")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Survival at 1, 3, 5 and 10 years")
-    table(res["at_times"], "survival_at_times.csv", footnote=foot)
-with right:
-    st.subheader("Median survival (years)")
-    table(median_text(res["medians"]), "median_survival.csv", footnote=foot)
-    st.caption("Not reached: survival (or its confidence limit) stays above 50%.")
+survival_tables(res, "", foot)
 
 if by not in ("age_group",):
     st.subheader("Age-standardised survival")
