@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from analytics.filters import Selection, SelectionError, check_by, sort_rows
@@ -50,59 +52,99 @@ Z95 = stats.norm.ppf(0.975)
 # Event tables
 # ------------------------------------------------------------------------------------------------
 
-@dataclass
 class EventTable:
-    """Deaths and censorings per distinct follow-up time (days), per group of `by`."""
+    """Deaths and censorings per distinct follow-up time (days), per group of `by`.
 
-    table: pd.DataFrame  # by columns, days, n_event, n_censor
-    by: list[str]
-    n_selected: int
-    n_dco: int
-    notes: list[str] = field(default_factory=list)
+    Columns: the `by` columns, days, n_event, n_censor; the rows of a group are in time order.
+    Held as a pandas frame (`table`) or, as `event_table` reads it from DuckDB, as an Arrow table
+    with its rows grouped (`group`: one integer code per group) and in time order within a
+    group; the frame is then built on first use, so Kaplan-Meier never pays for it."""
+
+    def __init__(self, table: pd.DataFrame | None, by, n_selected: int, n_dco: int,
+                 notes: list[str] | None = None, *, arrow: pa.Table | None = None,
+                 group: np.ndarray | None = None):
+        self._table, self._arrow, self._group = table, arrow, group
+        self.by = list(by)
+        self.n_selected, self.n_dco = n_selected, n_dco
+        self.notes = list(notes or [])
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            self._table = self._arrow.to_pandas()
+        return self._table
 
     @property
     def n_analysed(self) -> int:
         return self.n_selected - self.n_dco
 
     def groups(self):
-        """(key tuple, frame sorted by time) per group, in display order."""
+        """(key tuple, days, n_event, n_censor) per group in display order (missing values such
+        as an unknown stage last); the arrays are in time order."""
+        if self._arrow is not None:
+            a = self._arrow
+            cols = [a.column(c).to_numpy() for c in ("days", "n_event", "n_censor")]
+            starts = np.flatnonzero(np.diff(self._group, prepend=-1)) if len(self._group) else np.zeros(0, int)
+            first = a.take(starts).select(self.by).to_pandas() if self.by else None
+        else:
+            t = self.table
+            codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy() if self.by \
+                else np.zeros(len(t), int)
+            order = np.argsort(codes, kind="stable")  # rows of a group stay in time order
+            cols = [t[c].to_numpy()[order] for c in ("days", "n_event", "n_censor")]
+            starts = np.searchsorted(codes[order], np.arange(codes.max() + 1)) if len(t) else np.zeros(0, int)
+            first = t.iloc[order[starts]][self.by].reset_index(drop=True) if self.by else None
+        bounds = np.append(starts, len(cols[0]))
         if not self.by:
-            yield (), self.table
+            if len(cols[0]):
+                yield (), *cols
             return
-        t = self.table
-        codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy()
-        order = np.argsort(codes, kind="stable")  # rows of a group stay in time order
-        bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2)) if len(codes) else [0]
-        first = t.iloc[order[bounds[:-1]]] if len(codes) else t.iloc[:0]
-        keys = first[self.by].reset_index(drop=True).assign(_i=range(len(first)))
-        for i in sort_rows(keys, self.by)["_i"]:  # display order; missing values (e.g. stage) last
-            rows = order[bounds[i]:bounds[i + 1]]
-            yield tuple(first[self.by].iloc[i]), t.iloc[rows]
+        keys = list(first.itertuples(index=False, name=None))
+        for i in sort_rows(first.assign(_i=range(len(first))), self.by)["_i"]:
+            lo, hi = bounds[i], bounds[i + 1]
+            yield keys[i], *(c[lo:hi] for c in cols)
+
+
+def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
+    """One integer per row, equal exactly when the rows' `by` values are equal (missing = missing)."""
+    code = np.zeros(a.num_rows, np.int64)
+    for c in by:
+        enc = pc.dictionary_encode(a.column(c)).combine_chunks()
+        levels = len(enc.dictionary) + 1  # the last code stands for a missing value
+        code = code * levels + enc.indices.fill_null(levels - 1).to_numpy().astype(np.int64)
+    return code
 
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
                 by: list[str] = ()) -> EventTable:
-    """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded)."""
+    """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
+
+    The result is read as Arrow and put in group and time order with one numpy sort: on a
+    3-million-case group, converting to pandas or sorting in SQL each cost about as much as half
+    the aggregate itself (benchmarks/survival_benchmark.py)."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     where, params = selection.where()
     cols = "".join(f"{b}, " for b in by)
-    rows = con.execute(f"""
-        SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
-               CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco
-        FROM cases WHERE {where}
-        GROUP BY ALL ORDER BY ALL""", params).df()  # one scan; DCO rows counted, then set aside
-    dco = rows["dco"].to_numpy(bool)
-    n_sel = int(rows["n_event"].sum() + rows["n_censor"].sum())
-    n_dco = int(rows.loc[dco, "n_event"].sum() + rows.loc[dco, "n_censor"].sum())
-    table = rows.loc[~dco].drop(columns="dco").reset_index(drop=True)
-    return EventTable(table, by, n_sel, n_dco)
+    with con.cursor() as cur:  # a cursor: Arrow output needs a relation, and `con` may hold an unread result
+        rows = cur.sql(f"""
+            SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
+                   CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco
+            FROM cases WHERE {where}
+            GROUP BY ALL""", params=params).to_arrow_table()
+    dco = rows.column("dco").to_numpy(zero_copy_only=False)  # one scan; DCO rows counted, then set aside
+    n = rows.column("n_event").to_numpy() + rows.column("n_censor").to_numpy()
+    rows = rows.filter(pa.array(~dco)).drop_columns(["dco"])
+    group = _group_codes(rows, by)
+    days = rows.column("days").to_numpy().astype(np.int64)
+    order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)  # groups together, in time order
+    return EventTable(None, by, int(n.sum()), int(n[dco].sum()), arrow=rows.take(order), group=group[order])
 
 
 def event_table_from_rows(df: pd.DataFrame, days: str, event: str, by: list[str] = ()) -> EventTable:
     """The same table from individual rows (tests, and data that is not in a warehouse)."""
     t = (df.assign(_e=df[event].astype(int), _c=1 - df[event].astype(int))
-           .groupby(list(by) + [days], sort=True)[["_e", "_c"]].sum().reset_index()
+           .groupby(list(by) + [days], sort=True, dropna=False)[["_e", "_c"]].sum().reset_index()
            .rename(columns={days: "days", "_e": "n_event", "_c": "n_censor"}))
     return EventTable(t, list(by), len(df), 0)
 
@@ -121,8 +163,9 @@ def _ci(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float = Z95) -> tup
             upper = np.minimum(1.0, np.exp(np.log(s) + z * se))
         elif conf_type == "log-log":
             ok = (s > 0) & (s < 1)
-            ll = np.log(-np.log(np.where(ok, s, 0.5)))
-            half = z * se / np.log(np.where(ok, s, 0.5))
+            log_s = np.log(np.where(ok, s, 0.5))
+            ll = np.log(-log_s)
+            half = z * se / log_s
             lower = np.where(ok, np.exp(-np.exp(ll - half)), np.nan)
             upper = np.where(ok, np.exp(-np.exp(ll + half)), np.nan)
         elif conf_type == "plain":
@@ -169,7 +212,13 @@ class KaplanMeier:
             surv = np.cumprod(1 - d / n)
             green = np.where(d > 0, d / (n * (n - d)), 0.0)
         se = np.sqrt(np.cumsum(green))
-        lower, upper = _ci(surv, se, self.conf_type)
+        # S and its se change only at death times: compute the CI there (and for "no death yet",
+        # S = 1, se = 0) and carry it forward over censoring-only times. Same values, a fraction
+        # of the logs and exps on a big table.
+        deaths = np.flatnonzero(d > 0)
+        lo, hi = _ci(np.append(1.0, surv[deaths]), np.append(0.0, se[deaths]), self.conf_type)
+        step = np.cumsum(d > 0)  # index into (no death yet, first death time, ...)
+        lower, upper = lo[step], hi[step]
         self.arrays = {"t": t, "n": n, "d": d, "c": c, "surv": surv, "se": se, "lower": lower, "upper": upper}
         self._table = None
         return self
@@ -181,23 +230,28 @@ class KaplanMeier:
     def at(self, times) -> pd.DataFrame:
         """Survival at the given times (years), as summary(fit, times, extend=TRUE): n at risk
         (follow-up >= t), S(t), its survival-scale standard error and CI."""
+        return pd.DataFrame(self._at(times))
+
+    def _at(self, times) -> dict[str, np.ndarray]:
         a = self.arrays
         t = a["t"]
         x = np.atleast_1d(np.asarray(times, dtype=float))
+        if not len(t):
+            one = np.ones(len(x))
+            return {"time_years": x, "n_at_risk": np.zeros(len(x), int), "survival": one,
+                    "std_err_surv": 0 * one, "lower": one, "upper": one}
         leaving = a["d"] + a["c"]
         gone = np.concatenate([[0], np.cumsum(leaving)])
         at_risk = int(leaving.sum()) - gone[np.searchsorted(t, x - 1e-12, side="left")]  # follow-up >= x
         k = np.searchsorted(t, x + 1e-12, side="right") - 1  # last time <= x
         before = k < 0
         kk = np.maximum(k, 0)
-        surv = np.where(before, 1.0, a["surv"][kk]) if len(t) else np.ones(len(x))
-        se = a["se"][kk] if len(t) else np.zeros(len(x))
+        surv = np.where(before, 1.0, a["surv"][kk])
+        se = a["se"][kk]
         with np.errstate(invalid="ignore"):
             se_surv = np.where(before, 0.0, np.where(np.isfinite(se), surv * se, np.nan))
-        lower = np.where(before, 1.0, a["lower"][kk]) if len(t) else np.ones(len(x))
-        upper = np.where(before, 1.0, a["upper"][kk]) if len(t) else np.ones(len(x))
-        return pd.DataFrame({"time_years": x, "n_at_risk": at_risk.astype(int), "survival": surv,
-                             "std_err_surv": se_surv, "lower": lower, "upper": upper})
+        return {"time_years": x, "n_at_risk": at_risk.astype(int), "survival": surv, "std_err_surv": se_surv,
+                "lower": np.where(before, 1.0, a["lower"][kk]), "upper": np.where(before, 1.0, a["upper"][kk])}
 
     def median(self) -> tuple[float, float, float]:
         """(median, lower, upper) in years; NaN where not reached (R's quantile.survfit rule)."""
@@ -228,30 +282,43 @@ class KaplanMeier:
 
 def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = np.sqrt(np.finfo(float).eps)) -> float:
     """Time where the cumulative distribution y (= 1 - S) reaches p, as R's survival:::findq.
-    x, y start with (0, 0); missing y values (CI undefined) are skipped as R's approx() does."""
+    x, y start with (0, 0); missing y values (CI undefined) are skipped as R's approx() does.
+
+    R first drops repeated y values (duplicated(), NaN counting as one value). That never changes
+    which time is found: the first index with y >= p is always a first occurrence. It only
+    decides which value is last, for the "curve ends exactly at p" case (`_last_kept`)."""
     if np.all(np.isnan(y)) or np.nanmax(y) < p:
         return np.nan
     xmax = x[-1]
-    # keep the first occurrence of each value (R's duplicated(), which treats NaN as one value)
-    _, first = np.unique(y, return_index=True, equal_nan=True)
-    keep = np.sort(first)
-    x, y = x[keep], y[keep]
-    valid = ~np.isnan(y)
+    valid = np.flatnonzero(~np.isnan(y))
+    yv = y[valid]
 
     def index(shift: float) -> int | None:
         """approx(y + shift, 1:n, p, 'constant', f = 1): the smallest index whose value is >= p,
         missing when p lies outside the values' range."""
-        yy = y[valid] + shift
+        yy = yv + shift
         if p < yy.min() or p > yy.max():
             return None
-        return int(np.flatnonzero(valid)[np.argmax(yy >= p)])
+        return int(valid[np.argmax(yy >= p)])
 
     i1, i2 = index(tol), index(-tol)
-    if not np.isnan(y[-1]) and abs(p - y[-1]) < tol:  # the curve ends exactly at p
+    last = _last_kept(y, valid, yv)
+    if not np.isnan(last) and abs(p - last) < tol:  # the curve ends exactly at p
         return (x[i1] + xmax) / 2 if i1 is not None else np.nan
     if i1 is None or i2 is None:
         return np.nan
     return (x[i1] + x[i2]) / 2
+
+
+def _last_kept(y: np.ndarray, valid: np.ndarray, yv: np.ndarray) -> float:
+    """The last value of y after R's duplicated() drops repeats: the value first seen last.
+    `valid` are the positions of the non-missing values `yv`."""
+    if np.all(yv[1:] >= yv[:-1]):  # non-decreasing, as 1 - S and its CI limits are in practice
+        first_max = valid[np.argmax(yv)]  # where the largest value first appears
+        missing = np.flatnonzero(np.isnan(y))
+        return np.nan if len(missing) and missing[0] > first_max else float(yv.max())
+    _, first = np.unique(y, return_index=True, equal_nan=True)
+    return float(y[first.max()])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,19 +350,23 @@ def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-
     """Kaplan-Meier per group of the event table; groups with fewer cases than the threshold are
     suppressed (no curve, no figures)."""
     n_min = min_cases or threshold()
-    curves, at_rows, med_rows, suppressed = {}, [], [], []
-    for key, g in events.groups():
-        km = KaplanMeier(conf_type).fit(g["days"], g["n_event"], g["n_censor"])
+    curves, at_parts, med_rows, suppressed = {}, [], [], []
+    for key, days, d, c in events.groups():
+        km = KaplanMeier(conf_type).fit(days, d, c)
         if km.n < n_min:
             suppressed.append(key)
             continue
         curves[key] = km
-        at_rows.append(km.at(times).assign(**dict(zip(events.by, key))))
+        at_parts.append(km._at(times))
         m, lo, hi = km.median()
-        med_rows.append(dict(zip(events.by, key)) | {"n": km.n, "events": int(g["n_event"].sum()),
+        med_rows.append(dict(zip(events.by, key)) | {"n": km.n, "events": int(d.sum()),
                                                      "median": m, "median_lower": lo, "median_upper": hi})
     cols = events.by + ["time_years", "n_at_risk", "survival", "std_err_surv", "lower", "upper"]
-    at = pd.concat(at_rows)[cols].reset_index(drop=True) if at_rows else pd.DataFrame(columns=cols)
+    n_t = len(np.atleast_1d(times))
+    at = pd.DataFrame(
+        {b: pd.Series([k[i] for k in curves]).repeat(n_t).to_numpy() for i, b in enumerate(events.by)}
+        | {c: np.concatenate([p[c] for p in at_parts]) for c in cols[len(events.by):]},
+        columns=cols) if at_parts else pd.DataFrame(columns=cols)
     med = pd.DataFrame(med_rows, columns=events.by + ["n", "events", "median", "median_lower", "median_upper"])
     notes = [
         f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years "

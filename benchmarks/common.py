@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: the project root on sys.path, and a median timer."""
+"""Shared by the benchmark scripts: the project root on sys.path, and median timers."""
 from __future__ import annotations
 
 import statistics
@@ -19,3 +19,18 @@ def timed(fn, repeat: int) -> tuple[float, object]:
         out = fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), out
+
+
+def timed_rounds(fns: dict, rounds: int) -> dict[str, dict]:
+    """Time several approaches in alternation: each round calls every fn() once, so a slow spell
+    of the (shared, noisy) machine hits all of them alike. Per name: median and best wall time
+    (seconds) and the last result."""
+    times = {name: [] for name in fns}
+    out = {}
+    for _ in range(max(1, rounds)):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            out[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"median": statistics.median(ts), "best": min(ts), "result": out[name]}
+            for name, ts in times.items()}

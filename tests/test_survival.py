@@ -185,3 +185,38 @@ def test_proportional_hazards_check_matches_cox_zph(name):
     assert list(got.index) == list(ref.index)
     assert close(got["chisq"], ref["chisq"]) and close(got["p"], ref["p"])
     assert (got["df"] == ref["df"]).all()
+
+
+@pytest.mark.parametrize("by", [[], ["country"], ["stage", "sex"], ["country", "stage", "age_group"]])
+def test_warehouse_event_table_equals_the_one_from_rows(small_warehouse, by):
+    """The DuckDB path (Arrow, grouped and sorted in numpy, missing values as their own group)
+    gives the same groups, in the same display order, as the table built from case rows."""
+    from analytics import warehouse
+    from analytics.survival import event_table
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    rows = con.execute(f"SELECT {''.join(b + ', ' for b in by)}followup_days, event, dco FROM cases").df()
+    got = event_table(con, None, by)
+    ref = event_table_from_rows(rows[~rows["dco"]], "followup_days", "event", by)
+    assert (got.n_selected, got.n_dco) == (len(rows), int(rows["dco"].sum()))
+    mine, theirs = list(got.groups()), list(ref.groups())
+    def keys(groups):
+        return [tuple(None if pd.isna(v) else v for v in k) for k, *_ in groups]  # missing: None or NaN
+
+    assert keys(mine) == keys(theirs)
+    for (_, *a), (_, *b) in zip(mine, theirs):
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y)
+    con.close()
+
+
+def test_empty_selection_gives_no_groups(small_warehouse):
+    from analytics import warehouse
+    from analytics.filters import Selection
+    from analytics.survival import event_table
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    ev = event_table(con, Selection.build({"country": ["ISL"]}), ["country"])  # no Icelandic cases
+    con.close()
+    assert ev.n_selected == 0 and list(ev.groups()) == []
+    assert kaplan_meier(ev).curves == {}
