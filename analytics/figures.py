@@ -14,6 +14,17 @@ from analytics import iccc
 BLUE = "#1f5fa8"
 GREY = "#9aa5b1"
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+# One colour per group: d3's category10 (Tableau 10), ten hues that stay apart on screen and in
+# print. From the eleventh group on the hues repeat with a dashed line, so that no two curves
+# (twelve countries, say) look alike.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+DASHES = ["solid", "dash", "dot"]
+
+
+def line_style(i: int) -> tuple[str, str]:
+    """(colour, dash) of the i-th group's line."""
+    return PALETTE[i % len(PALETTE)], DASHES[(i // len(PALETTE)) % len(DASHES)]
 
 
 def _wrap(text: str, width: int = 140) -> str:
@@ -100,24 +111,19 @@ def trend_lines(df: pd.DataFrame, title: str, y_title: str, footnote: str | None
     """Yearly rate (`asr`) with a shaded 95% CI band, one line per `group` value."""
     fig = go.Figure()
     groups = df.groupby(group, sort=False) if group else [("", df)]
-    palette = ["#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d4a017", "#17a2b8"]
     for i, (name, g) in enumerate(groups):
         g = g.dropna(subset=["asr"]).sort_values("year")
-        colour = palette[i % len(palette)]
+        colour, dash = line_style(i) if group else (BLUE, "solid")
         fig.add_trace(go.Scatter(x=list(g["year"]) + list(g["year"])[::-1],
                                  y=list(g["asr_upper"]) + list(g["asr_lower"])[::-1], fill="toself",
                                  fillcolor=colour, opacity=0.15, line=dict(width=0), hoverinfo="skip",
                                  showlegend=False))
         fig.add_trace(go.Scatter(x=g["year"], y=g["asr"], mode="lines+markers", name=str(name) or "Rate",
-                                 line=dict(color=colour), showlegend=bool(group),
+                                 line=dict(color=colour, dash=dash), showlegend=bool(group),
                                  hovertemplate="%{x}: %{y:.1f}<extra></extra>"))
     fig.update_xaxes(title="Year of diagnosis", dtick=2)
     fig.update_yaxes(title=y_title, rangemode="tozero")
     return _layout(fig, title, footnote, height=420)
-
-
-PALETTE = ["#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d4a017", "#17a2b8", "#6c757d", "#e67e22",
-           "#5d6d7e", "#a93226", "#117864", "#7d3c98"]
 
 
 def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str, y_title: str,
@@ -136,7 +142,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
     for i, key in enumerate(keys):
         tab = curves[key]
         name = (labels or {}).get(key) or " / ".join(map(str, key)) or "All"
-        colour = PALETTE[i % len(PALETTE)]
+        colour, dash = line_style(i)
         t = np.concatenate([[0.0], tab["time_years"].to_numpy()])
         s = np.concatenate([[1.0], tab["survival"].to_numpy()])
         if ci_bands:
@@ -147,7 +153,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
                                      y=np.concatenate([hi[ok], lo[ok][::-1]]), fill="toself",
                                      line=dict(width=0, shape="hv"), fillcolor=colour, opacity=0.15,
                                      hoverinfo="skip", showlegend=False, legendgroup=name), row=1, col=1)
-        fig.add_trace(go.Scatter(x=t, y=s, mode="lines", line=dict(color=colour, shape="hv", width=2),
+        fig.add_trace(go.Scatter(x=t, y=s, mode="lines", line=dict(color=colour, dash=dash, shape="hv", width=2),
                                  name=name, legendgroup=name,
                                  hovertemplate=name + ": %{y:.3f} at %{x:.2f} years<extra></extra>"), row=1, col=1)
         if censor_ticks:
