@@ -74,7 +74,7 @@ def presentation_mode() -> None:
 #: Display names of result columns (CSV downloads keep the machine-readable names).
 LABELS = {
     "iccc_main": "ICCC-3 group", "name": "Name", "cases": "Tumours (n)", "country": "Country",
-    "first_year": "First year", "last_year": "Last year", "person_years": "Person-years (ages 0-19)",
+    "first_year": "First year", "last_year": "Last year", "person_years": "Person-years",
     "submission_id": "Submission", "file_name": "File", "rows_read": "Rows read",
     "rows_loaded": "Loaded", "rows_rejected": "Rejected", "rows_unclassified": "Unclassified",
     "synthetic": "Synthetic", "loaded_at": "Loaded at (UTC)", "sha256_prefix": "SHA-256 (start)",
@@ -109,11 +109,27 @@ def _with_names(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, **kw) -> None:
+def p_text(p: float) -> str:
+    """A p-value as read in papers: "<0.001" below 0.001, else three decimals; blank if missing."""
+    return "" if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _percent_columns(df: pd.DataFrame) -> list[str]:
+    """Columns holding proportions: survival probabilities and their CI limits and standard
+    error (in a table with a `survival` column), 5-year observed and net survival (surv5, net5
+    and their limits), and shares (dco_share, share, ...)."""
+    survival = {"survival", "lower", "upper", "std_err_surv"} if "survival" in df.columns else set()
+    return [c for c in df.columns if df[c].dtype.kind == "f" and (
+        c in survival or c.startswith(("surv5", "net5")) or c == "share" or c.endswith("_share"))]
+
+
+def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent: list[str] = (),
+          **kw) -> None:
     """A table with readable headers and a CSV download of the same rows (machine-readable
-    headers; the footnote and the synthetic-data notice as '#' header comments, which pandas'
-    comment='#' skips). ICCC-3 codes carry their names; suppressed cells read "suppressed, fewer
-    than N cases" in a note column."""
+    headers, full precision; the footnote and the synthetic-data notice as '#' header comments,
+    which pandas' comment='#' skips). ICCC-3 codes carry their names; suppressed cells read
+    "suppressed, fewer than N cases" in a note column. On screen, proportions (`percent`, and
+    the columns `_percent_columns` recognises) read as percentages and p-values as "<0.001"."""
     df = _with_names(df)
     shown = df
     if "suppressed" in df.columns:
@@ -122,11 +138,19 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, **kw) -
             shown = shown.assign(note=df["suppressed"].map({True: suppression.notice(), False: ""}))
     config = {c: st.column_config.Column(LABELS.get(c, c.replace("_", " ").capitalize()))
               for c in shown.columns}
+    percent = [*_percent_columns(shown), *(c for c in percent if c in shown.columns)]
+    if "p" in shown.columns:
+        shown = shown.assign(p=shown["p"].map(p_text))
     for c in shown.columns:
         if c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected"):
             config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="localized")
-        elif shown[c].dtype.kind == "f":
-            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%.2f")
+        elif c in percent:
+            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%.1f%%")
+        elif shown[c].dtype.kind == "f":  # whole numbers (1, 5 and 10 years; counts with gaps) without decimals
+            whole = bool(((shown[c] % 1 == 0) | shown[c].isna()).all())
+            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%d" if whole else "%.2f")
+    if percent:  # shown as percentages, one decimal (93.2%), as SEER*Explorer shows survival
+        shown = shown.assign(**{c: shown[c] * 100 for c in percent})
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]

@@ -73,8 +73,8 @@ st.subheader("Characteristics")
 ch = res["characteristics"]
 table(ch["summary"], "cohort_characteristics.csv", footnote=foot)
 mix = ch["mix"].pivot_table(index=["characteristic", "level"], columns="cohort", values="share").reset_index()
-table(mix, "cohort_mix.csv", footnote=foot)
-st.caption("Shares of each cohort (0-1); sex 1 male, 2 female, 9 unknown. Empty: fewer than the minimum number of cases.")
+table(mix, "cohort_mix.csv", footnote=foot, percent=list(ch["mix"]["cohort"].unique()))
+st.caption("Share of each cohort (%); sex 1 male, 2 female, 9 unknown. Empty: fewer than the minimum number of cases.")
 if not ch["tests"].empty:
     table(ch["tests"], "cohort_tests.csv", footnote=foot)
     st.caption("Age: Kruskal-Wallis test; categories: Pearson chi-square test of the contingency table.")

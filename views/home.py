@@ -35,4 +35,6 @@ chart(fig, "home")
 with st.expander("Table: tumours by ICCC-3 main group"):
     table(groups.drop(columns="name"), "tumours_by_iccc_group.csv")
 st.subheader("Tumours and population by country")
-table(overview.cases_by_country(con), "tumours_by_country.csv")
+PY_NOTE = "Person-years: UN WPP 2022 population aged 0-19, both sexes, over each country's years of diagnosis."
+table(overview.cases_by_country(con), "tumours_by_country.csv", footnote=PY_NOTE)
+st.caption(PY_NOTE)
