@@ -151,6 +151,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
             config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%d" if whole else "%.2f")
     if percent:  # shown as percentages, one decimal (93.2%), as SEER*Explorer shows survival
         shown = shown.assign(**{c: shown[c] * 100 for c in percent})
+    shown = shown.copy(deep=False)
+    shown.attrs = {}  # analytics' side results (a fitted model, weights) are not for the browser
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]
