@@ -127,6 +127,16 @@ def test_survival_malformed_parameters(monkeypatch, demo_warehouse):
     assert any("Link parameter ignored" in i.value for i in at.info)
 
 
+def test_survival_link_keeps_cox_covariates_and_weights(monkeypatch, demo_warehouse):
+    """Widgets far down the page are in the link too: Cox covariates and the age-standardisation weights."""
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", countries="FRA,DEU", cox="period,sex",
+                  std_weights="equal")
+    assert at.multiselect(key="survival:cox").value == ["period", "sex"]
+    assert at.radio(key="survival:std_weights").value == "equal"
+    link = at.code[0].value
+    assert "cox=period%2Csex" in link and "std_weights=equal" in link
+
+
 def test_survival_net_and_fallback(monkeypatch, demo_warehouse):
     at = run_page(monkeypatch, demo_warehouse, "views/survival.py", measure="pohar-perme",
                   countries="USA", tumour="VIa", by="period")

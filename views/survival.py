@@ -36,6 +36,10 @@ with st.sidebar:
     st.radio("Censor ticks", ["off", "on"], key=k, horizontal=True)
     k = state.choice("min_at_risk", [5, 10, 20, 50], 10, parse=int)
     st.selectbox("Stop curves when fewer remain at risk than", [5, 10, 20, 50], key=k)
+# Widgets further down the page, declared here so that one write-back puts them in the URL too
+COX_OPTIONS = [c for c in STRATA if c]
+k_weights = state.choice("std_weights", ["cohort", "equal"], "cohort")
+k_cox = state.multi("cox", COX_OPTIONS, list(dict.fromkeys(c for c in [state.get("by"), "sex", "age_group"] if c)))
 state.write_back(ranges=("years",))
 state.show_notices()
 with st.sidebar:
@@ -93,8 +97,7 @@ survival_tables(res, "", foot)
 
 if by not in ("age_group",):
     st.subheader("Age-standardised survival")
-    k = state.choice("std_weights", ["cohort", "equal"], "cohort")
-    st.radio("Weights over the age bands 0-4, 5-9, 10-14, 15-19", ["cohort", "equal"], key=k, horizontal=True,
+    st.radio("Weights over the age bands 0-4, 5-9, 10-14, 15-19", ["cohort", "equal"], key=k_weights, horizontal=True,
              format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
     asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
                                   state.get("ci"))
@@ -102,7 +105,6 @@ if by not in ("age_group",):
     st.caption("Kaplan-Meier survival in each age band, averaged with the chosen weights; the variance is the "
                "weighted sum of the bands' Greenwood variances. Not estimated when a group lacks an age band or "
                "has too few cases.")
-    state.write_back(ranges=("years",))
 
 if res["conditional"] is not None:
     st.subheader("Conditional survival")
@@ -111,9 +113,7 @@ if res["conditional"] is not None:
                "with a CI from the Greenwood variance of the interval.")
 
 st.subheader("Hazard ratios (Cox model)")
-default_cov = [c for c in [by, "sex", "age_group"] if c]
-covs = st.multiselect("Covariates", [c for c in STRATA if c], default=list(dict.fromkeys(default_cov)),
-                      format_func=STRATA.get, key="survival:cox")
+covs = st.multiselect("Covariates", COX_OPTIONS, format_func=STRATA.get, key=k_cox)
 if covs:
     try:
         hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
