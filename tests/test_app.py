@@ -71,6 +71,18 @@ def test_incidence_edge_selections(monkeypatch, demo_warehouse, params):
     assert at.title[0].value == "Incidence"
 
 
+@pytest.mark.parametrize("tab", ["Map", "Tumour groups", "By age", "Trend"])
+@pytest.mark.parametrize("params", [{}, {"tumour": "XIIa", "countries": "AUS,CAN"},
+                                    {"tumour": "V", "ages": "15-19", "countries": "FRA", "years": "2019-2019"}])
+def test_incidence_tab_from_the_link(monkeypatch, demo_warehouse, tab, params):
+    """Only the open tab is computed; the link opens any tab, also on edge selections."""
+    at = run_page(monkeypatch, demo_warehouse, "views/incidence.py", tab=tab, **params)
+    assert not at.exception
+    opened = [t for t in at.tabs if t.label == tab][0]
+    assert len(opened.children) > 0
+    assert all(len(t.children) == 0 for t in at.tabs if t.label != tab)
+
+
 def test_incidence_rare_subgroup_is_suppressed_not_shown(monkeypatch, small_warehouse):
     at = run_page(monkeypatch, small_warehouse, "views/incidence.py", tumour="IIIb", countries="FRA")
     metrics = {m.label: m.value for m in at.metric}
@@ -150,6 +162,12 @@ def test_survival_net_and_fallback(monkeypatch, demo_warehouse):
 def test_international_page(monkeypatch, demo_warehouse, params):
     at = run_page(monkeypatch, demo_warehouse, "views/international.py", **params)
     assert at.title[0].value == "International comparison"
+
+
+def test_international_map_measure_from_the_link(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/international.py", map="surv5")
+    assert at.radio(key="international:map").value == "surv5"
+    assert "map=surv5" in at.code[0].value
 
 
 def test_presentation_mode_and_copy_link(monkeypatch, demo_warehouse):

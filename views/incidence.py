@@ -24,6 +24,8 @@ with st.sidebar:
                  help=METHOD_HELP["ci_rate"])
     st.caption("Sex-specific rates need sex-specific denominators; the bundled UN WPP figures are "
                "for both sexes combined, so rates here are for boys and girls together.")
+TABS = ["By country", "Map", "Tumour groups", "By age", "Trend"]
+k_tab = state.choice("tab", TABS, TABS[0])  # the open tab is part of the link
 state.write_back(ranges=("years",))
 state.show_notices()
 with st.sidebar:
@@ -51,71 +53,77 @@ c[3].metric("95% CI", "—" if p["suppressed"] else f"{p['asr_lower']:.1f} – {
 if not p["suppressed"] and p["cases"] == 0:
     st.info("No cases match this selection: the rate is 0 with the upper confidence limit shown.")
 
-tab_country, tab_map, tab_groups, tab_age, tab_trend = st.tabs(
-    ["By country", "Map", "Country × tumour group", "By age", "Trend"])
+# Only the open tab is computed (on_change="rerun"); switching tabs reruns the page from the cache.
+tab_country, tab_map, tab_groups, tab_age, tab_trend = st.tabs(TABS, key=k_tab, on_change="rerun")
 
 with tab_country:
-    t = by_country["table"]
-    fig = figures.rate_bars(t, "country", f"Age-standardised incidence by country: {what}",
-                            "Rate per million person-years (95% CI)", pooled=p["asr"],
-                            pooled_label="All selected countries", footnote=foot)
-    chart(fig, "incidence")
-    n_supp = int(t["suppressed"].sum())
-    if n_supp:
-        st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
-                   f"{by_country['threshold']} cases (or needed to protect a suppressed neighbour).")
-    table(t, "incidence_by_country.csv", footnote=foot)
+    if tab_country.open:
+        t = by_country["table"]
+        fig = figures.rate_bars(t, "country", f"Age-standardised incidence by country: {what}",
+                                "Rate per million person-years (95% CI)", pooled=p["asr"],
+                                pooled_label="All selected countries", footnote=foot)
+        chart(fig, "incidence")
+        n_supp = int(t["suppressed"].sum())
+        if n_supp:
+            st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
+                       f"{by_country['threshold']} cases (or needed to protect a suppressed neighbour).")
+        table(t, "incidence_by_country.csv", footnote=foot)
 
 with tab_map:
-    t = by_country["table"]
-    fig = maps.choropleth(t, "country", "asr", f"Age-standardised incidence: {what}",
-                          "per million", hover_cols=["cases", "asr_lower", "asr_upper"], notice=foot)
-    chart(fig, "incidence-map", maps.PLOTLY_CONFIG)
-    st.caption("Grey: no data or suppressed. Only countries in the pool are coloured.")
+    if tab_map.open:
+        t = by_country["table"]
+        fig = maps.choropleth(t, "country", "asr", f"Age-standardised incidence: {what}",
+                              "per million", hover_cols=["cases", "asr_lower", "asr_upper"], notice=foot)
+        chart(fig, "incidence-map", maps.PLOTLY_CONFIG)
+        st.caption("Grey: no data or suppressed. Only countries in the pool are coloured.")
 
 with tab_groups:
-    if tumour:
-        st.caption("Showing all ICCC-3 main groups for the selected countries (the tumour filter is not applied here).")
-    grid = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
-                            standard, ci, by=("country", "iccc_main"))["table"]
-    fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
-                          "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
-    chart(fig, "incidence")
-    st.caption("s = suppressed (fewer than the minimum number of cases).")
-    table(grid, "incidence_by_country_and_group.csv", footnote=foot)
+    if tab_groups.open:
+        if tumour:
+            st.caption("Showing all ICCC-3 main groups for the selected countries "
+                       "(the tumour filter is not applied here).")
+        grid = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
+                                standard, ci, by=("country", "iccc_main"))["table"]
+        fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
+                              "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
+        chart(fig, "incidence")
+        st.caption("s = suppressed (fewer than the minimum number of cases).")
+        table(grid, "incidence_by_country_and_group.csv", footnote=foot)
 
 with tab_age:
-    age = pooled["age_specific"]
-    fig = figures.rate_points(age, "age_band", f"Age-specific incidence: {what}", "Age group (years)",
-                              "Rate per million person-years (95% CI)", footnote=foot)
-    chart(fig, "incidence")
-    table(age, "incidence_by_age.csv", footnote=foot)
+    if tab_age.open:
+        age = pooled["age_specific"]
+        fig = figures.rate_points(age, "age_band", f"Age-specific incidence: {what}", "Age group (years)",
+                                  "Rate per million person-years (95% CI)", footnote=foot)
+        chart(fig, "incidence")
+        table(age, "incidence_by_age.csv", footnote=foot)
 
 with tab_trend:
-    yearly = cached_incidence(*key, by=("year",))["table"]
-    tr = cached_trend(*key)
-    row = tr.iloc[0]
-    if row["suppressed"] or row["apc"] != row["apc"]:
-        st.info("Annual percent change not available for this selection (too few cases or years).")
-    else:
-        st.markdown(f"**Annual percent change (APC): {row['apc']:+.2f}% per year** "
-                    f"(95% CI {row['apc_lower']:+.2f} to {row['apc_upper']:+.2f}), "
-                    f"{int(row['first_year'])}–{int(row['last_year'])}.")
-    fig = figures.trend_lines(yearly, f"Age-standardised incidence by year of diagnosis: {what}",
-                              "Rate per million person-years", footnote=foot)
-    chart(fig, "incidence")
-    st.caption("APC: least-squares line through the natural logarithm of the yearly age-standardised rates, "
-               "95% CI from the t distribution (SEER*Stat's method).")
-    if years[1] - years[0] >= 9:
-        p1, p2 = (years[0], years[0] + 4), (years[1] - 4, years[1])
-        rr = cached_rate_ratio(str(db_path()), key[1], ages, standard, p1, p2)
-        if rr["suppressed"]:
-            st.caption(f"Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: not shown (too few cases).")
+    if tab_trend.open:
+        yearly = cached_incidence(*key, by=("year",))["table"]
+        tr = cached_trend(*key)
+        row = tr.iloc[0]
+        if row["suppressed"] or row["apc"] != row["apc"]:
+            st.info("Annual percent change not available for this selection (too few cases or years).")
         else:
-            st.markdown(f"**Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: {rr['rate_ratio']:.2f}** "
-                        f"(95% CI {rr['lower']:.2f}–{rr['upper']:.2f}; ratio of age-standardised rates, "
-                        f"log-normal interval).")
-    table(yearly, "incidence_by_year.csv", footnote=foot)
+            st.markdown(f"**Annual percent change (APC): {row['apc']:+.2f}% per year** "
+                        f"(95% CI {row['apc_lower']:+.2f} to {row['apc_upper']:+.2f}), "
+                        f"{int(row['first_year'])}–{int(row['last_year'])}.")
+        fig = figures.trend_lines(yearly, f"Age-standardised incidence by year of diagnosis: {what}",
+                                  "Rate per million person-years", footnote=foot)
+        chart(fig, "incidence")
+        st.caption("APC: least-squares line through the natural logarithm of the yearly age-standardised rates, "
+                   "95% CI from the t distribution (SEER*Stat's method).")
+        if years[1] - years[0] >= 9:
+            p1, p2 = (years[0], years[0] + 4), (years[1] - 4, years[1])
+            rr = cached_rate_ratio(str(db_path()), key[1], ages, standard, p1, p2)
+            if rr["suppressed"]:
+                st.caption(f"Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: not shown (too few cases).")
+            else:
+                st.markdown(f"**Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: {rr['rate_ratio']:.2f}** "
+                            f"(95% CI {rr['lower']:.2f}–{rr['upper']:.2f}; ratio of age-standardised rates, "
+                            f"log-normal interval).")
+        table(yearly, "incidence_by_year.csv", footnote=foot)
 
 with st.expander("Methods and definitions"):
     for note in pooled["notes"]:

@@ -21,6 +21,7 @@ with st.sidebar:
     st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k,
                  help=METHOD_HELP["standard"])
     page.countries_widget()
+k_map = state.choice("map", ["asr", "surv5"], "asr")  # the map's measure, further down the page
 state.write_back(ranges=("years",))
 state.show_notices()
 with st.sidebar:
@@ -61,7 +62,7 @@ if t["surv5"].notna().any():
                "would explain with its number of cases (Spiegelhalter 2005).")
 
 st.subheader("Map")
-measure = st.radio("Measure", ["asr", "surv5"], horizontal=True, key="international:map",
+measure = st.radio("Measure", ["asr", "surv5"], horizontal=True, key=k_map,
                    format_func={"asr": "Age-standardised incidence", "surv5": "5-year survival"}.get)
 chart(maps.choropleth(t, "country", measure, "Age-standardised incidence" if measure == "asr"
                       else "5-year observed survival", "per million" if measure == "asr" else "survival",
