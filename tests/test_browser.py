@@ -142,10 +142,10 @@ def test_a_shared_link_works_as_the_first_request_of_a_fresh_server(browser, sma
 
 
 SHARED_VIEWS = {
-    "incidence": "tumour=III&countries=FRA,DEU,KEN&ages=0-19&years=2003-2012&standard=esp2013",
-    "survival": "tumour=I&countries=FRA,KEN&by=sex&ci=log",
+    "incidence": "tumour=III&countries=FRA,DEU,KEN&ages=0-19&years=2003-2012&standard=esp2013&tab=Trend",
+    "survival": "tumour=I&countries=FRA,KEN&by=sex&ci=log&cox=period",
     "cohorts": "n=2&c0_tumour=I&c1_tumour=III",
-    "international": "tumour=I&ages=0-19&years=2005-2014",
+    "international": "tumour=I&ages=0-19&years=2005-2014&map=surv5",
 }
 
 
@@ -175,3 +175,13 @@ def test_copied_link_reopens_the_same_view(open_page, browser, app_url, url_path
     after = _view_fingerprint(other)
     ctx.close()
     assert before == after and (before["metrics"] or before["chart_titles"])
+
+
+def test_choosing_a_tab_puts_it_in_the_link(open_page):
+    """Incidence tabs are computed when opened; the open tab is written to the address."""
+    page = open_page("incidence")
+    page.get_by_role("tab", name="Map").click()
+    page.wait_for_function("() => location.search.includes('tab=Map')", timeout=30_000)
+    wait_for_render(page)
+    assert page.get_by_text("Grey: no data or suppressed").is_visible()  # the map tab's content
+    assert not _exceptions(page)
