@@ -249,9 +249,14 @@ def cmd_logrank(args: argparse.Namespace) -> int:
     import pandas as pd
 
     _write_table(pd.DataFrame([{"chisq": res["chisq"], "df": res["df"], "p": res["p"]}]), args.format)
-    _notices(con, [f"Log-rank test across {args.by}" + (f", stratified by {args.strata}" if args.strata else "")
-                   + f"; {events.n_analysed:,} analysed of {events.n_selected:,} selected "
-                   f"({events.n_dco:,} DCO excluded)."])
+    notes = [f"Log-rank test across {args.by}" + (f", stratified by {args.strata}" if args.strata else "")
+             + f"; {events.n_analysed:,} analysed of {events.n_selected:,} selected "
+             f"({events.n_dco:,} DCO excluded)."]
+    if res["n_excluded"]:
+        notes.append(f"{res['n_excluded']:,} case(s) with {' or '.join(cols)} unknown left out of the test.")
+    if res["reason"]:
+        notes.append(f"No test statistic: {res['reason']}.")
+    _notices(con, notes)
     return 0
 
 

@@ -126,7 +126,9 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     by = check_by(list(by), BY_COLUMNS)
     where, params = selection.where()
     cols = "".join(f"{b}, " for b in by)
-    with con.cursor() as cur:  # a cursor: Arrow output needs a relation, and `con` may hold an unread result
+    # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
+    # cursor is a second connection to the same database, so it sees committed rows only.
+    with con.cursor() as cur:
         rows = cur.sql(f"""
             SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
                    CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco
@@ -402,10 +404,18 @@ def _logrank_parts(g: pd.DataFrame, group: str) -> tuple[list, np.ndarray, np.nd
 
 def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
     """Log-rank test across the levels of `group` (optionally stratified by `strata`):
-    chi-square, degrees of freedom, p, and observed/expected per level."""
+    chi-square, degrees of freedom, p, and observed/expected per level.
+
+    Cases whose `group` or `strata` value is missing (an unknown stage, say) are left out, as
+    R's survdiff leaves out missing values; `n_excluded` counts them. Where the variance matrix
+    is singular (R's survdiff stops there too: for instance a level that only ever occurs alone
+    in its strata) chi-square and p are missing and `reason` says why."""
     t = events.table
     if group not in t.columns or (strata and strata not in t.columns):
         raise SelectionError("the event table is not broken down by the test's columns")
+    missing = t[[group] + ([strata] if strata else [])].isna().any(axis=1).to_numpy()
+    n_excluded = int((t["n_event"] + t["n_censor"]).to_numpy()[missing].sum())
+    t = t[~missing]
     levels = sorted(t[group].unique().tolist())
     O, E, V = np.zeros(len(levels)), np.zeros(len(levels)), np.zeros((len(levels), len(levels)))
     for _, g in (t.groupby(strata) if strata else [(None, t)]):
@@ -414,15 +424,20 @@ def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
         O[idx] += o
         E[idx] += e
         V[np.ix_(idx, idx)] += v
+    out = {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E,
+           "n_excluded": n_excluded, "reason": None}
     keep = np.flatnonzero(E > 0)
     if len(keep) < 2:
-        return {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E}
+        return out | {"reason": "fewer than two groups with expected deaths"}
     k = keep[1:]
     diff = (O - E)[k]
-    chisq = float(diff @ np.linalg.solve(V[np.ix_(k, k)], diff))
+    try:
+        chisq = float(diff @ np.linalg.solve(V[np.ix_(k, k)], diff))
+    except np.linalg.LinAlgError:
+        return out | {"reason": "the variance matrix is singular (a group is never compared with another "
+                                "within the same stratum)"}
     df = len(keep) - 1
-    return {"chisq": chisq, "df": df, "p": float(stats.chi2.sf(chisq, df)), "levels": levels,
-            "observed": O, "expected": E}
+    return out | {"chisq": chisq, "df": df, "p": float(stats.chi2.sf(chisq, df))}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -115,10 +115,18 @@ def test_survival_default_shows_curves_and_logrank(monkeypatch, demo_warehouse):
     {"tumour": "XIIa", "countries": "AUS", "by": "stage"},  # tiny: everything suppressed
     {"tumour": "V", "years": "2019-2019", "countries": "CAN", "by": "period"},
     {"by": "iccc_sub", "ci": "plain", "bands": "off", "ticks": "on", "min_at_risk": "50"},
+    {"tumour": "I", "by": "stage"},                       # stage unknown for AML/CML: left out of the log-rank
 ])
 def test_survival_edge_selections(monkeypatch, demo_warehouse, params):
     at = run_page(monkeypatch, demo_warehouse, "views/survival.py", **params)
     assert at.title[0].value == "Survival"
+
+
+def test_survival_stage_logrank_leaves_out_unknown_stage(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", tumour="I", by="stage", countries="FRA,DEU")
+    assert not at.exception
+    assert any("Log-rank test" in m.value and "unknown stage (toronto) left out" in m.value.lower()
+               for m in at.markdown)
 
 
 def test_survival_group_without_deaths(monkeypatch, tmp_path):
@@ -185,9 +193,13 @@ def test_presentation_mode_and_copy_link(monkeypatch, demo_warehouse):
     {"c0_tumour": "Ia", "c1_tumour": "I", "c1_countries": "FRA"},            # overlapping cohorts
     {"c0_tumour": "XIIa", "c0_countries": "AUS", "c1_tumour": "V", "c1_ages": "15-19"},  # tiny / empty
     {"n": "9", "c0_name": "x" * 500, "c1_stages": "Z,<b>"},                   # malformed
+    {"c0_name": "p", "c1_name": "cases"},                  # cohort names that are also column names
 ])
 def test_cohorts_page(monkeypatch, demo_warehouse, params):
     at = run_page(monkeypatch, demo_warehouse, "views/cohorts.py", **params)
     assert at.title[0].value == "Compare cohorts"
     if "c1_countries" in params and params.get("c1_tumour") == "I":
         assert any("overlap" in w.value for w in at.warning)
+    if params.get("c0_name") == "p":  # shares stay numbers (percent), not p-value text
+        mix = [d.value for d in at.dataframe if {"level", "p", "cases"} <= set(d.value.columns)][0]
+        assert mix["p"].dtype.kind == "f" and mix["p"].max() <= 100

@@ -220,3 +220,21 @@ def test_empty_selection_gives_no_groups(small_warehouse):
     con.close()
     assert ev.n_selected == 0 and list(ev.groups()) == []
     assert kaplan_meier(ev).curves == {}
+
+
+def test_logrank_leaves_out_unknown_group_values_as_survdiff_does():
+    d = data("lung")
+    known = event_table_from_rows(d, "time_days", "status", by=["group"])
+    with_unknown = pd.concat([d, d.head(7).assign(group=None)])
+    et = event_table_from_rows(with_unknown, "time_days", "status", by=["group"])
+    got, ref = logrank(et, "group"), logrank(known, "group")
+    assert got["n_excluded"] == 7 and ref["n_excluded"] == 0
+    assert got["chisq"] == pytest.approx(ref["chisq"], rel=1e-12) and got["df"] == ref["df"]
+
+
+def test_logrank_with_a_singular_variance_says_why():
+    # level "b" only ever occurs alone in its stratum: no comparison carries information about it
+    d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 0, 1, 1, 1, 0, 1, 1],
+                      "g": ["a", "c", "a", "c", "b", "b", "a", "c"], "s": ["x", "x", "x", "x", "y", "y", "x", "x"]})
+    res = logrank(event_table_from_rows(d, "t", "e", by=["g", "s"]), "g", strata="s")
+    assert np.isnan(res["chisq"]) and "singular" in res["reason"]

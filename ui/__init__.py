@@ -136,19 +136,20 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
         shown = df.drop(columns="suppressed")
         if df["suppressed"].any():
             shown = shown.assign(note=df["suppressed"].map({True: suppression.notice(), False: ""}))
-    config = {c: st.column_config.Column(LABELS.get(c, c.replace("_", " ").capitalize()))
-              for c in shown.columns}
-    percent = [*_percent_columns(shown), *(c for c in percent if c in shown.columns)]
-    if "p" in shown.columns:
+    named = [c for c in percent if c in shown.columns]  # the caller's columns (cohort names, say): as named
+    label = {c: c if c in named else LABELS.get(c, c.replace("_", " ").capitalize()) for c in shown.columns}
+    config = {c: st.column_config.Column(label[c]) for c in shown.columns}
+    percent = [*named, *(c for c in _percent_columns(shown) if c not in named)]
+    if "p" in shown.columns and "p" not in named:
         shown = shown.assign(p=shown["p"].map(p_text))
     for c in shown.columns:
-        if c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected"):
-            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="localized")
-        elif c in percent:
-            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%.1f%%")
+        if c in percent:
+            config[c] = st.column_config.NumberColumn(label[c], format="%.1f%%")
+        elif c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected"):
+            config[c] = st.column_config.NumberColumn(label[c], format="localized")
         elif shown[c].dtype.kind == "f":  # whole numbers (1, 5 and 10 years; counts with gaps) without decimals
             whole = bool(((shown[c] % 1 == 0) | shown[c].isna()).all())
-            config[c] = st.column_config.NumberColumn(LABELS.get(c, c), format="%d" if whole else "%.2f")
+            config[c] = st.column_config.NumberColumn(label[c], format="%d" if whole else "%.2f")
     if percent:  # shown as percentages, one decimal (93.2%), as SEER*Explorer shows survival
         shown = shown.assign(**{c: shown[c] * 100 for c in percent})
     shown = shown.copy(deep=False)
@@ -418,9 +419,15 @@ def median_text(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def logrank_line(lr: dict, across: str) -> None:
-    """The log-rank result in one sentence (p below 0.001 shown as such)."""
+    """The log-rank result in one sentence (p below 0.001 shown as such), with the cases left out
+    for an unknown value, or why there is no test."""
+    left_out = (f" ({lr['n_excluded']:,} case(s) with unknown {across} left out of the test)"
+                if lr.get("n_excluded") else "")
+    if lr.get("reason") or pd.isna(lr["chisq"]):
+        st.caption(f"Log-rank test across {across} not available: {lr.get('reason') or 'no test statistic'}.")
+        return
     p = "p < 0.001" if lr["p"] < 0.001 else f"p = {lr['p']:.3f}"
-    st.markdown(f"**Log-rank test** across {across}: χ² = {lr['chisq']:.2f}, df = {lr['df']}, {p}")
+    st.markdown(f"**Log-rank test** across {across}: χ² = {lr['chisq']:.2f}, df = {lr['df']}, {p}{left_out}")
 
 
 def survival_tables(res: dict, prefix: str, footnote: str) -> None:

@@ -63,7 +63,8 @@ n_analysed = res["n_selected"] - res["n_dco"]
 st.caption(f"**{what}**, diagnosed {years[0]}–{years[1]}: {n_analysed:,} analysed of {res['n_selected']:,} "
            f"selected ({res['n_dco']:,} death-certificate-only registrations excluded: no survival time).")
 if not res["curves"]:
-    st.info("No group in this selection has enough cases to show survival "
+    st.info("No cases with a survival time match this selection." if n_analysed == 0 else
+            "No group in this selection has enough cases to show survival "
             f"({len(res['suppressed'])} group(s) suppressed, fewer than the minimum number of cases).")
     st.stop()
 
