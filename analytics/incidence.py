@@ -230,6 +230,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     SELECT {values}d.*, coalesce(n.cases, 0) AS cases
     FROM denom d {case_values}
     LEFT JOIN num n ON {join_on}{''.join(f' AND n.{b} IS NOT DISTINCT FROM v.{b}' for b in case_dims)}
+    ORDER BY ALL  -- a fixed order: the rate sums over age bands then agree to the last bit, run after run
     """
     df = con.execute(sql, params).df()
     if sex_specific and df.empty is False and (df["person_years"] <= 0).any():
