@@ -499,8 +499,9 @@ COX_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group
 
 
 def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates: list[str],
-        min_cases: int | None = None) -> pd.DataFrame:
-    """Cox model on the selected cases (DCO excluded): one row per term."""
+        min_cases: int | None = None, max_terms: int | None = None) -> pd.DataFrame:
+    """Cox model on the selected cases (DCO excluded): one row per term. With `max_terms`, a model
+    with more terms (dummies) than that is refused with the count, before any fitting."""
     selection = selection or Selection()
     covariates = check_by(list(covariates), COX_COLUMNS)
     if not covariates:
@@ -514,6 +515,11 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
     for c in covariates:
         if c not in NUMERIC_COVARIATES:
             df[c] = df[c].astype(str).where(df[c].notna())
+    levels = {c: 1 if c in NUMERIC_COVARIATES else df[c].nunique() - 1 for c in covariates}
+    if max_terms is not None and sum(levels.values()) > max_terms:
+        many = ", ".join(f"{c} {n + 1} levels" for c, n in levels.items() if n > 1)
+        raise SelectionError(f"the model would have {sum(levels.values())} terms, more than {max_terms} "
+                             f"({many}): choose fewer covariates or a narrower selection")
     res = cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
     res.attrs["ph"] = lambda: ph_test(df, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
     return res
@@ -631,43 +637,43 @@ def ph_test(df: pd.DataFrame, duration: str, event: str, covariates: list[str], 
 
     eta = X @ beta
     w = np.exp(eta - eta.max())  # rescaling cancels in every ratio below
-    # risk-set sums over subjects with time >= t (reverse cumulative sums over the distinct times)
-    wx = w[:, None] * X
-    wxx = w[:, None, None] * X[:, :, None] * X[:, None, :]
-    s0 = np.bincount(inv, weights=w, minlength=len(ut))[::-1].cumsum()[::-1]
-    s1 = np.zeros((len(ut), p))
-    s2 = np.zeros((len(ut), p, p))
-    np.add.at(s1, inv, wx)
-    np.add.at(s2, inv, wxx)
-    s1 = s1[::-1].cumsum(axis=0)[::-1]
-    s2 = s2[::-1].cumsum(axis=0)[::-1]
-    # deaths per distinct time
-    dw = np.bincount(inv, weights=w * dead, minlength=len(ut))
-    dx = np.zeros((len(ut), p))
-    dxx = np.zeros((len(ut), p, p))
-    xsum = np.zeros((len(ut), p))
-    np.add.at(dx, inv[dead], wx[dead])
-    np.add.at(dxx, inv[dead], wxx[dead])
-    np.add.at(xsum, inv[dead], X[dead])
     g_time = np.zeros(len(ut))
     g_time[inv[dead]] = g_subject[dead]
 
+    # Walk the distinct times from the last to the first, keeping the risk-set sums over subjects
+    # with time >= t (S0, S1, S2 = sums of w, w x, w x x'): memory p x p, not n x p x p.
+    order = np.argsort(inv, kind="stable")
+    start = np.searchsorted(inv[order], np.arange(len(ut) + 1))
+    s0, s1, s2 = 0.0, np.zeros(p), np.zeros((p, p))
     u = np.zeros(2 * p)
     imat = np.zeros((2 * p, 2 * p))
-    for k in np.flatnonzero(d_t > 0):
-        dk, g = int(d_t[k]), g_time[k]
-        for r in range(dk):  # Efron: the tied deaths leave the risk set in equal fractions
-            f = r / dk
-            a0 = s0[k] - f * dw[k]
-            a1 = (s1[k] - f * dx[k]) / a0
-            a2 = (s2[k] - f * dxx[k]) / a0
-            v = a2 - np.outer(a1, a1)
-            imat[:p, :p] += v
-            imat[:p, p:] += v * g
-            imat[p:, :p] += v * g
-            imat[p:, p:] += v * g * g
-            u[p:] -= g * a1
-        u[p:] += g * xsum[k]
+    for k in range(len(ut) - 1, -1, -1):
+        rows_k = order[start[k]:start[k + 1]]
+        xk, wk = X[rows_k], w[rows_k]
+        s0 += wk.sum()
+        s1 += wk @ xk
+        s2 += (xk * wk[:, None]).T @ xk
+        if d_t[k] == 0:
+            continue
+        dead_k = dead[rows_k]
+        xd, wd = xk[dead_k], wk[dead_k]
+        dw, dx, dxx = wd.sum(), wd @ xd, (xd * wd[:, None]).T @ xd
+        # Efron: the tied deaths leave the risk set in equal fractions f = r / d, r = 0..d-1;
+        # sum over r of v_r = a2_r - a1_r a1_r', with a0 = S0 - f dw, a1 = (S1 - f dx) / a0 and
+        # a2 = (S2 - f dxx) / a0, written with scalar sums over r.
+        dk = int(d_t[k])
+        f = np.arange(dk) / dk
+        a0 = s0 - f * dw
+        c1, c2 = (1 / a0).sum(), (f / a0).sum()
+        e1, e2, e3 = (1 / a0 ** 2).sum(), (f / a0 ** 2).sum(), (f ** 2 / a0 ** 2).sum()
+        cross = np.outer(s1, dx)
+        v = s2 * c1 - dxx * c2 - (np.outer(s1, s1) * e1 - (cross + cross.T) * e2 + np.outer(dx, dx) * e3)
+        g = g_time[k]
+        imat[:p, :p] += v
+        imat[:p, p:] += v * g
+        imat[p:, :p] += v * g
+        imat[p:, p:] += v * g * g
+        u[p:] += g * (xd.sum(axis=0) - (s1 * c1 - dx * c2))
     # terms: the dummies of one categorical covariate together
     term_of = [nm.split("=", 1)[0] for nm in hr["term"]]
     rows = []

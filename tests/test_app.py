@@ -157,6 +157,22 @@ def test_survival_link_keeps_cox_covariates_and_weights(monkeypatch, demo_wareho
     assert "cox=period%2Csex" in link and "std_weights=equal" in link
 
 
+def test_survival_cox_with_too_many_terms_says_so(monkeypatch, demo_warehouse):
+    """All tumours by ICCC-3 subgroup: 53 Cox terms are refused with the count, not fitted for minutes."""
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", by="iccc_sub", tumour="")
+    assert any("Cox model not available" in i.value and "terms" in i.value for i in at.info)
+
+
+def test_survival_proportional_hazards_check_runs_when_opened(monkeypatch, demo_warehouse):
+    at = run_page(monkeypatch, demo_warehouse, "views/survival.py", countries="FRA,DEU")
+    n_tables = len(at.dataframe)
+    at.session_state["ph_check_open"] = True
+    at.run()
+    assert not at.exception
+    assert len(at.dataframe) == n_tables + 1
+    assert "GLOBAL" in at.dataframe[-1].value["term"].tolist()  # the check's table, last on the page
+
+
 def test_survival_net_and_fallback(monkeypatch, demo_warehouse):
     at = run_page(monkeypatch, demo_warehouse, "views/survival.py", measure="pohar-perme",
                   countries="USA", tumour="VIa", by="period")
@@ -194,6 +210,8 @@ def test_presentation_mode_and_copy_link(monkeypatch, demo_warehouse):
     {"c0_tumour": "XIIa", "c0_countries": "AUS", "c1_tumour": "V", "c1_ages": "15-19"},  # tiny / empty
     {"n": "9", "c0_name": "x" * 500, "c1_stages": "Z,<b>"},                   # malformed
     {"c0_name": "p", "c1_name": "cases"},                  # cohort names that are also column names
+    {"c0_name": "level", "c1_name": "suppressed"},
+    {"c0_name": "characteristic", "c1_name": "note", "n": "3", "c2_name": "cohort"},
 ])
 def test_cohorts_page(monkeypatch, demo_warehouse, params):
     at = run_page(monkeypatch, demo_warehouse, "views/cohorts.py", **params)
@@ -201,5 +219,5 @@ def test_cohorts_page(monkeypatch, demo_warehouse, params):
     if "c1_countries" in params and params.get("c1_tumour") == "I":
         assert any("overlap" in w.value for w in at.warning)
     if params.get("c0_name") == "p":  # shares stay numbers (percent), not p-value text
-        mix = [d.value for d in at.dataframe if {"level", "p", "cases"} <= set(d.value.columns)][0]
-        assert mix["p"].dtype.kind == "f" and mix["p"].max() <= 100
+        mix = [d.value for d in at.dataframe if {"level", "share p", "share cases"} <= set(d.value.columns)][0]
+        assert mix["share p"].dtype.kind == "f" and mix["share p"].max() <= 100

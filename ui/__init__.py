@@ -232,14 +232,31 @@ def cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, con
     return out
 
 
-@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+COX_MAX_TERMS = 25  # more hazard ratios than a forest plot can show, and minutes of fitting
+
+
+@st.cache_resource(show_spinner=False, ttl=600, max_entries=16)
+def _cox_model(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+    """The fitted model with its lazily computed proportional-hazards check (not picklable, so a
+    resource: the same read-only result for every session)."""
     from analytics import survival
 
-    res = survival.cox(_connection(db).cursor(), _selection(filters, years), list(covariates))
+    return survival.cox(_connection(db).cursor(), _selection(filters, years), list(covariates),
+                        max_terms=COX_MAX_TERMS)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+    res = _cox_model(db, filters, years, covariates)
     out = res.drop(columns=["coef", "se"]).assign(n=res.attrs["n"], events=res.attrs["events"])
-    out.attrs = {"ph": res.attrs["ph"]()}
+    out.attrs = {}  # the model and its check stay in the resource
     return out
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def cached_ph_test(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+    """The proportional-hazards check of `cached_cox`'s model (computed when first asked for)."""
+    return _cox_model(db, filters, years, covariates).attrs["ph"]()
 
 
 def year_range_widget(state, name: str, lo: int, hi: int) -> None:

@@ -72,8 +72,10 @@ if lr is not None and lr["df"] > 0:
 st.subheader("Characteristics")
 ch = res["characteristics"]
 table(ch["summary"], "cohort_characteristics.csv", footnote=foot)
-mix = ch["mix"].pivot_table(index=["characteristic", "level"], columns="cohort", values="share").reset_index()
-table(mix, "cohort_mix.csv", footnote=foot, percent=list(ch["mix"]["cohort"].unique()))
+# one "share <cohort>" column per cohort: a cohort may be called "level" or "suppressed" too
+mix = (ch["mix"].pivot_table(index=["characteristic", "level"], columns="cohort", values="share")
+       .rename(columns=lambda name: f"share {name}").reset_index())
+table(mix, "cohort_mix.csv", footnote=foot, percent=[f"share {n}" for n in ch["mix"]["cohort"].unique()])
 st.caption("Share of each cohort (%); sex 1 male, 2 female, 9 unknown. Empty: fewer than the minimum number of cases.")
 if not ch["tests"].empty:
     table(ch["tests"], "cohort_tests.csv", footnote=foot)

@@ -5,8 +5,8 @@ import streamlit as st
 
 from analytics import figures
 from analytics.filters import SelectionError
-from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_survival, chart, checked_filters,
-                db_path, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
+from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_ph_test, cached_survival, chart,
+                checked_filters, db_path, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
@@ -117,12 +117,16 @@ st.subheader("Hazard ratios (Cox model)")
 covs = st.multiselect("Covariates", COX_OPTIONS, format_func=STRATA.get, key=k_cox)
 if covs:
     try:
-        hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
+        with st.spinner("Fitting the Cox model…"):
+            hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
         chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
                                             "\nCox proportional hazards, Efron ties; reference: first level of each covariate."), "survival")
         table(hr, "hazard_ratios.csv", footnote=foot)
-        with st.expander("Proportional-hazards check"):
-            table(hr.attrs["ph"], "proportional_hazards_check.csv", footnote=foot)
+        with st.expander("Proportional-hazards check", key="ph_check_open", on_change="rerun") as ph_box:
+            if ph_box.open:  # computed only when asked for
+                with st.spinner("Testing proportional hazards…"):
+                    table(cached_ph_test(str(db_path()), fkey, years, tuple(covs)),
+                          "proportional_hazards_check.csv", footnote=foot)
             st.caption("Score test per covariate and overall (GLOBAL), as R's cox.zph with the Kaplan-Meier "
                        "time transform (Grambsch & Therneau 1994): a small p suggests that covariate's hazard "
                        "ratio changes over follow-up, and the hazard ratio above is then an average.")
