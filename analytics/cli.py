@@ -53,7 +53,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     try:
         n_unclassified = classify_csv(args.file, sys.stdout)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         _err(f"error: {e}")
         return 1
     _err(f"{n_unclassified} row(s) unclassified")
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--country", required=True, help="ISO 3166-1 alpha-3 code, e.g. FRA")
     sp.add_argument("--sex", required=True, choices=["1", "2"], help="1 male, 2 female")
     sp.set_defaults(func=cmd_lifetable)
-    for name, helptext in (("incidence", "incidence rates per million, age-standardised, with 95% CIs"),
+    for name, helptext in (("incidence", "incidence rates per million, age-standardised, with 95%% CIs"),
                            ("trend", "annual percent change of the age-standardised rate")):
         sp = with_db(sub.add_parser(name, help=helptext))
         sp.add_argument("--filter", action="append", metavar="COLUMN=VALUE[,VALUE...]",
@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--years", metavar="FROM-TO", help="years of diagnosis")
         sp.add_argument("--format", choices=["csv", "json"], default="csv")
 
-    sp = with_db(sub.add_parser("survival", help="Kaplan-Meier or net survival, with 95% CIs"))
+    sp = with_db(sub.add_parser("survival", help="Kaplan-Meier or net survival, with 95%% CIs"))
     selection_args(sp)
     sp.add_argument("--by", metavar="COLUMN[,COLUMN...]", help="stratify by these columns")
     sp.add_argument("--times", default="1,3,5,10", help="years at which to report (default 1,3,5,10)")
@@ -378,9 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_cox)
 
     sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))
-    sp.add_argument("--scale", type=float, default=1.0,
+    sp.add_argument("--scale", type=_positive_number, default=1.0,
                     help="multiplies the expected case counts (1 = what the populations produce)")
-    sp.add_argument("--seed", type=int, default=2024)
+    sp.add_argument("--seed", type=_seed, default=2024)
     sp.add_argument("--format", choices=["csv", "parquet"], default="csv",
                     help="file format of the generated submissions (default csv)")
     sp.set_defaults(func=cmd_demo)
@@ -390,6 +390,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _positive_number(text: str) -> float:
+    """--scale: a finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number above 0")
+    return value
+
+
+def _seed(text: str) -> int:
+    """--seed: a whole number from 0 (numpy's random generators take no negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 0")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    import duckdb
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except FileNotFoundError as e:  # a read-only command on a warehouse that does not exist
+        _err(f"error: {e}")
+        return 2
+    except (duckdb.IOException, duckdb.InvalidInputException) as e:  # not a warehouse, or locked
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        _err(f"error: cannot open the warehouse {getattr(args, 'db', None) or warehouse.DEFAULT_DB}: {first}")
+        return 2

@@ -294,14 +294,15 @@ def trend(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by
           min_cases: int | None = None) -> pd.DataFrame:
     """APC of the yearly ASRs per group of `by`, with 95% CI; suppressed where the group has fewer
     cases in all than the threshold."""
-    by = [b for b in by if b != "year"]
-    if "period" in by:
-        raise SelectionError("a trend over years cannot be broken down by period")
+    by = list(by)
+    if "period" in by or "year" in by:
+        raise SelectionError("a trend is over the years of diagnosis: it cannot be broken down by year or period")
     counts = band_counts(con, selection or Selection(), by + ["year"], ages)
     bands = _bands(selection or Selection(), ages)
     yearly = asr_table(counts, by + ["year"], standard_weights(con, standard, bands), ci)
+    yearly = yearly[yearly["person_years"] > 0]  # no denominator, no year (an empty selection, say)
     rows = []
-    for key, g in (yearly.groupby(by, dropna=False, sort=False) if by else [((), yearly)]):
+    for key, g in (yearly.groupby(by, dropna=False, sort=False) if by else [((), yearly)] if len(yearly) else []):
         key = key if isinstance(key, tuple) else (key,)
         a, lo, hi = apc(g["year"], g["asr"] * PER)
         rows.append(dict(zip(by, key)) | {"cases": int(g["cases"].sum()), "first_year": int(g["year"].min()),

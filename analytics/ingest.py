@@ -376,7 +376,8 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         if types[name] in ("FLOAT", "DOUBLE"):
             q = _quote_ident(name)
             con.execute(f"ALTER TABLE _pq ALTER {q} TYPE VARCHAR USING "
-                        f"CASE WHEN {q} = floor({q}) THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) "
+                        f"CASE WHEN isfinite({q}) AND abs({q}) < 1e15 AND {q} = floor({q}) "
+                        f"THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) "
                         f"ELSE CAST({q} AS VARCHAR) END")
     con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT rowid + 1 AS line_no, r.* "
                 f"FROM ({_raw_select(mapping, '_pq', keep_rowid=True)}) r")

@@ -418,6 +418,9 @@ def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
     t = t[~missing]
     levels = sorted(t[group].unique().tolist())
     O, E, V = np.zeros(len(levels)), np.zeros(len(levels)), np.zeros((len(levels), len(levels)))
+    if len(levels) < 2:
+        return {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E,
+                "n_excluded": n_excluded, "reason": "fewer than two groups to compare"}
     for _, g in (t.groupby(strata) if strata else [(None, t)]):
         lv, o, e, v = _logrank_parts(g, group)
         idx = [levels.index(x) for x in lv]

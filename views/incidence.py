@@ -102,8 +102,8 @@ with tab_trend:
     if tab_trend.open:
         yearly = cached_incidence(*key, by=("year",))["table"]
         tr = cached_trend(*key)
-        row = tr.iloc[0]
-        if row["suppressed"] or row["apc"] != row["apc"]:
+        row = tr.iloc[0] if len(tr) else None
+        if row is None or row["suppressed"] or row["apc"] != row["apc"]:
             st.info("Annual percent change not available for this selection (too few cases or years).")
         else:
             st.markdown(f"**Annual percent change (APC): {row['apc']:+.2f}% per year** "

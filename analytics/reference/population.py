@@ -208,14 +208,17 @@ def _read_rows(path: Path, name: str) -> tuple[pd.DataFrame, list[str], list[str
                                  f"(a population file has columns {', '.join(PARTNER_COLUMNS)})")
     index = [header.index(c) for c in PARTNER_COLUMNS]
     records, problems, prev_end = [], [], reader.line_num
-    for row in reader:
-        start, prev_end = prev_end + 1, reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            problems.append(f"line {start}: {len(row)} fields where the header has {len(header)}")
-            continue
-        records.append([start] + [row[i] for i in index])
+    try:
+        for row in reader:
+            start, prev_end = prev_end + 1, reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.append(f"line {start}: {len(row)} fields where the header has {len(header)}")
+                continue
+            records.append([start] + [row[i] for i in index])
+    except csv.Error as e:  # e.g. a field over the csv module's size limit: not a population file
+        raise ReferenceFileError(f"{name}: line {prev_end + 1} cannot be read ({e})") from None
     df = pd.DataFrame(records, columns=["line", *PARTNER_COLUMNS])
     ignored = [h for h in header if h not in PARTNER_COLUMNS]
     return df, ignored, problems
