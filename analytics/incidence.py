@@ -180,6 +180,17 @@ def _dim_sql(col: str, alias: str) -> str:
     return f"{alias}.{col}"
 
 
+def _filtered_years(selection: Selection) -> list[int] | None:
+    """The calendar years a `year` or `period` filter allows (both: the years in both), or None."""
+    sets = []
+    if "year" in selection.filters:
+        sets.append({int(y) for y in selection.filters["year"]})
+    if "period" in selection.filters:
+        sets.append({y for p in selection.filters["period"]
+                     for y in range(int(p[:4]), int(p[5:]) + 1)})
+    return sorted(set.intersection(*sets)) if sets else None
+
+
 def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str],
                 ages: str = "0-19") -> pd.DataFrame:
     """Cases and person-years per (breakdown values, age band), zero-filled, from aggregate SQL.
@@ -197,6 +208,11 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     params.update(cov_params)
     y_from, y_to = selection.years or (1900, 2100)
     params.update({"cy0": y_from, "cy1": y_to})
+    # A year or period filter narrows the person-years to the same years as the cases.
+    pop_years = _filtered_years(selection)
+    pop_year_sql = " AND list_contains($pop_years, p.year)" if pop_years is not None else ""
+    if pop_years is not None:
+        params["pop_years"] = pop_years
     pop_dims = [b for b in by if b in _POPULATION_DIMS]
     case_dims = [b for b in by if b not in _POPULATION_DIMS]
     if sex_specific:
@@ -220,7 +236,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     denom AS (
         SELECT {p_cols}, sum(p.person_years) AS person_years
         FROM population p JOIN coverage cv ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1
-        WHERE {pop_sex} AND list_contains($bands, p.age_group)
+        WHERE {pop_sex} AND list_contains($bands, p.age_group){pop_year_sql}
         GROUP BY ALL),
     num AS (  -- a case's year always lies within its own country's coverage: no join needed
         SELECT {c_cols}, count(*) AS cases

@@ -225,3 +225,13 @@ def test_rate_ratio_between_periods(tmp_path):
     assert rr["rate_ratio"] == pytest.approx(2.0, rel=1e-12)
     assert rr["lower"] == pytest.approx(2.0 * np.exp(-1.959963984540054 * se), rel=1e-12)
     assert rr["upper"] == pytest.approx(2.0 * np.exp(1.959963984540054 * se), rel=1e-12)
+
+
+@pytest.mark.parametrize("filters,years", [({"year": ["2005"]}, (2005, 2005)),
+                                          ({"period": ["2005-2009"]}, (2005, 2009))])
+def test_a_year_or_period_filter_narrows_the_person_years_too(small_warehouse, filters, years):
+    con = warehouse.connect(small_warehouse, read_only=True)
+    by_filter = incidence(con, Selection.build(filters), ["country"], min_cases=1).table
+    by_years = incidence(con, Selection.build({}, years), ["country"], min_cases=1).table
+    con.close()
+    pd.testing.assert_frame_equal(by_filter, by_years)
