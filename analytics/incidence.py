@@ -180,6 +180,42 @@ def _dim_sql(col: str, alias: str) -> str:
     return f"{alias}.{col}"
 
 
+def _check_population_years(con, coverage: str, pop_sex: str, pop_year_sql: str, params: dict,
+                            pop_years: list[int] | None) -> None:
+    """Every year in which a selected country has cases (within the selection's years) needs
+    person-years: a partner population file covering fewer years would otherwise shrink the
+    denominator and inflate the rate. Raises SelectionError naming the missing years."""
+    rows = con.execute(f"""
+        WITH coverage AS ({coverage})
+        SELECT cv.country, cv.y0, cv.y1, list(DISTINCT p.year) FILTER (WHERE p.year IS NOT NULL)
+        FROM coverage cv LEFT JOIN population p
+          ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1 AND p.person_years > 0
+             AND {pop_sex} AND list_contains($bands, p.age_group){pop_year_sql}
+        GROUP BY ALL ORDER BY cv.country""", params).fetchall()
+    if "sexes" in params and rows and not any(have for *_, have in rows):
+        raise SelectionError("sex-specific rates are unavailable: the population table has only "
+                             "both-sexes denominators (UN WPP) for this selection")
+    gaps = []
+    for country, y0, y1, have in rows:
+        needed = set(range(y0, y1 + 1)) & (set(pop_years) if pop_years is not None else set(range(y0, y1 + 1)))
+        missing = sorted(needed - set(have or []))
+        if missing:
+            gaps.append(f"{country} {_year_ranges(missing)}")
+    if gaps:
+        raise SelectionError(f"no population (person-years) for years with cases: {'; '.join(gaps)}. "
+                             f"Load them with `python -m analytics population FILE`, or choose other years")
+
+
+def _year_ranges(years: list[int]) -> str:
+    """[2002, 2003, 2004, 2010] -> '2002-2004, 2010'."""
+    out, start = [], years[0]
+    for a, b in zip(years, years[1:] + [None]):
+        if b != a + 1:
+            out.append(f"{start}-{a}" if a > start else f"{a}")
+            start = b
+    return ", ".join(out)
+
+
 def _filtered_years(selection: Selection) -> list[int] | None:
     """The calendar years a `year` or `period` filter allows (both: the years in both), or None."""
     sets = []
@@ -229,10 +265,14 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     values = (", ".join(f"v.{b}" for b in case_dims) + ", ") if case_dims else ""
     # values of the non-population breakdowns: those with cases, plus those asked for by a filter
     case_values = (f"CROSS JOIN (SELECT DISTINCT {', '.join(case_dims)} FROM num) v") if case_dims else ""
-    sql = f"""
-    WITH coverage AS (
+    coverage = f"""
         SELECT c.country, greatest(min(c.year), $cy0) AS y0, least(max(c.year), $cy1) AS y1
-        FROM cases c WHERE {cov_where} GROUP BY c.country),
+        FROM cases c WHERE {cov_where} GROUP BY c.country"""
+    _check_population_years(con, coverage, pop_sex, pop_year_sql,
+                            {k: v for k, v in params.items() if k in cov_params or k in
+                             ("cy0", "cy1", "bands", "sexes", "pop_years")}, pop_years)
+    sql = f"""
+    WITH coverage AS ({coverage}),
     denom AS (
         SELECT {p_cols}, sum(p.person_years) AS person_years
         FROM population p JOIN coverage cv ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1

@@ -83,6 +83,26 @@ def test_incidence_tab_from_the_link(monkeypatch, demo_warehouse, tab, params):
     assert all(len(t.children) == 0 for t in at.tabs if t.label != tab)
 
 
+@pytest.mark.parametrize("page", ["views/incidence.py", "views/international.py"])
+def test_population_missing_for_some_years_is_said_not_computed(monkeypatch, small_warehouse, tmp_path, page):
+    """A partner population file covering 2000-2001 only: the pages name the missing years
+    instead of dividing every year's cases by two years of person-years."""
+    import shutil
+
+    from analytics.reference.population import read_population_file, replace_population
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(small_warehouse, db)
+    f = tmp_path / "fra.csv"
+    f.write_text("country,year,sex,age_group,population\n" + "".join(
+        f"FRA,{y},0,{a},1000000\n" for y in (2000, 2001) for a in ("0-4", "5-9", "10-14", "15-19")))
+    con = warehouse.connect(db)
+    replace_population(con, read_population_file(f))
+    con.close()
+    at = run_page(monkeypatch, db, page, countries="FRA")
+    assert any("no population (person-years) for years with cases: FRA" in e.value for e in at.error)
+
+
 def test_incidence_rare_subgroup_is_suppressed_not_shown(monkeypatch, small_warehouse):
     at = run_page(monkeypatch, small_warehouse, "views/incidence.py", tumour="IIIb", countries="FRA")
     metrics = {m.label: m.value for m in at.metric}

@@ -228,7 +228,9 @@ def test_parse_hmd_reads_110_plus():
 
 BAD_POPULATION_FILES = {
     "bad country": (lambda r: r[1].update(country="XXX"), "line 3: country 'XXX'"),
-    "negative": (lambda r: r[2].update(population="-5"), "line 4: population '-5' is negative"),
+    "negative": (lambda r: r[2].update(population="-5"), "line 4: population '-5' is not above 0"),
+    "zero": (lambda r: r[2].update(population="0"), "line 4: population '0' is not above 0"),
+    "huge": (lambda r: r[2].update(population="1e308"), "line 4: population '1e308' is over 1,000,000,000"),
     "non-numeric": (lambda r: r[0].update(population="12,5x"), "line 2: population '12,5x' is not a number"),
     "wrong age group": (lambda r: r[3].update(age_group="20-24"), "line 5: age_group '20-24'"),
     "bad year": (lambda r: r[0].update(year="1850"), "line 2: year '1850'"),

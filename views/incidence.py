@@ -2,6 +2,7 @@
 import streamlit as st
 
 from analytics import figures, iccc, maps
+from analytics.filters import SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
 from ui import (METHOD_HELP, AnalysisPage, cached_incidence, cached_rate_ratio, cached_trend, chart, checked_filters,
                 db_path, table, tumour_filter, year_range_widget)
@@ -36,8 +37,12 @@ years, ages, standard, ci = tuple(state.get("years")), state.get("ages"), state.
 key = (str(db_path()), checked_filters({"country": chosen, **tumour_filter(tumour)}, years), years, ages, standard, ci)
 
 with st.spinner("Computing rates…"):
-    pooled = cached_incidence(*key, by=())
-    by_country = cached_incidence(*key, by=("country",))
+    try:
+        pooled = cached_incidence(*key, by=())
+        by_country = cached_incidence(*key, by=("country",))
+    except SelectionError as e:  # e.g. a partner's population file does not cover every year
+        st.error(f"Incidence cannot be computed for this selection: {e}.")
+        st.stop()
 t_pooled = pooled["table"]
 what = tumours[tumour] if tumour else "All tumours"
 foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "

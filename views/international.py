@@ -4,6 +4,7 @@ import streamlit as st
 
 from analytics import figures, maps
 from analytics.compare import funnel_limits
+from analytics.filters import SelectionError
 from analytics.incidence import CI_METHODS, STANDARDS
 from ui import (METHOD_HELP, AnalysisPage, cached_international, chart, checked_filters, db_path, table, tumour_filter,
                 year_range_widget)
@@ -31,7 +32,11 @@ tumour, chosen, years = state.get("tumour"), state.get("countries"), tuple(state
 ages, standard = state.get("ages"), state.get("standard")
 fkey = checked_filters({"country": chosen, **tumour_filter(tumour)}, years)
 with st.spinner("Comparing countries…"):
-    res = cached_international(str(db_path()), fkey, years, ages, standard, "tiwari")
+    try:
+        res = cached_international(str(db_path()), fkey, years, ages, standard, "tiwari")
+    except SelectionError as e:  # e.g. a partner's population file does not cover every year
+        st.error(f"The comparison cannot be made for this selection: {e}.")
+        st.stop()
 t, pooled = res["table"], res["pooled"]
 what = tumours[tumour].strip() if tumour else "All tumours"
 foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}.")

@@ -48,6 +48,8 @@ SEXES = {"0": "both sexes", "1": "male", "2": "female"}
 #: Age groups a partner file may give. '0' and '1-4' split the 0-4 band.
 PARTNER_AGE_GROUPS = ("0", "1-4", "0-4", "5-9", "10-14", "15-19")
 PARTNER_COLUMNS = ("country", "year", "sex", "age_group", "population")
+#: No country has a billion people in one five-year age group: a larger value is a unit mistake.
+MAX_POPULATION = 1e9
 YEAR_RANGE = (1900, 2100)
 #: Relative tolerance when a file gives both a total and its parts (sex 0 and sexes 1 + 2, or
 #: 0-4 and 0 + 1-4): partners' own estimates are often rounded separately.
@@ -235,7 +237,7 @@ def read_population_file(path: str | Path) -> PopulationFile:
     Format: CSV (UTF-8; comma, semicolon, tab or bar), header row, columns (any order, any case)
     country (ISO 3166-1 alpha-3), year (1900-2100), sex (0 both sexes, 1 male, 2 female),
     age_group (0, 1-4, 0-4, 5-9, 10-14, 15-19), population (person-years in that calendar year:
-    a non-negative number, e.g. the mid-year population). Other columns are ignored.
+    a number above 0 and at most 1e9, e.g. the mid-year population). Other columns are ignored.
 
     Every row must be valid, and the file as a whole must be consistent:
     - one row per country, year, sex and age group;
@@ -272,7 +274,9 @@ def read_population_file(path: str | Path) -> PopulationFile:
                    f"{', '.join(PARTNER_AGE_GROUPS)}"),
         (value.isna() | ~np.isfinite(value),
          lambda i: f"population {_short(t['population'][i])} is not a number"),
-        (value < 0, lambda i: f"population {_short(t['population'][i])} is negative"),
+        (value <= 0, lambda i: f"population {_short(t['population'][i])} is not above 0"),
+        (value > MAX_POPULATION, lambda i: f"population {_short(t['population'][i])} is over "
+                                           f"{MAX_POPULATION:,.0f} (one country, year, sex and age group)"),
     ]
     masks = [(fails.fillna(False).to_numpy(dtype=bool), msg) for fails, msg in checks]
     bad = np.logical_or.reduce([m for m, _ in masks])
