@@ -363,6 +363,7 @@ BAD_LIFE_TABLES = {
     "wrong sex in title": (dict(title="Testland, Life tables (period 1x1), Males"),
                            "title says males but sex 2"),
     "both sexes": (dict(title="Testland, Life tables (period 1x1), Both sexes"), "both-sexes"),
+    "total (HMD bltper)": (dict(title="Testland, Life tables (period 1x1), Total"), "both-sexes"),
 }
 
 

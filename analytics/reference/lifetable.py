@@ -83,8 +83,9 @@ def parse_hmd(text: str, name: str, sex: int | None = None) -> pd.DataFrame:
                                  f"'{' '.join(HMD_COLUMNS)}'")
     title = " ".join(lines[:head]).lower()
     if sex is not None:
-        said = ("both" if "both sexes" in title else 1 if re.search(r"\bmales\b", title)
-                else 2 if "females" in title else None)
+        # HMD titles end in "Males", "Females" or "Total" (both sexes; bltper files)
+        said = ("both" if "both sexes" in title or re.search(r"\btotal\b", title) else
+                1 if re.search(r"\bmales\b", title) else 2 if "females" in title else None)
         if said == "both":
             raise ReferenceFileError(f"{name}: a both-sexes table; give the male or the female "
                                      f"table (mltper/fltper) with --sex 1 or 2")
