@@ -75,6 +75,8 @@ def _date(column: str, required: bool) -> list[Rule]:
 RULES: list[Rule] = [
     Rule("case_id", "missing", "case_id IS NULL"),
     Rule("case_id", "appears more than once in this submission", "n_same_case_id > 1"),
+    Rule("case_id", "already loaded for this country and registry from another submission "
+                    "(remove or replace that submission first)", "loaded_elsewhere"),
     Rule("country", "missing", "country_t IS NULL"),
     Rule("country", "not an ISO 3166-1 alpha-3 country code",
          "country_t IS NOT NULL AND NOT is_iso3"),
@@ -124,6 +126,7 @@ def _parse_sql(source: str = "_raw") -> str:
       SELECT t.*,
         case_id_t AS case_id,
         coalesce(dup.n, 1) AS n_same_case_id,
+        l.case_id IS NOT NULL AS loaded_elsewhere,
         upper(country_t) AS country,
         upper(country_t) IN (SELECT code FROM _iso3) AS is_iso3,
         upper(stage_t) IN (SELECT code FROM _stages) AS is_toronto,
@@ -136,6 +139,8 @@ def _parse_sql(source: str = "_raw") -> str:
         CASE WHEN regexp_full_match(morphology_t, '[0-9]{{4}}') THEN CAST(morphology_t AS INTEGER) END
           AS morph
       FROM t LEFT JOIN _dups dup ON t.case_id_t = dup.dup_id
+        LEFT JOIN _loaded l ON l.case_id = t.case_id_t AND l.country = upper(t.country_t)
+                           AND l.registry IS NOT DISTINCT FROM t.registry_t  -- distinct keys: no row repeats
     ),
     a AS (
       SELECT d.*,
@@ -442,6 +447,11 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
         for old in replaced:
             for table in ("cases", "rejected_rows", "submissions"):
                 con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [old])
+        # Tumours already in the pool from other submissions (same country, registry, case_id):
+        # loading them again would count them twice. Only the countries in this file are read.
+        con.execute("""CREATE OR REPLACE TEMP TABLE _loaded AS
+            SELECT DISTINCT country, registry, case_id FROM cases
+            WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
         # Pass 1: every row is parsed once; the valid ones go straight into `cases`.
         con.execute(f"INSERT INTO cases ({', '.join(CASE_NAMES)}) {_cases_select()}", {"sid": sid})
         # Pass 2: the rows that did not load (few) are parsed again to list all their reasons.

@@ -80,7 +80,7 @@ BAD_ROWS = [
 
 def test_every_rule_has_a_bad_row_test():
     tested = {reason for _, reason in BAD_ROWS} | {"case_id: appears more than once in this submission",
-                                                   MALFORMED_LINE.reason}
+                                                   MALFORMED_LINE.reason, ALREADY_LOADED}
     assert {r.reason for r in RULES} | {MALFORMED_LINE.reason} == tested
 
 
@@ -106,6 +106,28 @@ def test_duplicate_case_id_rejects_every_occurrence(db, tmp_path):
     report = ingest_file(db, path)
     assert (report.rows_loaded, report.rows_rejected) == (1, 2)
     assert report.reasons == {"case_id: appears more than once in this submission": 2}
+
+
+ALREADY_LOADED = ("case_id: already loaded for this country and registry from another submission "
+                  "(remove or replace that submission first)")
+
+
+def test_the_same_tumours_in_another_file_are_not_counted_twice(db, tmp_path):
+    """Same rows under another name or format (here: with a changed column order): rejected with
+    the reason; re-loading the first file under its own name still replaces it."""
+    rows = [valid_row(case_id="A"), valid_row(case_id="B"), valid_row(case_id="C", registry="R2")]
+    first = write_csv(tmp_path / "first.csv", rows)
+    ingest_file(db, first)
+    again = pd.DataFrame(rows[:2] + [valid_row(case_id="D")])
+    again[list(reversed(again.columns))].to_csv(tmp_path / "again.csv", index=False)
+    report = ingest_file(db, tmp_path / "again.csv")
+    assert (report.rows_loaded, report.rows_rejected) == (1, 2)
+    assert report.reasons == {ALREADY_LOADED: 2}
+    assert db.execute("SELECT count(*) FROM cases").fetchone()[0] == 4  # A, B, C once; D
+    other_registry = write_csv(tmp_path / "r3.csv", [valid_row(case_id="C", registry="R3")])
+    assert ingest_file(db, other_registry).rows_loaded == 1  # another registry's C is another tumour
+    assert ingest_file(db, first).rows_loaded == 3  # the same file replaces itself
+    assert accounting_holds(db, "again")
 
 
 def test_a_row_gets_every_reason_that_applies(db, tmp_path):
