@@ -188,10 +188,15 @@ def cmd_incidence(args: argparse.Namespace) -> int:
 
 
 def _times(value: str) -> list[float]:
+    """--times: distinct finite years from 0, in increasing order."""
     try:
-        return [float(t) for t in _split(value)]
+        times = sorted({float(t) for t in _split(value)})
     except ValueError:
-        raise SystemExit(f"error: --times '{value}': write years, e.g. 1,3,5,10") from None
+        times = []
+    if not times or not all(0 <= t < float("inf") for t in times):
+        _err(f"error: --times '{value}': write years from 0, e.g. 1,3,5,10")
+        raise SystemExit(2)
+    return times
 
 
 def cmd_survival(args: argparse.Namespace) -> int:

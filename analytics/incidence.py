@@ -69,8 +69,9 @@ def poisson_ci(cases, person_years, level: float = 0.95) -> tuple[np.ndarray, np
     d = np.asarray(cases, dtype=float)
     n = np.asarray(person_years, dtype=float)
     a = 1 - level
-    lower = np.where(d > 0, stats.chi2.ppf(a / 2, 2 * d) / 2, 0.0) / n
-    upper = stats.chi2.ppf(1 - a / 2, 2 * d + 2) / 2 / n
+    with np.errstate(divide="ignore", invalid="ignore"):  # no person-years: no rate (NaN/inf), no warning
+        lower = np.where(d > 0, stats.chi2.ppf(a / 2, 2 * d) / 2, 0.0) / n
+        upper = stats.chi2.ppf(1 - a / 2, 2 * d + 2) / 2 / n
     return lower, upper
 
 

@@ -73,3 +73,18 @@ def test_parquet_with_nan_and_infinite_codes_rejects_the_rows(capsys, tmp_path):
     df.to_parquet(tmp_path / "s.parquet")
     code, out, err = run(capsys, "ingest", "--db", tmp_path / "w.duckdb", tmp_path / "s.parquet")
     assert code == 0 and "read 3, loaded 1, rejected 2" in out
+
+
+@pytest.mark.parametrize("times", ["-1", "nan", "inf", "", "x"])
+def test_survival_times_are_checked(capsys, small_warehouse, times):
+    code, out, err = run(capsys, "survival", "--db", small_warehouse, "--times", times)
+    assert code == 2 and out == "" and "--times" in err
+
+
+def test_incidence_with_no_person_years_prints_no_numpy_warnings(capsys, small_warehouse):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a division warning would now raise
+        code, _, err = run(capsys, "incidence", "--db", small_warehouse, "--years", "1990-1995")
+    assert code == 0
