@@ -136,6 +136,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
         shown = df.drop(columns="suppressed")
         if df["suppressed"].any():
             shown = shown.assign(note=df["suppressed"].map({True: suppression.notice(), False: ""}))
+    if "stage" in shown.columns and "stage" not in percent:  # as the figures label it
+        shown = shown.assign(stage=shown["stage"].astype(object).where(shown["stage"].notna(), "Unknown"))
     named = [c for c in percent if c in shown.columns]  # the caller's columns (cohort names, say): as named
     label = {c: c if c in named else LABELS.get(c, c.replace("_", " ").capitalize()) for c in shown.columns}
     config = {c: st.column_config.Column(label[c]) for c in shown.columns}
