@@ -48,6 +48,21 @@ def cmd_rejected(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    from analytics.ingest import SubmissionError, remove_submission
+
+    con = warehouse.connect(args.db)
+    try:
+        loaded, rejected = remove_submission(con, args.submission)
+    except SubmissionError as e:
+        _err(f"error: {e}")
+        return 1
+    finally:
+        con.close()
+    print(f"removed submission '{args.submission}': {loaded:,} loaded and {rejected:,} rejected rows", flush=True)
+    return 0
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from analytics.iccc import classify_csv
 
@@ -302,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", help="submission id (default: the file name without extension)")
     sp.add_argument("--synthetic", action="store_true", help="mark the submission as synthetic data")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = with_db(sub.add_parser("remove", help="delete one submission with its loaded and rejected rows"))
+    sp.add_argument("submission", help="submission id (see the Submissions & data quality page)")
+    sp.set_defaults(func=cmd_remove)
 
     sp = with_db(sub.add_parser("rejected", help="list rejected rows with their reasons (CSV)"))
     sp.add_argument("submission", nargs="?", help="one submission id (default: all)")

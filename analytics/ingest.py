@@ -76,7 +76,8 @@ RULES: list[Rule] = [
     Rule("case_id", "missing", "case_id IS NULL"),
     Rule("case_id", "appears more than once in this submission", "n_same_case_id > 1"),
     Rule("case_id", "already loaded for this country and registry from another submission "
-                    "(remove or replace that submission first)", "loaded_elsewhere"),
+                    "(replace it by loading under its name, or `python -m analytics remove` it first)",
+         "loaded_elsewhere"),
     Rule("country", "missing", "country_t IS NULL"),
     Rule("country", "not an ISO 3166-1 alpha-3 country code",
          "country_t IS NOT NULL AND NOT is_iso3"),
@@ -487,6 +488,26 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
     _drop_scratch(con)
     return IngestReport(sid, path.name, sha, rows_read, loaded, rejected, unclassified, reasons,
                         ignored, replaced)
+
+
+def remove_submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> tuple[int, int]:
+    """Delete one submission with its loaded and rejected rows, in one transaction; returns
+    (rows loaded, rows rejected) it had. For a partner's corrected extract under a new file name,
+    whose tumours would otherwise be rejected as already loaded."""
+    row = con.execute("SELECT rows_loaded, rows_rejected FROM submissions WHERE submission_id = ?",
+                      [submission_id]).fetchall()
+    if not row:
+        known = [r[0] for r in con.execute("SELECT submission_id FROM submissions ORDER BY 1").fetchall()]
+        raise SubmissionError(f"no submission '{submission_id[:80]}'; loaded: {', '.join(known[:20]) or 'none'}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("cases", "rejected_rows", "submissions"):
+            con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [submission_id])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return row[0][0], row[0][1]
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from analytics.ingest import MALFORMED_LINE, RULES, SubmissionError, ingest_file
+from analytics.ingest import MALFORMED_LINE, RULES, SubmissionError, ingest_file, remove_submission
 from analytics.schema import INPUT_NAMES
 from tests.conftest import ROOT, random_rows, valid_row, write_csv
 
@@ -109,7 +109,7 @@ def test_duplicate_case_id_rejects_every_occurrence(db, tmp_path):
 
 
 ALREADY_LOADED = ("case_id: already loaded for this country and registry from another submission "
-                  "(remove or replace that submission first)")
+                  "(replace it by loading under its name, or `python -m analytics remove` it first)")
 
 
 def test_the_same_tumours_in_another_file_are_not_counted_twice(db, tmp_path):
@@ -128,6 +128,11 @@ def test_the_same_tumours_in_another_file_are_not_counted_twice(db, tmp_path):
     assert ingest_file(db, other_registry).rows_loaded == 1  # another registry's C is another tumour
     assert ingest_file(db, first).rows_loaded == 3  # the same file replaces itself
     assert accounting_holds(db, "again")
+    # a corrected extract under a new name: remove the old submission, then load it
+    assert remove_submission(db, "first") == (3, 0)
+    assert ingest_file(db, tmp_path / "again.csv").rows_loaded == 3
+    with pytest.raises(SubmissionError, match="no submission 'first'"):
+        remove_submission(db, "first")
 
 
 def test_a_row_gets_every_reason_that_applies(db, tmp_path):
