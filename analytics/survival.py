@@ -418,17 +418,16 @@ def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
     t = t[~missing]
     levels = sorted(t[group].unique().tolist())
     O, E, V = np.zeros(len(levels)), np.zeros(len(levels)), np.zeros((len(levels), len(levels)))
+    out = {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E,
+           "n_excluded": n_excluded, "reason": None}  # filled in place below, or returned with a reason
     if len(levels) < 2:
-        return {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E,
-                "n_excluded": n_excluded, "reason": "fewer than two groups to compare"}
+        return out | {"reason": "fewer than two groups to compare"}
     for _, g in (t.groupby(strata) if strata else [(None, t)]):
         lv, o, e, v = _logrank_parts(g, group)
         idx = [levels.index(x) for x in lv]
         O[idx] += o
         E[idx] += e
         V[np.ix_(idx, idx)] += v
-    out = {"chisq": np.nan, "df": 0, "p": np.nan, "levels": levels, "observed": O, "expected": E,
-           "n_excluded": n_excluded, "reason": None}
     keep = np.flatnonzero(E > 0)
     if len(keep) < 2:
         return out | {"reason": "fewer than two groups with expected deaths"}

@@ -75,7 +75,6 @@ for key in res["curves"]:
                    else figures.group_label(v) if by in ("iccc_main", "iccc_sub") else str(v))
 method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
                f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
-n_analysed = res["n_selected"] - res["n_dco"]
 foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {n_analysed:,} analysed ({res['n_dco']:,} DCO "
                      f"excluded); {method_text}; curves stop when fewer than {state.get('min_at_risk')} remain at risk.")
 fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
