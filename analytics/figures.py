@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics import iccc
+from analytics.safe_text import plotly_text
 
 BLUE = "#1f5fa8"
 GREY = "#9aa5b1"
@@ -34,16 +35,23 @@ def _wrap(text: str, width: int = 140) -> str:
     return "\n".join(w for line in text.split("\n") for w in (textwrap.wrap(line, width) or [""]))
 
 
+def _texts(values) -> list[str]:
+    """Category labels, names or point text from the data, escaped for Plotly (`plotly_text`)."""
+    return [plotly_text(v) for v in values]
+
+
 def _layout(fig: go.Figure, title: str, footnote: str | None, height: int = 460) -> go.Figure:
+    """Title, font, margins and the footnote annotation; title and footnote are shown as text
+    (escaped), the footnote's line breaks become <br>."""
     footnote = _wrap(footnote) if footnote else footnote
     lines = footnote.count("\n") + 1 if footnote else 0
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), font=FONT, height=height,
+    fig.update_layout(title=dict(text=plotly_text(title), x=0, xanchor="left"), font=FONT, height=height,
                       template="plotly_white", margin=dict(l=10, r=10, t=70, b=70 + 14 * lines))
     if footnote:
         # below the x-axis title, whatever the figure's height
-        fig.add_annotation(text=footnote.replace("\n", "<br>"), xref="paper", yref="paper", x=0, y=0,
-                           yshift=-52, xanchor="left", yanchor="top", showarrow=False, align="left",
-                           font=dict(size=10, color="#555"))
+        fig.add_annotation(text="<br>".join(plotly_text(ln) for ln in footnote.split("\n")),
+                           xref="paper", yref="paper", x=0, y=0, yshift=-52, xanchor="left", yanchor="top",
+                           showarrow=False, align="left", font=dict(size=10, color="#555"))
     return fig
 
 
@@ -61,7 +69,7 @@ def rate_bars(df: pd.DataFrame, category: str, title: str, x_title: str, pooled:
     if sort:
         d = d.sort_values("asr", ascending=True)
     fig = go.Figure(go.Bar(
-        x=d["asr"], y=d[category].astype(str), orientation="h", marker_color=BLUE,
+        x=d["asr"], y=_texts(d[category]), orientation="h", marker_color=BLUE,
         error_x=dict(type="data", symmetric=False, array=d["asr_upper"] - d["asr"],
                      arrayminus=d["asr"] - d["asr_lower"], color="#333", thickness=1.2),
         customdata=np.stack([d["cases"], d["asr_lower"], d["asr_upper"]], axis=-1),
@@ -70,8 +78,8 @@ def rate_bars(df: pd.DataFrame, category: str, title: str, x_title: str, pooled:
     if pooled is not None and np.isfinite(pooled):
         fig.add_vline(x=pooled, line_dash="dash", line_color="#c0392b")
         fig.add_annotation(x=pooled, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"{pooled_label}: {pooled:.1f}", font=dict(size=11, color="#c0392b"))
-    fig.update_xaxes(title=x_title, rangemode="tozero")
+                           text=f"{plotly_text(pooled_label)}: {pooled:.1f}", font=dict(size=11, color="#c0392b"))
+    fig.update_xaxes(title=plotly_text(x_title), rangemode="tozero")
     return _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
 
 
@@ -82,9 +90,9 @@ def heatmap(df: pd.DataFrame, rows: str, cols: str, value: str, title: str, colo
     if col_order:
         piv = piv.reindex(columns=[c for c in col_order if c in piv.columns])
     text = piv.map(lambda v: "s" if pd.isna(v) else f"{v:.1f}")
-    fig = go.Figure(go.Heatmap(z=piv.to_numpy(), x=[str(c) for c in piv.columns], y=[str(r) for r in piv.index],
+    fig = go.Figure(go.Heatmap(z=piv.to_numpy(), x=_texts(piv.columns), y=_texts(piv.index),
                                text=text.to_numpy(), texttemplate="%{text}", colorscale="Blues",
-                               colorbar=dict(title=colorbar), hoverongaps=False,
+                               colorbar=dict(title=plotly_text(colorbar)), hoverongaps=False,
                                hovertemplate="%{y}, %{x}: %{z:.2f}<extra></extra>"))
     fig.update_layout(plot_bgcolor="#e9ecef")
     fig.update_yaxes(autorange="reversed")
@@ -97,12 +105,12 @@ def rate_points(df: pd.DataFrame, x: str, title: str, x_title: str, y_title: str
     """Points with 95% CI error bars (e.g. age-specific rates), categorical x in the frame's order."""
     d = df.dropna(subset=[y])
     fig = go.Figure(go.Scatter(
-        x=d[x].astype(str), y=d[y], mode="markers+lines", marker=dict(size=9, color=BLUE),
+        x=_texts(d[x]), y=d[y], mode="markers+lines", marker=dict(size=9, color=BLUE),
         line=dict(color=BLUE, width=1),
         error_y=dict(type="data", symmetric=False, array=d[upper] - d[y], arrayminus=d[y] - d[lower]),
         hovertemplate="%{x}: %{y:.1f}<extra></extra>"))
-    fig.update_xaxes(title=x_title, type="category")
-    fig.update_yaxes(title=y_title, rangemode="tozero")
+    fig.update_xaxes(title=plotly_text(x_title), type="category")
+    fig.update_yaxes(title=plotly_text(y_title), rangemode="tozero")
     return _layout(fig, title, footnote, height=400)
 
 
@@ -118,11 +126,11 @@ def trend_lines(df: pd.DataFrame, title: str, y_title: str, footnote: str | None
                                  y=list(g["asr_upper"]) + list(g["asr_lower"])[::-1], fill="toself",
                                  fillcolor=colour, opacity=0.15, line=dict(width=0), hoverinfo="skip",
                                  showlegend=False))
-        fig.add_trace(go.Scatter(x=g["year"], y=g["asr"], mode="lines+markers", name=str(name) or "Rate",
+        fig.add_trace(go.Scatter(x=g["year"], y=g["asr"], mode="lines+markers", name=plotly_text(name) or "Rate",
                                  line=dict(color=colour, dash=dash), showlegend=bool(group),
                                  hovertemplate="%{x}: %{y:.1f}<extra></extra>"))
     fig.update_xaxes(title="Year of diagnosis", dtick=2)
-    fig.update_yaxes(title=y_title, rangemode="tozero")
+    fig.update_yaxes(title=plotly_text(y_title), rangemode="tozero")
     return _layout(fig, title, footnote, height=420)
 
 
@@ -136,12 +144,13 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
     from plotly.subplots import make_subplots
 
     keys = list(curves)
+    names = [(labels or {}).get(k) or " / ".join(map(str, k)) or "All" for k in keys]  # raw, escaped where drawn
     n_groups = max(1, len(keys))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.78, 0.22])
     for i, key in enumerate(keys):
         tab = curves[key]
-        name = (labels or {}).get(key) or " / ".join(map(str, key)) or "All"
+        name = plotly_text(names[i])
         colour, dash = line_style(i)
         t = np.concatenate([[0.0], tab["time_years"].to_numpy()])
         s = np.concatenate([[1.0], tab["survival"].to_numpy()])
@@ -154,8 +163,9 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
                                      line=dict(width=0, shape="hv"), fillcolor=colour, opacity=0.15,
                                      hoverinfo="skip", showlegend=False, legendgroup=name), row=1, col=1)
         fig.add_trace(go.Scatter(x=t, y=s, mode="lines", line=dict(color=colour, dash=dash, shape="hv", width=2),
-                                 name=name, legendgroup=name,
-                                 hovertemplate=name + ": %{y:.3f} at %{x:.2f} years<extra></extra>"), row=1, col=1)
+                                 name=name, legendgroup=name,  # the hover repeats the (escaped) name
+                                 hovertemplate="%{fullData.name}: %{y:.3f} at %{x:.2f} years<extra></extra>"),
+                      row=1, col=1)
         if censor_ticks:
             c = tab[tab["n_censored"] > 0]
             fig.add_trace(go.Scatter(x=c["time_years"], y=c["survival"], mode="markers",
@@ -165,16 +175,15 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
         ar = at_risk
         for b, v in zip(by, key):
             ar = ar[ar[b].isna()] if pd.isna(v) else ar[ar[b] == v]
-        text = ["<16" if pd.isna(n) else f"{int(n):,}" for n in ar["n_at_risk"]]
+        text = ["&lt;16" if pd.isna(n) else f"{int(n):,}" for n in ar["n_at_risk"]]  # shown as <16
         fig.add_trace(go.Scatter(x=ar["time_years"], y=[n_groups - i] * len(ar), mode="text", text=text,
                                  textfont=dict(color=colour, size=11), showlegend=False, hoverinfo="skip",
                                  cliponaxis=False),
                       row=2, col=1)
-    fig.update_yaxes(title=y_title, range=[0, 1.02], tickformat=".0%", row=1, col=1)
-    names = [(labels or {}).get(k) or " / ".join(map(str, k)) or "All" for k in keys]
+    fig.update_yaxes(title=plotly_text(y_title), range=[0, 1.02], tickformat=".0%", row=1, col=1)
     fig.update_yaxes(showgrid=False, zeroline=False, range=[0.4, n_groups + 0.6], title="At risk",
                      tickvals=[n_groups - i for i in range(len(keys))],
-                     ticktext=[n[:18] for n in names], tickfont=dict(size=10), row=2, col=1)
+                     ticktext=[plotly_text(n[:18]) for n in names], tickfont=dict(size=10), row=2, col=1)
     t_max = max_years or float(at_risk["time_years"].max() if len(at_risk) else 10)
     step = 1 if t_max <= 10 else 2 if t_max <= 20 else 5
     fig.update_xaxes(range=[-0.3, t_max + 0.3], dtick=step)
@@ -187,7 +196,7 @@ def forest_plot(df: pd.DataFrame, title: str, footnote: str | None = None) -> go
     """Hazard ratios (hr, hr_lower, hr_upper per term) on a log axis with a line at 1."""
     d = df.iloc[::-1]
     fig = go.Figure(go.Scatter(
-        x=d["hr"], y=d["term"], mode="markers", marker=dict(size=9, color=BLUE, symbol="square"),
+        x=d["hr"], y=_texts(d["term"]), mode="markers", marker=dict(size=9, color=BLUE, symbol="square"),
         error_x=dict(type="data", symmetric=False, array=d["hr_upper"] - d["hr"], arrayminus=d["hr"] - d["hr_lower"]),
         customdata=np.stack([d["hr_lower"], d["hr_upper"], d["p"]], axis=-1),
         hovertemplate="%{y}: HR %{x:.2f} (95% CI %{customdata[0]:.2f}-%{customdata[1]:.2f}), p %{customdata[2]:.3g}<extra></extra>"))
@@ -204,7 +213,7 @@ def dot_whisker(df: pd.DataFrame, category: str, value: str, lower: str, upper: 
     d = df.dropna(subset=[value]).sort_values(value, ascending=True)
     fmt = ".1%" if percent else ".1f"
     fig = go.Figure(go.Scatter(
-        x=d[value], y=d[category].astype(str), mode="markers", marker=dict(size=10, color=BLUE),
+        x=d[value], y=_texts(d[category]), mode="markers", marker=dict(size=10, color=BLUE),
         error_x=dict(type="data", symmetric=False, array=d[upper] - d[value], arrayminus=d[value] - d[lower],
                      color="#333", thickness=1.2),
         customdata=np.stack([d[lower], d[upper]], axis=-1),
@@ -212,8 +221,8 @@ def dot_whisker(df: pd.DataFrame, category: str, value: str, lower: str, upper: 
     if pooled is not None and np.isfinite(pooled):
         fig.add_vline(x=pooled, line_dash="dash", line_color="#c0392b")
         fig.add_annotation(x=pooled, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"{pooled_label}: {pooled:{fmt}}", font=dict(size=11, color="#c0392b"))
-    fig.update_xaxes(title=x_title, tickformat=".0%" if percent else None)
+                           text=f"{plotly_text(pooled_label)}: {pooled:{fmt}}", font=dict(size=11, color="#c0392b"))
+    fig.update_xaxes(title=plotly_text(x_title), tickformat=".0%" if percent else None)
     return _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
 
 
@@ -230,7 +239,7 @@ def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.
     fig.add_hline(y=pooled, line_color="#c0392b", line_dash="dash",
                   annotation_text=f"Pooled: {pooled:.1%}", annotation_position="bottom right")
     d = df.dropna(subset=[p_col, n_col])
-    fig.add_trace(go.Scatter(x=d[n_col], y=d[p_col], mode="markers+text", text=d[label_col],
+    fig.add_trace(go.Scatter(x=d[n_col], y=d[p_col], mode="markers+text", text=_texts(d[label_col]),
                              textposition="top center", marker=dict(size=10, color=BLUE), name="Countries",
                              hovertemplate="%{text}: %{y:.1%} of %{x:,} cases<extra></extra>"))
     fig.update_xaxes(title="Number of cases analysed")

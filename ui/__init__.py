@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import iccc, overview, suppression, warehouse
+from analytics.safe_text import csv_comment, csv_frame, markdown_text
 from analytics.filters import Selection
 
 SYNTHETIC_NOTICE = ("Synthetic demonstration data: these cases are simulated (calibrated to published "
@@ -127,7 +128,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
           **kw) -> None:
     """A table with readable headers and a CSV download of the same rows (machine-readable
     headers, full precision; the footnote and the synthetic-data notice as '#' header comments,
-    which pandas' comment='#' skips). ICCC-3 codes carry their names; suppressed cells read
+    which pandas' comment='#' skips; text that a spreadsheet would run as a formula starts with
+    a single quote: `analytics.safe_text`). ICCC-3 codes carry their names; suppressed cells read
     "suppressed, fewer than N cases" in a note column. On screen, proportions (`percent`, and
     the columns `_percent_columns` recognises) read as percentages and p-values as "<0.001"."""
     df = _with_names(df)
@@ -160,8 +162,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
     info = pool_summary(str(db_path()))
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]
     lines += [SYNTHETIC_NOTICE] if info["synthetic"] else []
-    header = "".join(f"# {ln}\n" for ln in lines)
-    st.download_button("Download CSV", header + df.to_csv(index=False), file_name=file_name,
+    header = "".join(f"{csv_comment(ln)}\n" for ln in lines)
+    st.download_button("Download CSV", header + csv_frame(df).to_csv(index=False), file_name=file_name,
                        mime="text/csv", key=f"dl-{file_name}")
 
 
@@ -424,7 +426,7 @@ def checked_filters(filters: dict, years: tuple | None = None, what: str = "This
     try:
         Selection.build(filters, years)
     except SelectionError as e:
-        st.error(f"{what} cannot be used: {e}")
+        st.error(f"{what} cannot be used: {markdown_text(e)}")
         st.stop()
     return tuple((k, tuple(v)) for k, v in filters.items())
 

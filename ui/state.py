@@ -3,11 +3,15 @@ browser address always reopens the same view.
 
 A parameter that is unknown or malformed falls back to its default with a visible notice; values
 are checked against the options offered before anything is computed (and reach SQL only through
-`analytics.filters.Selection`, as bound parameters).
+`analytics.filters.Selection`, as bound parameters). Free text (a cohort name) is capped and
+cleaned of control characters; the notices quote the link's values as text (`markdown_text`), so a
+crafted link cannot put a link or markup on the page.
 """
 from __future__ import annotations
 
 import streamlit as st
+
+from analytics.safe_text import markdown_text, strip_controls
 
 
 class PageState:
@@ -39,14 +43,25 @@ class PageState:
             if parsed in options:
                 value = parsed
             else:
-                self.notices.append(f"'{name}={raw[:40]}' is not a valid choice; showing {default}.")
+                self.notices.append(f"'{name}={markdown_text(raw[:40])}' is not a valid choice; "
+                                    f"showing {markdown_text(default)}.")
         self._seed(name, value)
         return self._key(name)
 
     def text(self, name: str, default: str, max_len: int = 40):
-        """Free text (URL: ?name=...), trimmed to `max_len` characters."""
+        """Free text (URL: ?name=...) of at most `max_len` characters, without control characters
+        (removed, with a notice); a longer value falls back to `default` with a notice."""
         raw = st.query_params.get(name)
-        value = default if raw is None else raw.strip()[:max_len]
+        value = default
+        if raw is not None:
+            clean = strip_controls(raw).strip()
+            if len(clean) > max_len:
+                self.notices.append(f"'{name}' is longer than {max_len} characters; "
+                                    f"showing {markdown_text(default)}.")
+            else:
+                value = clean
+                if clean != raw.strip():
+                    self.notices.append(f"control characters removed from '{name}'.")
         self._seed(name, value)
         return self._key(name)
 
@@ -59,7 +74,8 @@ class PageState:
             good = [v for v in items if v in options]
             bad = [v for v in items if v not in options]
             if bad:
-                self.notices.append(f"unknown {name} value(s) ignored: {', '.join(b[:20] for b in bad[:5])}.")
+                shown = ", ".join(markdown_text(b[:20]) for b in bad[:5])
+                self.notices.append(f"unknown {name} value(s) ignored: {shown}.")
             value = good or list(default)
         self._seed(name, value)
         return self._key(name)
@@ -75,7 +91,7 @@ class PageState:
                     raise ValueError
                 value = (a, b)
             except ValueError:
-                self.notices.append(f"'{name}={raw[:40]}' is not a range within {lo}-{hi}; "
+                self.notices.append(f"'{name}={markdown_text(raw[:40])}' is not a range within {lo}-{hi}; "
                                     f"showing {default[0]}-{default[1]}.")
         self._seed(name, value)
         return self._key(name)
@@ -102,6 +118,7 @@ class PageState:
             st.query_params.from_dict(out)
 
     def show_notices(self) -> None:
+        """One info box per notice (markdown: the link's values in them are already escaped)."""
         for n in self.notices:
             st.info(f"Link parameter ignored: {n}", icon=":material/link_off:")
 

@@ -1,8 +1,12 @@
 """Compare cohorts: two to four named cohorts, each its own selection, on one survival plot, with
-their characteristics, tests and a Cox model adjusted for age group, sex and period."""
+their characteristics, tests and a Cox model adjusted for age group, sex and period.
+
+Cohort names are the user's (or a shared link's) text: in markdown they go through
+`markdown_text`; figures and CSV downloads escape them themselves."""
 import streamlit as st
 
 from analytics import figures
+from analytics.safe_text import markdown_text
 from analytics.schema import AGE_GROUPS, TORONTO_STAGES
 from ui import (AnalysisPage, cached_cohorts, chart, checked_filters, db_path, logrank_line, survival_tables, table,
                 tumour_filter)
@@ -54,7 +58,8 @@ with st.spinner("Comparing cohorts…"):
 
 shared = res["overlap"][res["overlap"]["shared_cases"] > 0]
 if not shared.empty:
-    pairs = "; ".join(f"{r.cohort_a} and {r.cohort_b} share {r.shared_cases:,} cases" for r in shared.itertuples())
+    pairs = "; ".join(f"{markdown_text(r.cohort_a)} and {markdown_text(r.cohort_b)} share {r.shared_cases:,} cases"
+                      for r in shared.itertuples())
     st.warning(f"The cohorts overlap: {pairs}. Shared cases count in each cohort, and the tests below "
                "assume independent samples, so read their p-values with caution.")
 
@@ -89,7 +94,7 @@ if res["cox"] is not None:
           "cohorts-forest")
     table(res["cox"], "cohort_hazard_ratios.csv", footnote=foot)
 else:
-    st.info(f"Cox model not available: {res['cox_error']}")
+    st.info(f"Cox model not available: {markdown_text(res['cox_error'])}")
 with st.expander("Methods and definitions"):
     for note in res["notes"]:
         st.markdown(f"- {note}")
