@@ -16,7 +16,7 @@ def _err(msg: str) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from analytics.ingest import SubmissionError, ingest_file
+    from analytics.ingest import StrictRejectError, SubmissionError, ingest_file
 
     if args.name and len(args.files) > 1:
         _err("error: --name applies to a single file")
@@ -25,14 +25,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     status = 0
     for f in args.files:
         try:
-            report = ingest_file(con, f, name=args.name, synthetic=args.synthetic)
+            report = ingest_file(con, f, name=args.name, synthetic=args.synthetic, strict=args.strict,
+                                 replace=args.replace)
+        except StrictRejectError as e:
+            print(e.report.summary(), flush=True)
+            _err(f"error: {e}")
+            status = status or 3
+            continue
         except SubmissionError as e:
             _err(f"error: {e}")
             status = 1
             continue
         print(report.summary(), flush=True)
-        if args.strict and report.rows_rejected:
-            status = status or 3
     con.close()
     return status
 
@@ -43,23 +47,28 @@ def cmd_rejected(args: argparse.Namespace) -> int:
                                raw FROM rejected_rows
                         WHERE $sid IS NULL OR submission_id = $sid ORDER BY submission_id, line_no""",
                      {"sid": args.submission}).df()
-    df.to_csv(sys.stdout, index=False, lineterminator="\n")
+    from analytics.safe_text import csv_frame  # a partner's case_id may be a spreadsheet formula
+
+    csv_frame(df).to_csv(sys.stdout, index=False, lineterminator="\n")
     _err(f"{len(df)} rejected row(s)")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from analytics.ingest import SubmissionError, remove_submission
+    from analytics.ingest import SubmissionError, readmitted_lines, remove_submission
 
     con = warehouse.connect(args.db)
     try:
-        loaded, rejected = remove_submission(con, args.submission)
+        removal = remove_submission(con, args.submission)
     except SubmissionError as e:
         _err(f"error: {e}")
         return 1
     finally:
         con.close()
-    print(f"removed submission '{args.submission}': {loaded:,} loaded and {rejected:,} rejected rows", flush=True)
+    print(f"removed submission '{args.submission}': {removal.loaded:,} loaded and {removal.rejected:,} "
+          f"rejected rows", flush=True)
+    for line in readmitted_lines(removal.readmitted):
+        print(line, flush=True)
     return 0
 
 
@@ -164,11 +173,14 @@ def _notices(con, extra: list[str] = ()) -> None:
 
 
 def _write_table(df, fmt: str) -> None:
-    """A plain table on standard output at full precision (CSV or JSON records)."""
+    """A plain table on standard output at full precision (CSV or JSON records). CSV text cells
+    that a spreadsheet would run as a formula (a registry code from a partner's file) are quoted."""
+    from analytics.safe_text import csv_frame
+
     if fmt == "json":
         sys.stdout.write(df.to_json(orient="records", double_precision=15) + "\n")
     else:
-        df.to_csv(sys.stdout, index=False, lineterminator="\n")
+        csv_frame(df).to_csv(sys.stdout, index=False, lineterminator="\n")
 
 
 def _split(value: str | None) -> list[str]:
@@ -187,6 +199,7 @@ def cmd_incidence(args: argparse.Namespace) -> int:
             df = trend(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci)
             cols = by + ["apc", "apc_lower", "apc_upper"]
             notes = ["APC: least-squares fit of ln(yearly age-standardised rate) on year; 95% CI from t(n-2)."]
+            notes += [df.attrs["left_out"]] if df.attrs.get("left_out") else []  # cases without person-years
         else:
             res = incidence(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci)
             df, notes = res.table, res.notes
@@ -313,7 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_db(sub.add_parser("ingest", help="validate and load harmonized case files"))
     sp.add_argument("files", nargs="+", type=Path)
-    sp.add_argument("--strict", action="store_true", help="exit 3 when any row is rejected")
+    sp.add_argument("--strict", action="store_true",
+                    help="all or nothing: load a file only if no row is rejected, else load nothing "
+                         "from it and exit 3")
+    sp.add_argument("--replace", action="store_true",
+                    help="confirm replacing a submission of the same name that holds other "
+                         "countries or registries")
     sp.add_argument("--name", help="submission id (default: the file name without extension)")
     sp.add_argument("--synthetic", action="store_true", help="mark the submission as synthetic data")
     sp.set_defaults(func=cmd_ingest)

@@ -2,17 +2,23 @@
 
 The path of one file:
 
-1. **Read** (CSV via DuckDB's reader, or Parquet) into a temporary table of text columns, one per
-   contract column, with the source line number. A file that cannot be read as a submission at
-   all (not CSV/Parquet, not UTF-8, a required column missing) raises `SubmissionError` with one
-   clear line before anything in the warehouse is touched.
+1. **Read** (CSV: records found and counted by `csvfile.py`, fields by DuckDB's reader; Parquet:
+   pyarrow) into a temporary table of text columns, one per contract column, with the source line
+   number. Nothing from the file (not even a column name) is pasted into SQL text: columns are
+   mapped by position. A file that cannot be read as a submission at all (not CSV/Parquet, not
+   UTF-8, a required column missing) raises `SubmissionError` with one clear line before anything
+   in the warehouse is touched.
 2. **Validate** in SQL: each rule in `RULES` is a boolean expression over the parsed row; a row's
    reasons are every rule it fails. Malformed CSV lines (wrong number of fields) are rejected rows
    too, so rows read = rows loaded + rows rejected always holds.
 3. **Classify** (ICCC-3, `iccc.py`) and **derive** (age, age group, period, follow-up, ...).
-4. **Load** in one transaction: the previous version of the submission (same name, or same
-   SHA-256) is deleted, then cases, rejected rows and the `submissions` row are inserted. Loading
-   the same file again therefore replaces it and never duplicates it.
+4. **Load** in one transaction: the previous version of the submission (same name) is deleted,
+   then cases, rejected rows and the `submissions` row are inserted. Loading the same file again
+   therefore replaces it and never duplicates it. Replacement is scoped: a file whose countries
+   and registries differ from the submission of that name is refused unless `replace=True`, and a
+   file identical to another submission is refused. Tumours another submission had rejected as
+   "already loaded" are re-admitted when a replacement or removal frees them. `strict=True` loads
+   nothing at all when any row would be rejected.
 
 Validation is SQL inside DuckDB, not a Python loop over rows: see benchmarks/ingest_benchmark.py.
 """
@@ -20,20 +26,34 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pycountry
 
-from analytics import iccc
-from analytics.schema import (AGE_BANDS, AGE_GROUPS, BASIS, BEHAVIOUR, CASE_NAMES, FEMALE_ONLY_SITES,
-                              ICCC_VERSION, INPUT_NAMES, MALE_ONLY_SITES, REQUIRED_NAMES,
-                              SCHEMA_VERSION, SEX, TORONTO_STAGES, VITAL_STATUS)
+from analytics import csvfile, iccc
+from analytics.schema import (AGE_BANDS, AGE_GROUPS, BASIS, BEHAVIOUR, CASE_NAMES, DIAGNOSIS_FROM,
+                              FEMALE_ONLY_SITES, ICCC_VERSION, INPUT_NAMES, MALE_ONLY_SITES,
+                              REQUIRED_NAMES, SCHEMA_VERSION, SEX, TORONTO_STAGES, VITAL_STATUS)
 
 
 class SubmissionError(Exception):
     """The file cannot be read as a submission at all; the message is one line for the user."""
+
+
+class StrictRejectError(SubmissionError):
+    """`strict=True` and at least one row would be rejected: nothing was loaded. `report` is
+    the IngestReport the load would have produced (its counts and reasons)."""
+
+    def __init__(self, report: "IngestReport"):
+        super().__init__(f"{report.file_name}: {report.rows_rejected} of {report.rows_read} rows would "
+                         f"be rejected; nothing loaded (strict)")
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -71,13 +91,21 @@ def _date(column: str, required: bool) -> list[Rule]:
     return rules
 
 
+#: A tumour (country, registry, case_id) another submission holds. Re-admitted automatically when
+#: that submission is replaced without it or removed.
+ALREADY_LOADED = Rule("case_id", "already loaded for this country and registry from another submission "
+                                 "(admitted automatically if that submission is removed or replaced "
+                                 "without it)", "loaded_elsewhere")
+
+#: A Parquet float column holding inf or -inf in a contract column (NaN is read as missing).
+NONFINITE = Rule("value", "an infinite number (inf) in a numeric column", "nonfinite_t IS NOT NULL")
+
 #: Every validation rule, in the order reasons are listed. The data dictionary prints this list.
 RULES: list[Rule] = [
     Rule("case_id", "missing", "case_id IS NULL"),
     Rule("case_id", "appears more than once in this submission", "n_same_case_id > 1"),
-    Rule("case_id", "already loaded for this country and registry from another submission "
-                    "(replace it by loading under its name, or `python -m analytics remove` it first)",
-         "loaded_elsewhere"),
+    ALREADY_LOADED,
+    NONFINITE,
     Rule("country", "missing", "country_t IS NULL"),
     Rule("country", "not an ISO 3166-1 alpha-3 country code",
          "country_t IS NOT NULL AND NOT is_iso3"),
@@ -90,6 +118,8 @@ RULES: list[Rule] = [
     Rule("age_years", "does not agree with birth_date and diagnosis_date",
          "age_given IS NOT NULL AND age_from_birth IS NOT NULL AND age_given <> age_from_birth"),
     *_date("diagnosis_date", required=True),
+    Rule("diagnosis_date", f"before {DIAGNOSIS_FROM.isoformat()}, the earliest diagnosis date the pool covers",
+         f"diagnosis_date < DATE '{DIAGNOSIS_FROM.isoformat()}'"),
     Rule("diagnosis_date", "before birth_date", "diagnosis_date < birth_date"),
     Rule("topography", "missing", "topography_t IS NULL"),
     Rule("topography", "not an ICD-O-3 topography code C00.0-C80.9",
@@ -110,8 +140,11 @@ RULES: list[Rule] = [
          f"sex_t = '1' AND topo BETWEEN {FEMALE_ONLY_SITES[0]} AND {FEMALE_ONLY_SITES[1]}"),
 ]
 
-#: Not a rule over parsed values: a CSV line whose number of fields differs from the header's.
+#: Not rules over parsed values: a CSV record whose number of fields differs from the header's,
+#: and one whose quotes do not parse (an opening quote never closed, or text after a closing quote).
 MALFORMED_LINE = Rule("line", "malformed CSV line (wrong number of fields)", "false")
+UNTERMINATED_QUOTE = Rule("line", "unterminated or misplaced quote (quote a whole field, and double "
+                                  "any quote inside it)", "false")
 
 _DATE_SQL = ("CASE WHEN regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
              "THEN CAST(try_strptime({t}, '%Y-%m-%d') AS DATE) END")
@@ -122,7 +155,7 @@ def _parse_sql(source: str = "_raw") -> str:
     relation the rules read. Duplicate case ids come from `_dups`, counted over the whole file."""
     texts = ",\n".join(f"nullif(trim(\"{c}\"), '') AS {c}_t" for c in INPUT_NAMES)
     return f"""
-    WITH t AS (SELECT line_no, {texts} FROM {source}),
+    WITH t AS (SELECT line_no, {texts}, nonfinite AS nonfinite_t FROM {source}),
     d AS (
       SELECT t.*,
         case_id_t AS case_id,
@@ -213,7 +246,10 @@ def _cases_select() -> str:
 
 @dataclass
 class IngestReport:
-    """What one `ingest` did: the row accounting and why rows were rejected."""
+    """What one `ingest` did: the row accounting and why rows were rejected.
+
+    rows_read counts the file's non-blank records (= rows_loaded + rows_rejected); blank_rows the
+    empty lines and rows of nothing but delimiters, which hold no tumour and are skipped."""
 
     submission_id: str
     file_name: str
@@ -225,13 +261,18 @@ class IngestReport:
     reasons: dict[str, int] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
+    blank_rows: int = 0
+    readmitted: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"{self.file_name}: read {self.rows_read}, loaded {self.rows_loaded}, "
                  f"rejected {self.rows_rejected}, unclassified (ICCC-3) {self.rows_unclassified}"
                  f"  [submission '{self.submission_id}']"]
+        if self.blank_rows:
+            lines.append(f"  skipped {self.blank_rows} blank line(s) or row(s) of empty fields")
         if self.replaced:
             lines.append(f"  replaced the earlier load of: {', '.join(self.replaced)}")
+        lines += readmitted_lines(self.readmitted)
         if self.ignored_columns:
             lines.append(f"  ignored columns: {', '.join(self.ignored_columns)}")
         for reason, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -239,11 +280,40 @@ class IngestReport:
         return "\n".join(lines)
 
 
+def readmitted_lines(readmitted: dict[str, int]) -> list[str]:
+    return [f"  admitted {n} tumour(s) of submission '{sid}' that had been rejected as already loaded"
+            for sid, n in sorted(readmitted.items())]
+
+
+class Removal(NamedTuple):
+    """What `remove_submission` deleted, and the tumours of other submissions it re-admitted."""
+
+    loaded: int
+    rejected: int
+    readmitted: dict[str, int]
+
+
 # ----------------------------------------------------------------------------------------------
 # Reading
 # ----------------------------------------------------------------------------------------------
 
-_DELIMITERS = [",", ";", "\t", "|"]
+def _read_bytes(path: Path) -> bytes:
+    """The file's content; refuses, with the real reason, what is not a regular file (a FIFO or
+    device would block or never end)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SubmissionError(f"{path}: no such file") from None
+    except OSError as e:
+        raise SubmissionError(f"{path}: cannot be read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SubmissionError(f"{path}: is a directory, not a submission file")
+    if not stat.S_ISREG(st.st_mode):
+        raise SubmissionError(f"{path}: not a regular file (a pipe, device or socket)")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise SubmissionError(f"{path}: cannot be read ({e.strerror})") from None
 
 
 def _detect_format(path: Path, head: bytes) -> str:
@@ -251,144 +321,110 @@ def _detect_format(path: Path, head: bytes) -> str:
         return "parquet"
     if path.suffix.lower() in (".parquet", ".pq"):
         raise SubmissionError(f"{path.name}: named .parquet but is not a Parquet file")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SubmissionError(f"{path.name}: UTF-16 text; save the file as UTF-8 (CSV UTF-8 in Excel)")
     if b"\x00" in head[:4096]:
         raise SubmissionError(f"{path.name}: not a CSV or Parquet file (binary content)")
     return "csv"
 
 
-def _csv_header(path: Path, data: bytes) -> tuple[list[str], str]:
-    """Column names (as written) and the delimiter, from the first line."""
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{path.name}: header line is not UTF-8 text") from None
-    if not text.strip():
-        raise SubmissionError(f"{path.name}: empty file or empty header line")
-    delim = max(_DELIMITERS, key=text.count)
-    names = [n.strip().strip('"').strip() for n in text.split(delim)]
-    return names, delim
+def _printable(name: str) -> str:
+    """A column name as it may be quoted in a message: control characters shown escaped, cut."""
+    text = name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check_columns(path: Path, names: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Map contract column -> column as named in the file; raise on missing/duplicate columns."""
-    lowered = [n.lower() for n in names]
-    dupes = sorted({n for n in lowered if lowered.count(n) > 1})
+def _check_columns(path: Path, names: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Map contract column -> position of that column in the file; raise on missing/duplicate
+    columns. Unnamed columns (Excel's trailing delimiter) are neither mapped nor reported."""
+    lowered = [n.strip().lower() for n in names]
+    named = [n for n in lowered if n]
+    dupes = sorted({n for n in named if named.count(n) > 1})
     if dupes:
-        raise SubmissionError(f"{path.name}: duplicate column name(s): {', '.join(dupes)}")
-    present = dict(zip(lowered, names))
+        raise SubmissionError(f"{path.name}: duplicate column name(s): {', '.join(map(_printable, dupes))}")
+    present = {n: i for i, n in enumerate(lowered) if n}
     missing = [c for c in REQUIRED_NAMES if c not in present]
     if "birth_date" not in present and "age_years" not in present:
         missing.append("birth_date or age_years")
     if missing:
-        raise SubmissionError(f"{path.name}: missing required column(s): {', '.join(missing)}")
+        shown = ", ".join(_printable(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+        raise SubmissionError(f"{path.name}: missing required column(s): {', '.join(missing)} "
+                              f"(the header has {len(names)} column(s): {shown})")
     mapping = {c: present[c] for c in INPUT_NAMES if c in present}
-    ignored = [n for n in names if n.lower() not in INPUT_NAMES]
+    ignored = [_printable(n) for n, low in zip(names, lowered) if low and low not in INPUT_NAMES]
     return mapping, ignored
 
 
 def _quote_ident(name: str) -> str:
+    """An SQL identifier for a name this program chose (never a name from a file)."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _raw_select(mapping: dict[str, str], source: str, keep_rowid: bool = False) -> str:
-    """SELECT of the contract columns as text from `source` (NULL for absent optional ones)."""
-    cols = ("rowid, " if keep_rowid else "") + ", ".join(
-        f"CAST({_quote_ident(mapping[c])} AS VARCHAR) AS \"{c}\"" if c in mapping else f"NULL::VARCHAR AS \"{c}\""
-        for c in INPUT_NAMES)
-    return f"SELECT {cols} FROM {source}"
+def _raw_view(con: duckdb.DuckDBPyConnection, source: str, exprs: dict[str, str],
+              nonfinite: str = "NULL::VARCHAR") -> None:
+    """Temp view `_raw`: line_no, one text column per contract column (NULL when absent), and
+    `nonfinite` (names of contract columns holding inf, or NULL). `exprs` maps contract column ->
+    SQL over `source`'s generated columns c0, c1, ..."""
+    cols = ", ".join(f"{exprs[c]} AS \"{c}\"" if c in exprs else f"NULL::VARCHAR AS \"{c}\""
+                     for c in INPUT_NAMES)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT line_no, {cols}, {nonfinite} AS nonfinite "
+                f"FROM {source}")
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, data: bytes) -> tuple[list[str], int]:
-    """Fill temp table `_raw` (line_no + contract columns as text) and `_malformed`.
-
-    Returns (ignored columns, number of physical data lines)."""
-    names, delim = _csv_header(path, data)
-    mapping, ignored = _check_columns(path, names)
-    con.execute("DROP TABLE IF EXISTS _rj; DROP TABLE IF EXISTS _rs")
+    """Fill `_raw` and `_malformed` from a delimited text file; returns (ignored columns, blank
+    rows). Records are found and counted by csvfile.py, independently of the field parser."""
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv($p, delim=$d, quote='\"', "
-            "escape='\"', header=true, all_varchar=true, encoding='utf-8', store_rejects=true, "
-            "rejects_table='_rj', rejects_scan='_rs', auto_detect=false, "
-            f"columns={{{', '.join(repr(n) + ': ' + repr('VARCHAR') for n in names)}}})",
-            {"p": str(path), "d": delim})
-    except duckdb.Error as e:
-        raise SubmissionError(f"{path.name}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
-    enc = con.execute("SELECT min(line) FROM _rj WHERE error_type = 'INVALID ENCODING'").fetchone()[0]
-    if enc is not None:
-        raise SubmissionError(f"{path.name}: not UTF-8 text (first invalid byte on line {enc}); "
-                              f"save the file as UTF-8")
-    # DuckDB records one error per affected column; a line is one rejected row.
-    con.execute("""CREATE OR REPLACE TEMP TABLE _malformed AS
-                   SELECT line AS line_no, any_value(csv_line) AS csv_line,
-                          string_agg(DISTINCT error_message, '; ') AS error_message
-                   FROM _rj GROUP BY line""")
-    n_good = con.execute("SELECT count(*) FROM _csv").fetchone()[0]
-    n_bad = con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
-    # Line numbers: DuckDB skips blank lines and allows quoted line breaks; when the file has
-    # neither, the k-th good record is on the k-th line (from 2) not taken by a malformed one.
-    body = data.split(b"\n", 1)[1] if b"\n" in data else b""
-    physical = body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
-    if physical == n_good + n_bad and n_bad == 0:
-        # the common case: record k (from 0, in file order) is on line k + 2
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT rowid + 2 AS line_no, r.* "
-                    f"FROM ({_raw_select(mapping, '_csv', keep_rowid=True)}) r")
-        return ignored, n_good
-    if physical == n_good + n_bad:
-        con.execute("""CREATE OR REPLACE TEMP TABLE _lines AS
-            SELECT line, row_number() OVER (ORDER BY line) - 1 AS idx
-            FROM range(2, $n + 2) r(line) WHERE line NOT IN (SELECT line_no FROM _malformed)""",
-                    {"n": n_good + n_bad})
-    else:
-        starts = _record_start_lines(data.decode("utf-8-sig"), delim)
-        bad = {r[0] for r in con.execute("SELECT line_no FROM _malformed").fetchall()}
-        good = [s for s in starts if s not in bad][:n_good]
-        con.execute("CREATE OR REPLACE TEMP TABLE _lines (line BIGINT, idx BIGINT)")
-        con.executemany("INSERT INTO _lines VALUES (?, ?)", [(s, i) for i, s in enumerate(good)])
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _raw AS
-        SELECT l.line AS line_no, r.* FROM ({_raw_select(mapping, '_csv', keep_rowid=True)}) r
-        JOIN _lines l ON l.idx = r.rowid""")
-    return ignored, n_good + n_bad
-
-
-def _record_start_lines(text: str, delim: str) -> list[int]:
-    """Line on which each non-blank data record starts (slow path for files with blank lines or
-    quoted line breaks)."""
-    import csv
-    import io
-
-    reader = csv.reader(io.StringIO(text), delimiter=delim)
-    starts, prev_end = [], 0
-    for i, row in enumerate(reader):
-        start = prev_end + 1
-        prev_end = reader.line_num
-        if i == 0 or not any(cell.strip() for cell in row):
-            continue
-        starts.append(start)
-    return starts
+        data = csvfile.decode_check(path.name, data)
+        names, delim, begin = csvfile.header(path.name, data, INPUT_NAMES)
+    except csvfile.CsvFileError as e:
+        raise SubmissionError(str(e)) from None
+    mapping, ignored = _check_columns(path, names)
+    parsed = csvfile.read_csv_into(con, str(path), data, names, delim, begin)
+    _raw_view(con, "_csv_rows", {c: f"c{i}" for c, i in mapping.items()})
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _malformed AS
+        SELECT line_no, text AS csv_line,
+               CASE reason WHEN 'quote' THEN '{UNTERMINATED_QUOTE.reason}' ELSE '{MALFORMED_LINE.reason}' END
+                 AS reason
+        FROM _csv_rejects""")
+    return ignored, parsed.blank
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Fill `_raw` and `_malformed` (empty) from a Parquet file read by pyarrow. Columns are
+    renamed c0, c1, ... before DuckDB sees them, so no column name reaches SQL.
+
+    pandas conventions are honoured: NaN in a float column is a missing value, integral floats
+    (pandas writes integer columns with gaps as float64) are integers, datetime64 columns are dates
+    (the calendar date written; time-zone-aware ones in UTC). inf/-inf is rejected (NONFINITE)."""
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _pq AS SELECT * FROM read_parquet($p)", {"p": str(path)})
-    except duckdb.Error as e:
-        raise SubmissionError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
-    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_name = '_pq'").fetchall())
-    mapping, ignored = _check_columns(path, list(types))
-    # Integral floats (pandas writes integer columns with gaps as float64) are read as integers.
-    for c, name in mapping.items():
-        if types[name] in ("FLOAT", "DOUBLE"):
-            q = _quote_ident(name)
-            con.execute(f"ALTER TABLE _pq ALTER {q} TYPE VARCHAR USING "
-                        f"CASE WHEN isfinite({q}) AND abs({q}) < 1e15 AND {q} = floor({q}) "
-                        f"THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) "
-                        f"ELSE CAST({q} AS VARCHAR) END")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT rowid + 1 AS line_no, r.* "
-                f"FROM ({_raw_select(mapping, '_pq', keep_rowid=True)}) r")
-    con.execute("CREATE OR REPLACE TEMP TABLE _malformed (line_no BIGINT, csv_line VARCHAR, "
-                "error_message VARCHAR)")
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise SubmissionError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0][:200]}") from None
+    names = table.column_names
+    mapping, ignored = _check_columns(path, names)
+    exprs, infinite = {}, []
+    for c, i in mapping.items():
+        x, t = f"c{i}", table.schema.field(i).type
+        if pa.types.is_floating(t):
+            exprs[c] = (f"CASE WHEN NOT isfinite({x}) THEN NULL "
+                        f"WHEN abs({x}) < 1e15 AND {x} = floor({x}) THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) "
+                        f"ELSE CAST({x} AS VARCHAR) END")
+            infinite.append(f"CASE WHEN isinf({x}) THEN '{c}' END")
+        elif pa.types.is_timestamp(t) and t.tz is not None:
+            exprs[c] = f"strftime(timezone('UTC', {x}), '%Y-%m-%d')"
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            exprs[c] = f"strftime(CAST({x} AS DATE), '%Y-%m-%d')"
+        else:
+            exprs[c] = f"CAST({x} AS VARCHAR)"
+    table = table.rename_columns([f"c{i}" for i in range(len(names))])
+    table = table.append_column("line_no", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    csvfile.register(con, "_pq_arrow", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _pq AS SELECT * FROM _pq_arrow")
+    con.unregister("_pq_arrow")
+    nonfinite = f"nullif(concat_ws(', ', {', '.join(infinite)}), '')" if infinite else "NULL::VARCHAR"
+    _raw_view(con, "_pq", exprs, nonfinite)
+    con.execute("CREATE OR REPLACE TEMP TABLE _malformed (line_no BIGINT, csv_line VARCHAR, reason VARCHAR)")
     return ignored
 
 
@@ -406,31 +442,11 @@ def _install_lookups(con: duckdb.DuckDBPyConnection) -> None:
 
 def submission_name(path: Path) -> str:
     """Default submission id: the file name without its extension."""
-    return re.sub(r"\.(csv|txt|parquet|pq)$", "", path.name, flags=re.IGNORECASE)
+    return re.sub(r"\.(csv|tsv|txt|parquet|pq)$", "", path.name, flags=re.IGNORECASE)
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str | None = None,
-                synthetic: bool = False) -> IngestReport:
-    """Validate and load one submission file into the warehouse open on `con`.
-
-    Raises SubmissionError (warehouse untouched) when the file is not a readable submission.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise SubmissionError(f"{path}: no such file")
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    fmt = _detect_format(path, data[:4096])
-    sid = name or submission_name(path)
-
-    _install_lookups(con)
-    if fmt == "csv":
-        ignored, _ = _read_csv(con, path, data)
-    else:
-        ignored = _read_parquet(con, path)
-    del data
-
-    # Classify the distinct codes once (cheap), whatever the rows' validity.
+def _classify_raw(con: duckdb.DuckDBPyConnection) -> None:
+    """Duplicate ids within `_raw` (`_dups`) and the ICCC-3 class of its distinct codes (`_iccc`)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _dups AS SELECT trim(case_id) AS dup_id, count(*) AS n
                    FROM _raw GROUP BY 1 HAVING count(*) > 1""")
     iccc.install_rules(con)
@@ -440,21 +456,93 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
         FROM _raw""")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _iccc AS {iccc.CLASSIFY_SQL}")
 
+
+def _insert_valid(con: duckdb.DuckDBPyConnection, sid: str) -> None:
+    """Insert the valid rows of `_raw` into `cases` under submission `sid` (one parse of every row).
+    Tumours already in the pool from other submissions (same country, registry, case_id) are not
+    valid: loading them again would count them twice. Only the countries in `_raw` are read."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _loaded AS
+        SELECT DISTINCT country, registry, case_id FROM cases
+        WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
+    con.execute(f"INSERT INTO cases ({', '.join(CASE_NAMES)}) {_cases_select()}", {"sid": sid})
+
+
+def _scope(rows: list[tuple]) -> str:
+    """{(country, registry)} as 'FRA (registries R01, R02), DEU' for a message."""
+    by: dict[str, list[str]] = {}
+    for country, registry in sorted(rows, key=lambda r: (r[0] or "", r[1] or "")):
+        by.setdefault(country, [])
+        if registry:
+            by[country].append(registry)
+    parts = [f"{c} (registr{'y' if len(r) == 1 else 'ies'} {', '.join(r[:5])}{', ...' if len(r) > 5 else ''})"
+             if r else c for c, r in list(by.items())[:8]]
+    return ", ".join(parts) + (", ..." if len(by) > 8 else "") or "no valid country"
+
+
+def _check_replacement(con: duckdb.DuckDBPyConnection, sid: str, sha: str, path: Path,
+                       replace: bool) -> list[str]:
+    """The submission this load replaces ([] or [sid]); refuses out-of-scope replacements.
+
+    - a file identical (SHA-256) to another submission is refused: it is already in the pool;
+    - a file loaded under the name of an existing submission replaces it only when both hold the
+      same countries and registries (a partner's corrected extract), or when `replace` confirms it:
+      a file that happens to share another partner's file name must not delete that partner's data.
+    """
+    same = con.execute("SELECT submission_id, loaded_at FROM submissions WHERE sha256 = $sha "
+                       "AND submission_id <> $sid ORDER BY 1", {"sha": sha, "sid": sid}).fetchall()
+    if same:
+        other, when = same[0]
+        raise SubmissionError(f"{path.name}: identical (same SHA-256) to submission '{other}' loaded "
+                              f"{when:%Y-%m-%d %H:%M}; nothing changed. To keep it under the name "
+                              f"'{sid}', remove '{other}' first")
+    if not con.execute("SELECT 1 FROM submissions WHERE submission_id = $sid", {"sid": sid}).fetchall():
+        return []
+    if replace:
+        return [sid]
+    old = set(con.execute("SELECT DISTINCT country, registry FROM cases WHERE submission_id = $sid",
+                          {"sid": sid}).fetchall())
+    new = set(con.execute("""SELECT DISTINCT upper(trim(country)), nullif(trim(registry), '') FROM _raw
+                             WHERE upper(trim(country)) IN (SELECT code FROM _iso3)""").fetchall())
+    if old and old != new:
+        raise SubmissionError(f"{path.name}: submission '{sid}' already holds {_scope(old)}, but this file "
+                              f"holds {_scope(new)}; nothing changed. Load it under another name "
+                              f"(--name), or confirm the replacement with --replace")
+    return [sid]
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str | None = None,
+                synthetic: bool = False, strict: bool = False, replace: bool = False) -> IngestReport:
+    """Validate and load one submission file into the warehouse open on `con`.
+
+    Raises SubmissionError (warehouse untouched) when the file is not a readable submission or
+    would replace another submission out of scope (see `_check_replacement`; `replace=True`
+    confirms), and StrictRejectError (warehouse untouched) when `strict` and any row is rejected.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    sha = hashlib.sha256(data).hexdigest()
+    fmt = _detect_format(path, data[:4096])
+    sid = name or submission_name(path)
+
+    _install_lookups(con)
+    try:
+        if fmt == "csv":
+            ignored, blank = _read_csv(con, path, data)
+        else:
+            ignored, blank = _read_parquet(con, path), 0
+        del data
+        _classify_raw(con)
+        replaced = _check_replacement(con, sid, sha, path, replace)
+    except BaseException:
+        _drop_scratch(con)
+        raise
+
     try:
         con.execute("BEGIN TRANSACTION")
-        replaced = [r[0] for r in con.execute(
-            "SELECT submission_id FROM submissions WHERE submission_id = $sid OR sha256 = $sha",
-            {"sid": sid, "sha": sha}).fetchall()]
         for old in replaced:
-            for table in ("cases", "rejected_rows", "submissions"):
-                con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [old])
-        # Tumours already in the pool from other submissions (same country, registry, case_id):
-        # loading them again would count them twice. Only the countries in this file are read.
-        con.execute("""CREATE OR REPLACE TEMP TABLE _loaded AS
-            SELECT DISTINCT country, registry, case_id FROM cases
-            WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
+            _delete_submission(con, old)
         # Pass 1: every row is parsed once; the valid ones go straight into `cases`.
-        con.execute(f"INSERT INTO cases ({', '.join(CASE_NAMES)}) {_cases_select()}", {"sid": sid})
+        _insert_valid(con, sid)
         # Pass 2: the rows that did not load (few) are parsed again to list all their reasons.
         con.execute("""CREATE OR REPLACE TEMP TABLE _bad AS SELECT * FROM _raw WHERE line_no NOT IN
                        (SELECT line_no FROM cases WHERE submission_id = $sid)""", {"sid": sid})
@@ -464,50 +552,103 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
             FROM (SELECT line_no, case_id, {_reasons_sql()} AS reasons FROM ({_parse_sql('_bad')}) _p) p
             JOIN _bad r USING (line_no)
             UNION ALL
-            SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line, 'error': error_message}}),
-                   ['{MALFORMED_LINE.reason}']
+            SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}), [reason]
             FROM _malformed""", {"sid": sid})
-        counts = con.execute("""
+        loaded, rejected, unclassified = con.execute("""
             SELECT (SELECT count(*) FROM cases WHERE submission_id = $sid),
                    (SELECT count(*) FROM rejected_rows WHERE submission_id = $sid),
                    (SELECT count(*) FROM cases WHERE submission_id = $sid AND iccc_sub IS NULL)""",
-                             {"sid": sid}).fetchone()
-        loaded, rejected, unclassified = counts
-        rows_read = con.execute("SELECT count(*) FROM _raw").fetchone()[0] + \
-            con.execute("SELECT count(*) FROM _malformed").fetchone()[0]
-        con.execute("""INSERT INTO submissions VALUES ($sid, $file, $sha, $fmt, $read, $loaded,
-                       $rejected, $unclassified, now()::TIMESTAMP, $schema, $iccc, $synthetic)""",
+                                                     {"sid": sid}).fetchone()
+        rows_read = con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _malformed)"
+                                ).fetchone()[0]
+        con.execute("""INSERT INTO submissions (submission_id, file_name, sha256, file_format, rows_read,
+                         rows_loaded, rows_rejected, rows_unclassified, loaded_at, schema_version,
+                         iccc_version, synthetic, rows_blank)
+                       VALUES ($sid, $file, $sha, $fmt, $read, $loaded, $rejected, $unclassified,
+                               now()::TIMESTAMP, $schema, $iccc, $synthetic, $blank)""",
                     {"sid": sid, "file": path.name, "sha": sha, "fmt": fmt, "read": rows_read,
                      "loaded": loaded, "rejected": rejected, "unclassified": unclassified,
-                     "schema": SCHEMA_VERSION, "iccc": ICCC_VERSION, "synthetic": synthetic})
+                     "schema": SCHEMA_VERSION, "iccc": ICCC_VERSION, "synthetic": synthetic,
+                     "blank": blank})
+        reasons = _group_reasons(con, sid)
+        report = IngestReport(sid, path.name, sha, rows_read, loaded, rejected, unclassified, reasons,
+                              ignored, replaced, blank)
+        if strict and rejected:
+            con.execute("ROLLBACK")
+            raise StrictRejectError(report)
+        report.readmitted = _readmit(con) if replaced else {}
         con.execute("COMMIT")
-    except Exception:
+    except StrictRejectError:
+        raise
+    except BaseException:
         con.execute("ROLLBACK")
         raise
-    reasons = _group_reasons(con, sid)
-    _drop_scratch(con)
-    return IngestReport(sid, path.name, sha, rows_read, loaded, rejected, unclassified, reasons,
-                        ignored, replaced)
+    finally:
+        _drop_scratch(con)
+    return report
 
 
-def remove_submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> tuple[int, int]:
-    """Delete one submission with its loaded and rejected rows, in one transaction; returns
-    (rows loaded, rows rejected) it had. For a partner's corrected extract under a new file name,
-    whose tumours would otherwise be rejected as already loaded."""
+def _delete_submission(con: duckdb.DuckDBPyConnection, sid: str) -> None:
+    for table in ("cases", "rejected_rows", "submissions"):
+        con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [sid])
+
+
+def _readmit(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Load the rows other submissions had rejected only as "already loaded" whose tumour is no
+    longer in the pool (its submission was removed, or replaced without it). Each is validated
+    again exactly as at ingest, under its own submission and line; submissions are taken in the
+    order they were loaded, so the earliest holder of a tumour gets it. Runs inside the caller's
+    transaction. Returns submission id -> tumours admitted."""
+    sids = [r[0] for r in con.execute("""
+        SELECT r.submission_id FROM rejected_rows r JOIN submissions s USING (submission_id)
+        WHERE r.reasons = [$reason] GROUP BY r.submission_id ORDER BY min(s.loaded_at), 1""",
+                                      {"reason": ALREADY_LOADED.reason}).fetchall()]
+    out = {}
+    for sid in sids:
+        fields = ", ".join(f"json_extract_string(raw, '$.{c}') AS \"{c}\"" for c in INPUT_NAMES)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _readmit_rows AS
+            SELECT line_no, {fields}, NULL::VARCHAR AS nonfinite FROM rejected_rows
+            WHERE submission_id = $sid AND reasons = [$reason]""",
+                    {"sid": sid, "reason": ALREADY_LOADED.reason})
+        con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT * FROM _readmit_rows")
+        _classify_raw(con)
+        before = con.execute("SELECT count(*) FROM cases WHERE submission_id = $sid", {"sid": sid}).fetchone()[0]
+        _insert_valid(con, sid)
+        admitted = con.execute("SELECT count(*) FROM cases WHERE submission_id = $sid",
+                               {"sid": sid}).fetchone()[0] - before
+        if not admitted:
+            continue
+        con.execute("""DELETE FROM rejected_rows WHERE submission_id = $sid AND reasons = [$reason]
+                       AND line_no IN (SELECT line_no FROM cases WHERE submission_id = $sid)""",
+                    {"sid": sid, "reason": ALREADY_LOADED.reason})
+        con.execute("""UPDATE submissions SET rows_loaded = rows_loaded + $k, rows_rejected = rows_rejected - $k,
+                         rows_unclassified = (SELECT count(*) FROM cases
+                                              WHERE submission_id = $sid AND iccc_sub IS NULL)
+                       WHERE submission_id = $sid""", {"sid": sid, "k": admitted})
+        out[sid] = admitted
+    return out
+
+
+def remove_submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> Removal:
+    """Delete one submission with its loaded and rejected rows, in one transaction, and re-admit
+    the tumours of other submissions that had been rejected because this one held them."""
     row = con.execute("SELECT rows_loaded, rows_rejected FROM submissions WHERE submission_id = ?",
                       [submission_id]).fetchall()
     if not row:
         known = [r[0] for r in con.execute("SELECT submission_id FROM submissions ORDER BY 1").fetchall()]
         raise SubmissionError(f"no submission '{submission_id[:80]}'; loaded: {', '.join(known[:20]) or 'none'}")
+    _install_lookups(con)
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in ("cases", "rejected_rows", "submissions"):
-            con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [submission_id])
+        _delete_submission(con, submission_id)
+        readmitted = _readmit(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return row[0][0], row[0][1]
+    finally:
+        _drop_scratch(con)
+    return Removal(row[0][0], row[0][1], readmitted)
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:

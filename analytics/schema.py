@@ -9,12 +9,18 @@ A submission is one file (CSV, UTF-8 with a header row, or Parquet), one row per
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 #: Bumped whenever the input contract or the `cases` layout changes; recorded per submission.
 SCHEMA_VERSION = "1.0"
 
 #: ICCC-3 version used by the classifier (see analytics/reference/README.md).
 ICCC_VERSION = "ICCC-3/IARC 2017"
+
+#: Earliest diagnosis date the pool accepts: the UN WPP 2022 denominators begin in 1950, and no
+#: partner registry reports childhood cancers from before then. Later dates are accepted up to
+#: today; years the population table does not cover are kept out of rates, with a note.
+DIAGNOSIS_FROM = date(1950, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ INPUT_COLUMNS: list[InputColumn] = [
     InputColumn("birth_date", "one of birth_date/age_years", "YYYY-MM-DD"),
     InputColumn("age_years", "one of birth_date/age_years",
                 "completed years at diagnosis, 0-19; must agree with birth_date when both are given"),
-    InputColumn("diagnosis_date", "yes", "YYYY-MM-DD, the incidence date"),
+    InputColumn("diagnosis_date", "yes", f"YYYY-MM-DD, the incidence date; from {DIAGNOSIS_FROM.isoformat()} to today"),
     InputColumn("topography", "yes", "ICD-O-3 topography C00.0-C80.9, written C71.9 or C719"),
     InputColumn("morphology", "yes", "ICD-O-3 histology, 4 digits, 8000-9993"),
     InputColumn("behaviour", "yes", "ICD-O-3 behaviour", BEHAVIOUR),
@@ -162,6 +168,23 @@ def data_dictionary_markdown() -> str:
         "",
         "CSV (UTF-8, header row; comma, semicolon, tab or pipe separated) or Parquet; one row per tumour. "
         "Column names are matched case-insensitively; extra columns are ignored and reported.",
+        "",
+        "What the reader accepts, so that nothing a partner sends is lost:",
+        "",
+        "- **Encodings**: UTF-8, with or without a byte-order mark (Excel's \"CSV UTF-8\"). UTF-16 and "
+        "other encodings are refused with a message naming the line of the first invalid byte.",
+        "- **Line endings**: LF, CRLF, or CR alone (old Mac Excel). Line numbers are physical lines, "
+        "the header being line 1; a record with a quoted line break is numbered by its first line.",
+        "- **Quotes**: RFC 4180 (a field holding the delimiter, a quote or a line break is quoted, and "
+        "a quote inside it is doubled). A record whose quote is never closed is rejected on its own "
+        "line, and the lines after it are read as records of their own.",
+        "- **Excel exports**: a trailing delimiter on every line (an unnamed last column), rows of "
+        "nothing but delimiters and blank lines (skipped and counted as blank, not as rows read), and "
+        "extra trailing empty fields are accepted.",
+        "- **pandas/R exports**: Parquet from pandas (NaN is a missing value, integral floats are "
+        "integers, datetime64 columns are dates; inf is rejected); CSV with every field quoted.",
+        "- **Rows read** = rows loaded + rows rejected, counted by the reader's own scan of the file, "
+        "independently of the parser that reads the fields.",
         "",
         "| column | required | values |",
         "|---|---|---|",

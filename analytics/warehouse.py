@@ -1,7 +1,8 @@
 """The DuckDB warehouse: opening it, creating its tables. The only module that knows table layouts.
 
 Tables:
-    submissions    one row per loaded file: provenance and row accounting
+    submissions    one row per loaded file: provenance and row accounting (rows_read = rows_loaded +
+                   rows_rejected; rows_blank: blank lines and rows of only delimiters, skipped)
     cases          accepted tumours with derived fields (layout from schema.CASE_COLUMNS)
     rejected_rows  one row per rejected input row: line, raw values (JSON), every reason
     iccc_rules     the ICCC-3 definition, expanded to ranges (reference; ingest uses it)
@@ -35,8 +36,12 @@ _DDL = [
         schema_version VARCHAR NOT NULL,
         iccc_version VARCHAR NOT NULL,
         synthetic BOOLEAN NOT NULL,
+        rows_blank BIGINT NOT NULL DEFAULT 0,
         CHECK (rows_read = rows_loaded + rows_rejected)
     )""",
+    # rows_blank (blank lines and rows of only delimiters, skipped) came after schema 1.0's first
+    # warehouses: added in place, so an existing warehouse keeps working.
+    "ALTER TABLE submissions ADD COLUMN IF NOT EXISTS rows_blank BIGINT DEFAULT 0",
     "CREATE TABLE IF NOT EXISTS cases (\n    "
     + ",\n    ".join(f"{c.name} {c.sql_type}" for c in CASE_COLUMNS)
     + "\n)",

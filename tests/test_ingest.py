@@ -10,7 +10,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from analytics.ingest import MALFORMED_LINE, RULES, SubmissionError, ingest_file, remove_submission
+from analytics.ingest import (ALREADY_LOADED as ALREADY_LOADED_RULE, MALFORMED_LINE, NONFINITE, RULES,
+                              UNTERMINATED_QUOTE, SubmissionError, ingest_file, remove_submission)
 from analytics.schema import INPUT_NAMES
 from tests.conftest import ROOT, random_rows, valid_row, write_csv
 
@@ -53,6 +54,8 @@ BAD_ROWS = [
     ({"diagnosis_date": "2015-6-1"}, "diagnosis_date: not a valid date in YYYY-MM-DD form"),
     ({"diagnosis_date": TOMORROW, "last_contact_date": TOMORROW}, "diagnosis_date: in the future"),
     ({"diagnosis_date": "2009-01-01"}, "diagnosis_date: before birth_date"),
+    ({"birth_date": "1935-02-01", "diagnosis_date": "1949-12-31", "last_contact_date": "1950-06-01"},
+     "diagnosis_date: before 1950-01-01, the earliest diagnosis date the pool covers"),
     ({"topography": ""}, "topography: missing"),
     ({"topography": "C81.0"}, "topography: not an ICD-O-3 topography code C00.0-C80.9"),
     ({"topography": "D42.1"}, "topography: not an ICD-O-3 topography code C00.0-C80.9"),
@@ -80,8 +83,11 @@ BAD_ROWS = [
 
 def test_every_rule_has_a_bad_row_test():
     tested = {reason for _, reason in BAD_ROWS} | {"case_id: appears more than once in this submission",
-                                                   MALFORMED_LINE.reason, ALREADY_LOADED}
-    assert {r.reason for r in RULES} | {MALFORMED_LINE.reason} == tested
+                                                   MALFORMED_LINE.reason, UNTERMINATED_QUOTE.reason,
+                                                   ALREADY_LOADED, NONFINITE.reason}
+    # tested elsewhere: duplicates and already-loaded below, malformed lines and quotes below and in
+    # test_ingest_hostile.py, NONFINITE with Parquet in test_ingest_hostile.py
+    assert {r.reason for r in RULES} | {MALFORMED_LINE.reason, UNTERMINATED_QUOTE.reason} == tested
 
 
 @pytest.mark.parametrize("overrides,reason", BAD_ROWS, ids=[r for _, r in BAD_ROWS])
@@ -108,8 +114,7 @@ def test_duplicate_case_id_rejects_every_occurrence(db, tmp_path):
     assert report.reasons == {"case_id: appears more than once in this submission": 2}
 
 
-ALREADY_LOADED = ("case_id: already loaded for this country and registry from another submission "
-                  "(replace it by loading under its name, or `python -m analytics remove` it first)")
+ALREADY_LOADED = ALREADY_LOADED_RULE.reason
 
 
 def test_the_same_tumours_in_another_file_are_not_counted_twice(db, tmp_path):
@@ -128,9 +133,10 @@ def test_the_same_tumours_in_another_file_are_not_counted_twice(db, tmp_path):
     assert ingest_file(db, other_registry).rows_loaded == 1  # another registry's C is another tumour
     assert ingest_file(db, first).rows_loaded == 3  # the same file replaces itself
     assert accounting_holds(db, "again")
-    # a corrected extract under a new name: remove the old submission, then load it
-    assert remove_submission(db, "first") == (3, 0)
-    assert ingest_file(db, tmp_path / "again.csv").rows_loaded == 3
+    # a corrected extract under a new name: removing the old submission admits its tumours
+    assert remove_submission(db, "first") == (3, 0, {"again": 2})
+    assert db.execute("SELECT count(*) FROM cases").fetchone()[0] == 4  # A, B, D from again; C from r3
+    assert accounting_holds(db, "again")
     with pytest.raises(SubmissionError, match="no submission 'first'"):
         remove_submission(db, "first")
 
@@ -180,10 +186,10 @@ def test_reingest_replaces_and_never_duplicates(db, tmp_path):
     third = ingest_file(db, path)
     assert (third.rows_loaded, third.rows_rejected) == (10, 0)
     assert db.execute("SELECT count(*) FROM cases").fetchone()[0] == 10
-    # the same content under another name is recognised by its SHA-256 and replaces too
+    # the same content under another name is recognised by its SHA-256 and refused: it is loaded
     (tmp_path / "copy.csv").write_bytes(path.read_bytes())
-    fourth = ingest_file(db, tmp_path / "copy.csv")
-    assert fourth.replaced == ["s"]
+    with pytest.raises(SubmissionError, match="identical .* to submission 's'"):
+        ingest_file(db, tmp_path / "copy.csv")
     assert db.execute("SELECT count(*) FROM cases").fetchone()[0] == 10
 
 
