@@ -51,12 +51,14 @@ class Records:
     """The data records of a file (header excluded), in file order, empty lines left out.
 
     Byte offsets index `data`; `ends` exclude the line terminator. `broken` marks a line rejected
-    for an unterminated quote (see the module docstring)."""
+    for an unterminated quote (see the module docstring); `blank` a record of nothing but white
+    space and delimiters (Excel's `,,,,`), which holds no tumour and is skipped and counted."""
 
     starts: np.ndarray
     ends: np.ndarray
     lines: np.ndarray
     broken: np.ndarray
+    blank: np.ndarray
     empty_lines: int
 
 
@@ -221,12 +223,12 @@ def split_records(data: bytes, begin: int, delim: str) -> Records:
         ends -= cr
     keep = ends > starts
     tail = int(len(starts) > 0 and starts[-1] >= len(data))  # after the final newline: no line
-    return Records(starts[keep], ends[keep], lines[keep], is_broken[keep],
-                   empty_lines=int((~keep).sum()) - tail)
-
-
-def _blank(text: bytes, delim: str) -> bool:
-    return not text.replace(delim.encode(), b"").strip()
+    starts, ends, lines, is_broken = starts[keep], ends[keep], lines[keep], is_broken[keep]
+    # blank: no byte but white space and delimiters between a record's start and the next one's
+    content = np.ones(256, bool)
+    content[[9, LF, CR, 32, ord(delim)]] = False
+    blank = ~np.logical_or.reduceat(content[arr], starts) if len(starts) else np.zeros(0, bool)
+    return Records(starts, ends, lines, is_broken, blank, empty_lines=int((~keep).sum()) - tail)
 
 
 def read_csv_into(con: duckdb.DuckDBPyConnection, path: str, data: bytes, names: list[str],
@@ -244,10 +246,7 @@ def read_csv_into(con: duckdb.DuckDBPyConnection, path: str, data: bytes, names:
     if parsed is None:
         _read_with_python(con, data, recs, delim, n)
         parsed = "python"
-    blank = con.execute("SELECT count(*) FROM _csv_rows WHERE blank").fetchone()[0]
-    blank += con.execute("SELECT count(*) FROM _csv_rejects WHERE blank").fetchone()[0]
-    con.execute("DELETE FROM _csv_rows WHERE blank")
-    con.execute("DELETE FROM _csv_rejects WHERE blank")
+    blank = int(recs.blank.sum())
     records = len(recs.starts) - blank
     return ParsedFile(names, delim, records, blank + recs.empty_lines, parsed)
 
@@ -261,10 +260,6 @@ def register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None
 
 def _columns_sql(n: int) -> str:
     return "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-
-
-def _blank_sql(n: int) -> str:
-    return "trim(concat_ws('', " + ", ".join(f"c{i}" for i in range(n)) + ")) = ''"
 
 
 def _read_with_duckdb(con, path: str, data: bytes, recs: Records, delim: str, n: int) -> str | None:
@@ -299,7 +294,9 @@ def _read_with_duckdb(con, path: str, data: bytes, recs: Records, delim: str, n:
     finally:
         if tmp:
             os.unlink(tmp)
-    n_rows = con.execute("SELECT count(*) FROM _csv").fetchone()[0]
+    n_rows = con.execute("SELECT count(*) FROM _csv").fetchall()[0][0]
+    if any(r[0] is None for r in rejects):
+        return None
     # Map each reject to the scan's record at or after its position (DuckDB counts the empty
     # lines before a bad record into it); only empty lines may lie in between.
     at = np.searchsorted(recs.starts, np.array([r[0] for r in rejects], np.int64))
@@ -314,30 +311,38 @@ def _read_with_duckdb(con, path: str, data: bytes, recs: Records, delim: str, n:
         return None
     quote_err = np.zeros(len(recs.starts), bool)
     quote_err[at] = [r[1] for r in rejects]
-    good_lines = pa.table({"line_no": recs.lines[~bad]})
-    register(con, "_good_lines", good_lines)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _csv_rows AS
-        SELECT l.line_no, c.*, {_blank_sql(n)} AS blank FROM _csv c POSITIONAL JOIN _good_lines l""")
-    con.unregister("_good_lines")
-    con.execute("DROP TABLE _csv")
+    # DuckDB's rows are the scan's records that it did not reject, in order: give them their line
+    # numbers and drop the blank ones. A view, not a copy: the common file (lines in step with the
+    # rows, nothing blank) needs no join at all.
+    lines, blank = recs.lines[~bad], recs.blank[~bad]
+    if not blank.any() and (len(lines) == 0 or (np.diff(lines) == 1).all()):
+        first = int(lines[0]) if len(lines) else 0
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _csv_rows AS SELECT rowid + {first} AS line_no, c.* FROM _csv c")
+    else:
+        register(con, "_good_lines", pa.table({"line_no": lines, "blank": blank}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT * FROM _good_lines")
+        con.unregister("_good_lines")
+        con.execute("""CREATE OR REPLACE TEMP VIEW _csv_rows AS SELECT l.line_no, c.*
+                       FROM _csv c POSITIONAL JOIN _lines l WHERE NOT l.blank""")
     _store_rejects(con, data, recs, np.flatnonzero(bad), recs.broken | quote_err, delim)
     return "duckdb"
 
 
 def _store_rejects(con, data: bytes, recs: Records, which: np.ndarray, quote_bad: np.ndarray,
                    delim: str) -> None:
+    """Temp table `_csv_rejects` from the records `which` (blank ones are skipped, not rejected)."""
     rows = []
     for k in which:
+        if recs.blank[k]:
+            continue
         text = data[int(recs.starts[k]):int(recs.ends[k])]
-        blank = not recs.broken[k] and _blank(text, delim)
         rows.append((int(recs.lines[k]), text[:KEEP_TEXT].decode("utf-8", "replace"),
-                     "quote" if quote_bad[k] else "fields", blank))
-    con.execute("CREATE OR REPLACE TEMP TABLE _csv_rejects "
-                "(line_no BIGINT, text VARCHAR, reason VARCHAR, blank BOOLEAN)")
+                     "quote" if quote_bad[k] else "fields"))
+    con.execute("CREATE OR REPLACE TEMP TABLE _csv_rejects (line_no BIGINT, text VARCHAR, reason VARCHAR)")
     if rows:
         register(con, "_rej_arrow", pa.table({
             "line_no": [r[0] for r in rows], "text": [r[1] for r in rows],
-            "reason": [r[2] for r in rows], "blank": [r[3] for r in rows]}))
+            "reason": [r[2] for r in rows]}))
         con.execute("INSERT INTO _csv_rejects SELECT * FROM _rej_arrow")
         con.unregister("_rej_arrow")
 
@@ -346,8 +351,10 @@ def _read_with_python(con, data: bytes, recs: Records, delim: str, n: int) -> No
     """Python's csv module over the scanned records, one record at a time (slower; used when
     DuckDB's reader disagrees with the scan)."""
     cols: list[list[str | None]] = [[] for _ in range(n)]
-    lines, blank, bad, quote_bad = [], [], [], np.zeros(len(recs.starts), bool)
+    lines, bad, quote_bad = [], [], np.zeros(len(recs.starts), bool)
     for k in range(len(recs.starts)):
+        if recs.blank[k]:
+            continue
         if recs.broken[k]:
             bad.append(k)
             quote_bad[k] = True
@@ -360,10 +367,8 @@ def _read_with_python(con, data: bytes, recs: Records, delim: str, n: int) -> No
         for i in range(n):
             cols[i].append(fields[i] if fields[i] != "" else None)
         lines.append(int(recs.lines[k]))
-        blank.append(not any((f or "").strip() for f in fields))
     table = pa.table({"line_no": pa.array(lines, pa.int64()),
-                      **{f"c{i}": pa.array(cols[i], pa.string()) for i in range(n)},
-                      "blank": pa.array(blank, pa.bool_())})
+                      **{f"c{i}": pa.array(cols[i], pa.string()) for i in range(n)}})
     register(con, "_py_rows", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _csv_rows AS SELECT * FROM _py_rows")
     con.unregister("_py_rows")
