@@ -13,7 +13,7 @@ import pandas as pd
 
 from analytics import survival
 from analytics.filters import AGE_RANGES, Selection, SelectionError
-from analytics.incidence import incidence
+from analytics.incidence import NoDenominators, incidence
 from analytics.suppression import threshold
 
 #: Funnel-plot control limits (two-sided normal quantiles): 95% and 99.8%.
@@ -45,6 +45,8 @@ def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFram
 def caveats(row: pd.Series, pooled_under5: float | None = None) -> str:
     """Plain words for a country's data-quality and case-mix flags (empty when none)."""
     notes = []
+    if bool(row.get("no_population", False)):  # first: it explains the empty incidence columns
+        notes.append("no population (person-years) for its years: no incidence rate")
     if pooled_under5 is not None and pd.notna(row.get("under5_share")) and \
             abs(row["under5_share"] - pooled_under5) > CAVEATS["under5_difference"]:
         notes.append(f"case mix: {row['under5_share']:.0%} under 5 years vs {pooled_under5:.0%} in the pool")
@@ -63,9 +65,22 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
                   at_years: float = 5.0) -> dict:
     """The comparison table (one row per country) and the pooled values.
 
-    Returns {"table": frame, "pooled": dict, "notes": list, "net_reason": str | None}."""
-    inc = incidence(con, selection, ["country"], ages=ages, standard=standard, ci=ci)
-    pooled_inc = incidence(con, selection, [], ages=ages, standard=standard, ci=ci).table.iloc[0]
+    Returns {"table": frame, "pooled": dict, "notes": list, "net_reason": str | None,
+    "left_out": str | None}. A country without person-years for its years keeps its row (survival
+    and data quality) with no incidence rate and a caveat; `left_out` is the incidence note saying
+    which cases were left out of the rates (as `incidence.IncidenceResult`)."""
+    no_rate = None
+    try:
+        inc = incidence(con, selection, ["country"], ages=ages, standard=standard, ci=ci)
+        pooled_inc = incidence(con, selection, [], ages=ages, standard=standard, ci=ci).table.iloc[0]
+        inc_table, inc_notes, left_out = inc.table, inc.notes, inc.left_out
+    except NoDenominators as e:  # no selected country-year has person-years: survival only
+        inc_table = pd.DataFrame({"country": pd.Series(dtype=object), "cases": pd.Series(dtype=float),
+                                  "person_years": np.nan, "asr": np.nan, "asr_lower": np.nan,
+                                  "asr_upper": np.nan, "suppressed": pd.Series(dtype=bool)})
+        pooled_inc = pd.Series({"asr": np.nan, "asr_lower": np.nan, "asr_upper": np.nan, "cases": 0})
+        inc_notes, left_out = [], None
+        no_rate = f"No incidence rate: {e}."
     # survival over the same ages as the incidence
     surv_sel = Selection.build({**{k: list(v) for k, v in selection.filters.items()},
                                 "age_band": AGE_RANGES[ages]}, selection.years)
@@ -77,30 +92,36 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     s = km.at_times.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper",
                                     "n_at_risk": "at_risk5"})[["country", "surv5", "surv5_lower", "surv5_upper"]]
     n_surv = pd.DataFrame([(k[0], c.n) for k, c in km.curves.items()], columns=["country", "n_survival"])
-    table = (inc.table[["country", "cases", "person_years", "asr", "asr_lower", "asr_upper", "suppressed"]]
-             .rename(columns={"suppressed": "incidence_suppressed"})
+    rates = (inc_table[["country", "cases", "person_years", "asr", "asr_lower", "asr_upper", "suppressed"]]
+             .rename(columns={"suppressed": "incidence_suppressed"}))
+    q = quality(con, selection)
+    # every country with cases keeps its row, also one left out of the rates (no person-years)
+    countries = pd.DataFrame({"country": sorted(set(rates["country"]) | set(q["country"]))})
+    table = (countries.merge(rates, on="country", how="left")
              .merge(s, on="country", how="left").merge(n_surv, on="country", how="left"))
+    table["no_population"] = ~table["country"].isin(rates["country"])
+    table["incidence_suppressed"] = table["incidence_suppressed"].astype("boolean").fillna(False).astype(bool)
     net_reason = None
     if net:
         from analytics.netsurvival import net_survival
 
-        covered, reasons = [], []
+        covered, missing = [], []
         for country in table["country"]:  # net survival where a life table covers the country
             one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
                                   surv_sel.years)
             try:
                 ns = net_survival(con, one, ["country"], times=(at_years,))
                 covered.append(ns.at_times)
-            except SelectionError as e:
-                reasons.append(str(e).split(";")[0])
+            except SelectionError:
+                missing.append(country)
         cols = ["country", "net5", "net5_lower", "net5_upper"]
         nets = (pd.concat(covered).rename(columns={"survival": "net5", "lower": "net5_lower", "upper": "net5_upper"})[cols]
                 if covered else pd.DataFrame(columns=cols))
         table = table.merge(nets, on="country", how="left")
-        if reasons:
-            net_reason = (f"net survival shown for {len(covered)} of {len(table)} countries; the others have no "
-                          f"life table loaded (`python -m analytics lifetable FILE --country XXX --sex 1|2`)")
-    q = quality(con, selection)
+        if missing:
+            net_reason = (f"net survival shown for {len(covered)} of {len(table)} countries; not for "
+                          f"{', '.join(missing)}: no life table loaded for their years of follow-up "
+                          f"(`python -m analytics lifetable FILE --country XXX --sex 1|2`)")
     pooled_under5 = float((q["under5_share"] * q["cases"]).sum() / q["cases"].sum()) if len(q) else None
     table = table.merge(q.drop(columns="cases"), on="country", how="left")
     table["caveat"] = table.apply(caveats, axis=1, pooled_under5=pooled_under5)
@@ -108,13 +129,16 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     pooled = {"asr": pooled_inc["asr"], "asr_lower": pooled_inc["asr_lower"], "asr_upper": pooled_inc["asr_upper"],
               "surv5": float(pooled_s["survival"]) if pooled_s is not None else np.nan,
               "cases": pooled_inc["cases"]}
-    notes = inc.notes[:2] + km.notes[:1] + [
+    if left_out is not None:
+        inc_notes = inc_notes[1:]  # its first note is `left_out`'s, returned on its own
+    notes = inc_notes[:2] + km.notes[:1] + [
         f"{at_years:g}-year survival by Kaplan-Meier for every country"
         + ("; net survival (Pohar-Perme) where life tables cover the country." if net else "."),
         "Data quality: DCO = death certificate only; microscopically verified = basis 5, 6 or 7 "
         "(cytology or histology) among cases with a known basis; median follow-up of the cases analysed.",
     ]
-    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": net_reason}
+    return {"table": table.drop(columns="no_population"), "pooled": pooled, "notes": notes,
+            "net_reason": net_reason, "left_out": left_out.note() if left_out else no_rate}
 
 
 def funnel_limits(p0: float, n_max: float, points: int = 200) -> pd.DataFrame:

@@ -7,6 +7,11 @@ Conventions (IICC-3, SEER*Stat, NCCR*Explorer):
   unless the selection is by sex, which needs sex-specific denominators (else an error says so).
 * Each country contributes the person-years of the calendar years its cases cover (first to last
   year of diagnosis in the warehouse), intersected with `years` when given.
+* A country-year without person-years (a country with no denominators, such as ATA; a year after
+  the population table ends; a partner file covering fewer years) is left out of the rate, its
+  cases from the numerator and its (absent) person-years from the denominator alike, and the
+  result says how many cases were left out and where (`LeftOut`). A country-year counts as covered
+  when every age band (and, for sex-specific rates, every chosen sex) has person-years > 0.
 * Crude and age-specific rates: cases / person-years x 10^6, exact Poisson 95% CI
   (Garwood 1936: chi-square quantiles).
 * Age-standardised rate (direct method): sum_b w_b d_b / n_b x 10^6 with the standard's weights w_b
@@ -50,14 +55,45 @@ CI_METHODS = {"tiwari": "Tiwari et al. 2006 modified gamma", "fay-feuer": "Fay-F
 PER = 1e6
 
 
+class NoDenominators(SelectionError):
+    """No country-year of the selection has person-years: there is no rate to compute."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Cases of a selection left out of its rates because their country-year has no person-years.
+
+    `cases`: how many (the person-years of those country-years are absent from the denominator
+    too); `where`: which countries and years, e.g. "ATA (all years), FRA 2022-2024"."""
+
+    cases: int
+    where: str
+    sex_specific: bool = False
+
+    def note(self) -> str:
+        """The plain-language note pages and the command line show."""
+        pop = "population (person-years" + (" by sex)" if self.sex_specific else ")")
+        if 0 < self.cases < threshold():  # a small count is not printed (see suppression.py)
+            return f"Fewer than {threshold()} cases left out of rates: no {pop} for {self.where}."
+        if self.cases:
+            return (f"{self.cases:,} case{'s' if self.cases != 1 else ''} left out of rates: "
+                    f"no {pop} for {self.where}.")
+        return f"Left out of rates (no case of this selection there): no {pop} for {self.where}."
+
+
 @dataclass
 class IncidenceResult:
-    """Rates by the breakdown (`table`), age-specific rates (`age_specific`), and plain-words notes."""
+    """Rates by the breakdown (`table`), age-specific rates (`age_specific`), and plain-words notes.
+
+    `left_out` says which cases had no person-years and were left out of every rate (None when
+    all were covered); its note is also the first of `notes` and `table.attrs["left_out"]` (a
+    string, so it survives the pages' cache)."""
 
     table: pd.DataFrame
     age_specific: pd.DataFrame
     by: list[str]
     notes: list[str] = field(default_factory=list)
+    left_out: LeftOut | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,32 +217,6 @@ def _dim_sql(col: str, alias: str) -> str:
     return f"{alias}.{col}"
 
 
-def _check_population_years(con, coverage: str, pop_sex: str, pop_year_sql: str, params: dict,
-                            pop_years: list[int] | None) -> None:
-    """Every year in which a selected country has cases (within the selection's years) needs
-    person-years: a partner population file covering fewer years would otherwise shrink the
-    denominator and inflate the rate. Raises SelectionError naming the missing years."""
-    rows = con.execute(f"""
-        WITH coverage AS ({coverage})
-        SELECT cv.country, cv.y0, cv.y1, list(DISTINCT p.year) FILTER (WHERE p.year IS NOT NULL)
-        FROM coverage cv LEFT JOIN population p
-          ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1 AND p.person_years > 0
-             AND {pop_sex} AND list_contains($bands, p.age_group){pop_year_sql}
-        GROUP BY ALL ORDER BY cv.country""", params).fetchall()
-    if "sexes" in params and rows and not any(have for *_, have in rows):
-        raise SelectionError("sex-specific rates are unavailable: the population table has only "
-                             "both-sexes denominators (UN WPP) for this selection")
-    gaps = []
-    for country, y0, y1, have in rows:
-        needed = set(range(y0, y1 + 1)) & (set(pop_years) if pop_years is not None else set(range(y0, y1 + 1)))
-        missing = sorted(needed - set(have or []))
-        if missing:
-            gaps.append(f"{country} {_year_ranges(missing)}")
-    if gaps:
-        raise SelectionError(f"no population (person-years) for years with cases: {'; '.join(gaps)}. "
-                             f"Load them with `python -m analytics population FILE`, or choose other years")
-
-
 def _year_ranges(years: list[int]) -> str:
     """[2002, 2003, 2004, 2010] -> '2002-2004, 2010'."""
     out, start = [], years[0]
@@ -230,9 +240,12 @@ def _filtered_years(selection: Selection) -> list[int] | None:
 
 def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str],
                 ages: str = "0-19") -> pd.DataFrame:
-    """Cases and person-years per (breakdown values, age band), zero-filled, from aggregate SQL.
+    """Cases and person-years per (breakdown values, age band), zero-filled, from aggregate SQL,
+    over the country-years that have person-years (see the module docstring).
 
-    Columns: the `by` columns, age_band, cases, person_years."""
+    Columns: the `by` columns, age_band, cases, person_years. `attrs["left_out"]` is a `LeftOut`
+    when cases were left out for want of person-years, else None. Raises NoDenominators when no
+    country-year of the selection has person-years but some has cases."""
     by = check_by(by, BY_COLUMNS)
     if "registry" in selection.filters:
         raise SelectionError("incidence by registry needs registry populations, which are not "
@@ -247,7 +260,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     params.update({"cy0": y_from, "cy1": y_to})
     # A year or period filter narrows the person-years to the same years as the cases.
     pop_years = _filtered_years(selection)
-    pop_year_sql = " AND list_contains($pop_years, p.year)" if pop_years is not None else ""
+    pop_year_sql = " WHERE list_contains($pop_years, year)" if pop_years is not None else ""
     if pop_years is not None:
         params["pop_years"] = pop_years
     pop_dims = [b for b in by if b in _POPULATION_DIMS]
@@ -259,29 +272,39 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         params["sexes"] = sexes
         pop_sex = "p.sex IN (1, 2) AND list_contains($sexes, p.sex)"
     else:
+        sexes = [0]
         pop_sex = "p.sex = 0"
+    params["cells"] = len(bands) * len(set(sexes))  # population rows a covered country-year has
     p_cols = ", ".join([f"{_dim_sql(b, 'p')} AS {b}" for b in pop_dims] + ["p.age_group AS age_band"])
     c_cols = ", ".join([f"{_dim_sql(b, 'c')} AS {b}" for b in by] + ["c.age_band"])
     join_on = " AND ".join([f"n.{b} IS NOT DISTINCT FROM d.{b}" for b in pop_dims + ["age_band"]])
     values = (", ".join(f"v.{b}" for b in case_dims) + ", ") if case_dims else ""
     # values of the non-population breakdowns: those with cases, plus those asked for by a filter
     case_values = (f"CROSS JOIN (SELECT DISTINCT {', '.join(case_dims)} FROM num) v") if case_dims else ""
-    coverage = f"""
+    # coverage: each country's years with cases (within the selection's years); needed: those
+    # years one by one; covered: the needed country-years with person-years in every cell.
+    ctes = f"""
+    coverage AS (
         SELECT c.country, greatest(min(c.year), $cy0) AS y0, least(max(c.year), $cy1) AS y1
-        FROM cases c WHERE {cov_where} GROUP BY c.country"""
-    _check_population_years(con, coverage, pop_sex, pop_year_sql,
-                            {k: v for k, v in params.items() if k in cov_params or k in
-                             ("cy0", "cy1", "bands", "sexes", "pop_years")}, pop_years)
+        FROM cases c WHERE {cov_where} GROUP BY c.country),
+    needed AS (
+        SELECT * FROM (SELECT country, unnest(range(y0, y1 + 1))::INTEGER AS year FROM coverage){pop_year_sql}),
+    covered AS (
+        SELECT nd.country, nd.year FROM needed nd
+        JOIN population p ON p.country = nd.country AND p.year = nd.year
+        WHERE p.person_years > 0 AND {pop_sex} AND list_contains($bands, p.age_group)
+        GROUP BY ALL HAVING count(*) = $cells)"""
+    left_out = _left_out(con, ctes, where, params, pop_sex, sex_specific)
     sql = f"""
-    WITH coverage AS ({coverage}),
+    WITH {ctes},
     denom AS (
         SELECT {p_cols}, sum(p.person_years) AS person_years
-        FROM population p JOIN coverage cv ON p.country = cv.country AND p.year BETWEEN cv.y0 AND cv.y1
-        WHERE {pop_sex} AND list_contains($bands, p.age_group){pop_year_sql}
+        FROM population p JOIN covered cv ON p.country = cv.country AND p.year = cv.year
+        WHERE {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL),
-    num AS (  -- a case's year always lies within its own country's coverage: no join needed
+    num AS (  -- only cases in covered country-years, as the denominator
         SELECT {c_cols}, count(*) AS cases
-        FROM cases c
+        FROM cases c JOIN covered cv ON c.country = cv.country AND c.year = cv.year
         WHERE {where} AND list_contains($bands, c.age_band)
         GROUP BY ALL)
     SELECT {values}d.*, coalesce(n.cases, 0) AS cases
@@ -295,7 +318,43 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     if sex_specific and df.empty:
         raise SelectionError("sex-specific rates are unavailable: the population table has only "
                              "both-sexes denominators (UN WPP) for this selection")
-    return df[by + ["age_band", "cases", "person_years"]]
+    df = df[by + ["age_band", "cases", "person_years"]]
+    df.attrs["left_out"] = left_out
+    return df
+
+
+def _left_out(con, ctes: str, where: str, params: dict, pop_sex: str, sex_specific: bool) -> LeftOut | None:
+    """The selection's cases in country-years without person-years, and those country-years
+    (`ctes` defines needed and covered; "(all years)" for a country the population table does not
+    know); None when every country-year is covered. Raises NoDenominators (or, for sex-specific
+    rates, the plain both-sexes-only refusal) when no country-year is covered at all."""
+    rows = con.execute(f"""
+        WITH {ctes},
+        gaps AS (SELECT country, list(year ORDER BY year) AS years
+                 FROM (SELECT country, year FROM needed EXCEPT SELECT country, year FROM covered)
+                 GROUP BY country),
+        lost AS (SELECT c.country, count(*) AS cases FROM cases c
+                 ANTI JOIN covered cv ON c.country = cv.country AND c.year = cv.year
+                 WHERE {where} AND list_contains($bands, c.age_band) GROUP BY c.country),
+        known AS (SELECT DISTINCT p.country FROM population p WHERE {pop_sex})
+        SELECT country, g.years, coalesce(l.cases, 0),
+               country NOT IN (SELECT country FROM known) AS unknown,
+               (SELECT count(*) FROM covered) AS n_covered
+        FROM gaps g FULL JOIN lost l USING (country) ORDER BY country""", params).fetchall()
+    if not rows:
+        return None
+    nothing_covered = rows[0][4] == 0
+    if nothing_covered and sex_specific:
+        raise SelectionError("sex-specific rates are unavailable: the population table has only "
+                             "both-sexes denominators (UN WPP) for this selection")
+    where_txt = ", ".join(f"{c} (all years)" if unknown else f"{c} {_year_ranges(years)}" if years
+                          else f"{c} (years outside {params['cy0']}-{params['cy1']})"
+                          for c, years, _, unknown, _ in rows)
+    if nothing_covered:
+        raise NoDenominators(f"no population (person-years) for {where_txt}: no rate can be computed. "
+                             f"Load them with `python -m analytics population FILE`, or choose other "
+                             f"countries or years")
+    return LeftOut(int(sum(r[2] for r in rows)), where_txt, sex_specific)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -337,7 +396,11 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
         "each country contributes the years its cases cover.",
         f"Rates from fewer than {n_min} cases are suppressed.",
     ]
-    return IncidenceResult(table, age, by, notes)
+    left_out = counts.attrs["left_out"]
+    if left_out:
+        notes.insert(0, left_out.note())
+    table.attrs["left_out"] = age.attrs["left_out"] = left_out.note() if left_out else None
+    return IncidenceResult(table, age, by, notes, left_out)
 
 
 def _slices(by: list[str]) -> list[list[str]]:
@@ -350,7 +413,8 @@ def trend(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by
           ages: str = "0-19", standard: str = "segi", ci: str = "tiwari",
           min_cases: int | None = None) -> pd.DataFrame:
     """APC of the yearly ASRs per group of `by`, with 95% CI; suppressed where the group has fewer
-    cases in all than the threshold."""
+    cases in all than the threshold. Years without person-years are left out of the yearly rates;
+    `attrs["left_out"]` is then the note saying so (as `IncidenceResult`), else None."""
     by = list(by)
     if "period" in by or "year" in by:
         raise SelectionError("a trend is over the years of diagnosis: it cannot be broken down by year or period")
@@ -367,17 +431,26 @@ def trend(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by
                                            "apc_upper": hi})
     df = pd.DataFrame(rows, columns=by + ["cases", "first_year", "last_year", "apc", "apc_lower", "apc_upper"])
     df = sort_rows(df, by)
-    return suppress(df, "cases", ["apc", "apc_lower", "apc_upper"], groups=_slices(by), n=min_cases)
+    df = suppress(df, "cases", ["apc", "apc_lower", "apc_upper"], groups=_slices(by), n=min_cases)
+    df.attrs["left_out"] = counts.attrs["left_out"].note() if counts.attrs["left_out"] else None
+    return df
 
 
 def rate_ratio(con: duckdb.DuckDBPyConnection, selection: Selection, period1: tuple[int, int],
                period2: tuple[int, int], ages: str = "0-19", standard: str = "segi",
                min_cases: int | None = None) -> dict:
-    """ASR of period2 over ASR of period1 with a log-normal 95% CI (see the module docstring)."""
+    """ASR of period2 over ASR of period1 with a log-normal 95% CI (see the module docstring).
+
+    Country-years without person-years are left out of both periods' rates; a period with none
+    at all gives no ratio (suppressed, with `reason`)."""
     out = {}
     for name, years in (("1", period1), ("2", period2)):
         sel = Selection(dict(selection.filters), tuple(years))
-        counts = band_counts(con, sel, [], ages)
+        try:
+            counts = band_counts(con, sel, [], ages)
+        except NoDenominators as e:
+            return {"rate_ratio": np.nan, "lower": np.nan, "upper": np.nan, "suppressed": True,
+                    "reason": str(e)}
         t = asr_table(counts, [], standard_weights(con, standard, _bands(sel, ages)), "tiwari").iloc[0]
         out[name] = (t["asr"], t["asr_var"], int(t["cases"]))
     (y1, v1, n1), (y2, v2, n2) = out["1"], out["2"]

@@ -68,6 +68,19 @@ def cases_by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return suppress(df, "cases")
 
 
+def population_gaps(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The note on the pool's tumours (ages 0-19) whose country-year has no person-years (both
+    sexes), which every rate leaves out (see `analytics.incidence`); None when all are covered."""
+    from analytics.filters import Selection
+    from analytics.incidence import NoDenominators, band_counts
+
+    try:
+        left_out = band_counts(con, Selection(), [], "0-19").attrs["left_out"]
+    except NoDenominators as e:
+        return f"No rate can be computed from this pool: {e}."
+    return left_out.note() if left_out else None
+
+
 def submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Provenance of every loaded submission, newest first."""
     return con.execute("""
@@ -91,7 +104,23 @@ def countries(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT country FROM cases ORDER BY 1").fetchall()]
 
 
+#: Calendar years a selection may name (as `analytics.filters.Selection` accepts them).
+SELECTABLE_YEARS = (1900, 2100)
+
+
 def year_span(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """First and last year of diagnosis in the pool."""
-    lo, hi = con.execute("SELECT min(year), max(year) FROM cases").fetchall()[0]
+    """First and last year of diagnosis in the pool, among the years a selection may name: a
+    stray year (0010, 1899) loaded before ingest refused it must not make every page's default
+    year range invalid. `outside_years` counts the tumours left out that way."""
+    lo, hi = con.execute("SELECT min(year), max(year) FROM cases WHERE year BETWEEN $lo AND $hi",
+                         {"lo": SELECTABLE_YEARS[0], "hi": SELECTABLE_YEARS[1]}).fetchone()
+    if lo is None:  # no case in a selectable year (or none at all): the selectable span itself
+        return SELECTABLE_YEARS
     return int(lo), int(hi)
+
+
+def outside_years(con: duckdb.DuckDBPyConnection) -> int:
+    """Tumours whose year of diagnosis no selection can name (outside `SELECTABLE_YEARS`): they
+    are in the pool's totals but on no analysis page."""
+    return con.execute("SELECT count(*) FROM cases WHERE year NOT BETWEEN $lo AND $hi",
+                       {"lo": SELECTABLE_YEARS[0], "hi": SELECTABLE_YEARS[1]}).fetchone()[0]

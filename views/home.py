@@ -13,17 +13,24 @@ if info["cases"] == 0:
     st.info("The warehouse is empty. Load a submission with `python -m analytics ingest FILE`.")
     st.stop()
 
+con = connection()
+y_lo, y_hi = overview.year_span(con)  # the years the analysis pages offer
 c = st.columns(3) + st.columns(3)
 c[0].metric("Tumours", f"{info['cases']:,}")
 c[1].metric("Countries", info["countries"])
-c[2].metric("Years of diagnosis", f"{info['year_min']}–{info['year_max']}")
+c[2].metric("Years of diagnosis", f"{y_lo}–{y_hi}")
 c[3].metric("Person-years (ages 0-19)", f"{(info['person_years'] or 0) / 1e6:,.0f} million",
             help="Sum over countries of the population aged 0-19 (UN WPP 2022 unless a partner "
                  "supplied its own) in the years each country's cases cover.")
 c[4].metric("Submissions", info["submissions"])
 c[5].metric("Rows rejected at ingest", f"{info['rejected']:,}")
+n_outside = overview.outside_years(con)
+if n_outside:
+    lo, hi = overview.SELECTABLE_YEARS
+    st.info(f"{n_outside:,} tumour(s) with a year of diagnosis outside {lo}-{hi} are counted here but "
+            f"on no analysis page (loaded before ingest refused such dates; remove that submission "
+            f"and load it corrected).", icon=":material/info:")
 
-con = connection()
 groups = overview.cases_by_group(con)
 st.subheader("Tumours by ICCC-3 main group")
 shown = groups.dropna(subset=["cases"]).assign(label=lambda d: d["iccc_main"] + "  " + d["name"])
@@ -38,3 +45,6 @@ st.subheader("Tumours and population by country")
 PY_NOTE = "Person-years: UN WPP 2022 population aged 0-19, both sexes, over each country's years of diagnosis."
 table(overview.cases_by_country(con), "tumours_by_country.csv", footnote=PY_NOTE)
 st.caption(PY_NOTE)
+gaps = overview.population_gaps(con)  # countries or years without person-years: out of every rate
+if gaps:
+    st.info(gaps, icon=":material/info:")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from analytics import figures, iccc, maps
 from analytics.filters import SelectionError
-from analytics.incidence import CI_METHODS, STANDARDS
+from analytics.incidence import CI_METHODS, STANDARDS, NoDenominators
 from ui import (METHOD_HELP, AnalysisPage, cached_incidence, cached_rate_ratio, cached_trend, chart, checked_filters,
                 db_path, table, tumour_filter, year_range_widget)
 
@@ -40,10 +40,15 @@ with st.spinner("Computing rates…"):
     try:
         pooled = cached_incidence(*key, by=())
         by_country = cached_incidence(*key, by=("country",))
-    except SelectionError as e:  # e.g. a partner's population file does not cover every year
+    except NoDenominators as e:  # e.g. only countries without population figures chosen
+        st.info(f"No incidence rate for this selection: {e}.")
+        st.stop()
+    except SelectionError as e:
         st.error(f"Incidence cannot be computed for this selection: {e}.")
         st.stop()
 t_pooled = pooled["table"]
+if t_pooled.attrs.get("left_out"):  # country-years without person-years: out of every rate below
+    st.info(t_pooled.attrs["left_out"], icon=":material/info:")
 what = tumours[tumour] if tumour else "All tumours"
 foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "
                      f"{STANDARDS[standard]}; 95% CI {CI_METHODS[ci]}.")
@@ -89,6 +94,8 @@ with tab_groups:
                        "(the tumour filter is not applied here).")
         grid = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
                                 standard, ci, by=("country", "iccc_main"))["table"]
+        if grid.attrs.get("left_out") and grid.attrs["left_out"] != t_pooled.attrs.get("left_out"):
+            st.caption(f"All tumours: {grid.attrs['left_out']}")
         fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
                               "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
         chart(fig, "incidence")
@@ -123,7 +130,8 @@ with tab_trend:
             p1, p2 = (years[0], years[0] + 4), (years[1] - 4, years[1])
             rr = cached_rate_ratio(str(db_path()), key[1], ages, standard, p1, p2)
             if rr["suppressed"]:
-                st.caption(f"Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: not shown (too few cases).")
+                why = rr.get("reason") or "too few cases"
+                st.caption(f"Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: not shown ({why}).")
             else:
                 st.markdown(f"**Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: {rr['rate_ratio']:.2f}** "
                             f"(95% CI {rr['lower']:.2f}–{rr['upper']:.2f}; ratio of age-standardised rates, "

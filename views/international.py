@@ -38,6 +38,8 @@ with st.spinner("Comparing countries…"):
         st.error(f"The comparison cannot be made for this selection: {e}.")
         st.stop()
 t, pooled = res["table"], res["pooled"]
+if res.get("left_out"):  # country-years without person-years: out of the incidence rates
+    st.info(res["left_out"], icon=":material/info:")
 what = tumours[tumour].strip() if tumour else "All tumours"
 foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}.")
 st.caption(f"**{what}**, ages {ages}, diagnosed {years[0]}–{years[1]}, {len(t)} countries. "
