@@ -684,6 +684,20 @@ def test_shares_give_away_the_denominator(show, pool):
     assert not found, found
 
 
+def _recovered(df, share, derive, truth) -> dict:
+    """Ordinary countries whose small count (1 to T-1, per `truth`) `derive(share, shown n)`
+    gives exactly."""
+    found = {}
+    for c in ORDINARY:
+        i = df.index[df["country"] == c][0]
+        n = count_shown(df.loc[i, "cases"])
+        if n is not None and share[i] == share[i]:
+            k = derive(share[i], n)
+            if abs(k - truth[c]) < 1e-6 and 1 <= truth[c] < T:
+                found[c] = k
+    return found
+
+
 @leak("DCO share x tumours gives each country's number of DCO registrations (3-9)")
 def test_share_times_n(show, pool):
     """Share x n: the International page's DCO share times the country's tumours (ages 0-19, all
@@ -692,14 +706,7 @@ def test_share_times_n(show, pool):
     share = _proportions(df, "dco_share")
     need([table_count(show("international", tumour="", ages="0-19"), "country", c) for c in ORDINARY],
          "the ordinary countries' tumours")
-    found = {}
-    for c in ORDINARY:
-        i = df.index[df["country"] == c][0]
-        n = count_shown(df.loc[i, "cases"])
-        if n is not None and share[i] == share[i]:
-            k = share[i] * n
-            if abs(k - pool.truth["dco"][c]) < 1e-6 and 1 <= pool.truth["dco"][c] < T:
-                found[c] = k
+    found = _recovered(df, share, lambda sh, n: sh * n, pool.truth["dco"])
     assert not found, found
 
 
@@ -710,14 +717,7 @@ def test_complement_of_share_times_n(show, pool):
     share = _proportions(df, "mv_share")
     need([table_count(show("international", tumour="", ages="0-19"), "country", c) for c in ORDINARY],
          "the ordinary countries' tumours")
-    found = {}
-    for c in ORDINARY:
-        i = df.index[df["country"] == c][0]
-        n = count_shown(df.loc[i, "cases"])
-        if n is not None and share[i] == share[i]:
-            k = (1 - share[i]) * n
-            if abs(k - pool.truth["not_mv"][c]) < 1e-6 and 1 <= pool.truth["not_mv"][c] < T:
-                found[c] = k
+    found = _recovered(df, share, lambda sh, n: (1 - sh) * n, pool.truth["not_mv"])
     assert not found, found
 
 

@@ -94,16 +94,7 @@ def strings(obj):
         for v in obj:
             yield from strings(v)
 
-
-def run_page(monkeypatch, db, page, **params):
-    monkeypatch.setenv("CCOE_DB", str(db))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+from tests.test_app import run_page  # noqa: E402  (the AppTest runner the page tests use)
 
 
 COHORT_LINK = {"n": "4", "c0_name": LINK_MD, "c0_tumour": "I", "c1_name": LINK_HTML, "c1_tumour": "Ib",
