@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import pycountry
 
 from analytics import csvfile, iccc
+from analytics.warehouse import RECORD_KEY_SQL, cellkey_secret
 from analytics.schema import (AGE_BANDS, AGE_GROUPS, BASIS, BEHAVIOUR, CASE_NAMES, DIAGNOSIS_FROM,
                               FEMALE_ONLY_SITES, ICCC_VERSION, INPUT_NAMES, MALE_ONLY_SITES,
                               REQUIRED_NAMES, SCHEMA_VERSION, SEX, TORONTO_STAGES, VITAL_STATUS)
@@ -229,7 +230,8 @@ SELECT
   date_diff('day', diagnosis_date, last_contact_date) / 365.25 AS followup_years,
   CAST(vital_status_t = '2' AS TINYINT) AS event,
   coalesce(basis_t = '0', false) AS dco,
-  k.iccc_main, k.iccc_sub, k.iccc_ext
+  k.iccc_main, k.iccc_sub, k.iccc_ext,
+  {RECORD_KEY_SQL.format(country='country', registry='registry_t', case_id='case_id')} AS record_key
 FROM (SELECT * FROM (SELECT *, {{bad}} AS bad FROM ({{parsed}}) _p) WHERE NOT bad) v
 LEFT JOIN (SELECT topo AS k_topo, morph AS k_morph, beh AS k_beh, iccc_main, iccc_sub, iccc_ext FROM _iccc) k
   ON k.k_topo = v.topo AND k.k_morph = v.morph AND k.k_beh = CAST(v.behaviour_t AS INTEGER)
@@ -464,7 +466,8 @@ def _insert_valid(con: duckdb.DuckDBPyConnection, sid: str) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE _loaded AS
         SELECT DISTINCT country, registry, case_id FROM cases
         WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
-    con.execute(f"INSERT INTO cases ({', '.join(CASE_NAMES)}) {_cases_select()}", {"sid": sid})
+    con.execute(f"INSERT INTO cases ({', '.join(CASE_NAMES)}) {_cases_select()}",
+                {"sid": sid, "ck": cellkey_secret(con)})
 
 
 def _scope(rows: list[tuple]) -> str:

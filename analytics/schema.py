@@ -143,6 +143,9 @@ CASE_COLUMNS: list[StoredColumn] = [
     StoredColumn("iccc_main", "VARCHAR", "derived: ICCC-3 main group I-XII (NULL when unclassified)"),
     StoredColumn("iccc_sub", "VARCHAR", "derived: ICCC-3 subgroup, e.g. IIIb; V for retinoblastoma"),
     StoredColumn("iccc_ext", "VARCHAR", "derived: ICCC-3 extended classification code, e.g. Ia.1"),
+    StoredColumn("record_key", "UINTEGER",
+                 "derived: 32-bit key for disclosure control (cell-key perturbation), from the "
+                 "warehouse's secret and country, registry and case_id; never shown"),
 ]
 
 CASE_NAMES = [c.name for c in CASE_COLUMNS]

@@ -44,18 +44,7 @@ def suppress(df: pd.DataFrame, count_col: str, dependent: list[str] = (), *,
     counts = out[count_col]
     mask = ((counts > 0) & (counts < n)).to_numpy()
     if complementary and mask.any():
-        slices = groups or [[]]
-        changed = True
-        while changed:
-            changed = False
-            for cols in slices:
-                parts = out.groupby(cols, dropna=False).indices.values() if cols else [range(len(out))]
-                for idx in parts:
-                    idx = list(idx)
-                    if mask[idx].sum() == 1 and len(idx) > 1:
-                        others = [i for i in idx if not mask[i]]
-                        mask[min(others, key=lambda i: counts.iloc[i])] = True
-                        changed = True
+        mask = complementary_mask(out, mask, counts, groups)
     out["suppressed"] = mask
     dep = list(dependent)
     if dep:
@@ -63,3 +52,25 @@ def suppress(df: pd.DataFrame, count_col: str, dependent: list[str] = (), *,
         out.loc[mask, dep] = np.nan
     out[count_col] = out[count_col].astype("Int64").mask(mask)  # whole numbers, <NA> when hidden
     return out
+
+
+def complementary_mask(df: pd.DataFrame, mask: np.ndarray, counts: pd.Series,
+                  groups: list[list[str]] | None = None) -> np.ndarray:
+    """Complementary suppression: `mask` (rows hidden, positional) grown so that no slice of `df`
+    (rows with equal values of the columns of one entry of `groups`; default: the whole frame)
+    has exactly one hidden row beside shown ones: the next smallest row by `counts` joins it.
+    Repeated until stable. `df` must have a 0..n-1 index."""
+    mask = np.asarray(mask, dtype=bool).copy()
+    slices = groups or [[]]
+    changed = True
+    while changed:
+        changed = False
+        for cols in slices:
+            parts = df.groupby(cols, dropna=False).indices.values() if cols else [range(len(df))]
+            for idx in parts:
+                idx = list(idx)
+                if mask[idx].sum() == 1 and len(idx) > 1:
+                    others = [i for i in idx if not mask[i]]
+                    mask[min(others, key=lambda i: counts.iloc[i])] = True
+                    changed = True
+    return mask

@@ -87,12 +87,23 @@ _DDL = [
 
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse at `path` (default data/warehouse.duckdb), creating and initialising it
-    when it does not exist yet. Read-only connections never create anything."""
+    when it does not exist yet. Read-only connections never create anything; a warehouse made
+    before record keys existed is given them first (one read-write open), since no page may show
+    a count without them."""
     path = Path(path) if path is not None else DEFAULT_DB
     if read_only:
         if not path.exists():
             raise FileNotFoundError(f"warehouse {path} does not exist; build it with "
                                     f"`python -m analytics demo` or `python -m analytics init`")
+        con = duckdb.connect(str(path), read_only=True)
+        if _has_record_keys(con):
+            return con
+        con.close()
+        try:
+            connect(path).close()
+        except duckdb.Error as e:
+            raise RuntimeError(f"warehouse {path} predates disclosure control and could not be "
+                               f"upgraded ({e}); run `python -m analytics init --db {path}` once") from e
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     existed = path.exists()
@@ -110,6 +121,43 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     return con
 
 
+#: SQL of a tumour's record key (`cases.record_key`): the first 32 bits of SHA-256 over the
+#: warehouse's secret ($ck), country, registry and case id. Derived from identity, not drawn at
+#: random, so that a corrected extract loaded again gives the same tumours the same keys (and the
+#: same cells the same noise). DuckDB has no HMAC; a secret prefix suffices, as no hash is shown.
+RECORD_KEY_SQL = ("CAST('0x' || left(sha256($ck || '|' || {country} || '|' || coalesce({registry}, '') "
+                  "|| '|' || {case_id}), 8) AS UINTEGER)")
+
+
+def cellkey_secret(con: duckdb.DuckDBPyConnection) -> str:
+    """The warehouse's cell-key secret (made by `initialise`: CCOE_CELLKEY_SECRET if set when
+    the warehouse is created, so that tests and demos perturb reproducibly, else random)."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'cellkey_secret'").fetchone()
+    if row is None:
+        raise RuntimeError("this warehouse has no cell-key secret; open it read-write once")
+    return row[0]
+
+
+def _has_record_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("""SELECT 1 FROM information_schema.columns
+                               WHERE table_name = 'cases' AND column_name = 'record_key'""").fetchall())
+
+
+def _add_record_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """The secret, the column and the keys of a warehouse that lacks them (idempotent, cheap when
+    present)."""
+    import os
+    import secrets
+
+    if con.execute("SELECT 1 FROM meta WHERE key = 'cellkey_secret'").fetchone() is None:
+        secret = os.environ.get("CCOE_CELLKEY_SECRET") or secrets.token_hex(32)
+        con.execute("INSERT INTO meta VALUES ('cellkey_secret', ?)", [secret])
+    if not _has_record_keys(con):
+        con.execute("ALTER TABLE cases ADD COLUMN record_key UINTEGER")
+        key = RECORD_KEY_SQL.format(country="country", registry="registry", case_id="case_id")
+        con.execute(f"UPDATE cases SET record_key = {key}", {"ck": cellkey_secret(con)})
+
+
 def load_reference(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Load the reference data shipped with the code: WPP 2022 denominators (`population`),
     the standard populations and the HMD USA life tables (see analytics/reference/README.md).
@@ -122,10 +170,12 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def initialise(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables; idempotent."""
+    """Create missing tables; idempotent. Gives the warehouse its cell-key secret and its tumours
+    their record keys when it has none yet (a warehouse made before disclosure control)."""
     for ddl in _DDL:
         con.execute(ddl)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    _add_record_keys(con)
     if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'iccc_rules'"
                        ).fetchall():
         iccc.install_rules(con, temp=False)

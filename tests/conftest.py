@@ -14,6 +14,15 @@ from analytics.ingest import ingest_file
 from analytics.schema import INPUT_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cellkey_secret():
+    """One cell-key secret for every warehouse the tests build, so that the perturbation a viewer
+    sees (analytics.disclosure) is the same in every run."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CCOE_CELLKEY_SECRET", "ccoe-test-suite")
+        yield
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
