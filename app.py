@@ -19,5 +19,6 @@ pages = [
             url_path="international"),
     st.Page("views/data_quality.py", title="Submissions & data quality", icon=":material/fact_check:",
             url_path="data-quality"),
+    st.Page("views/help.py", title="Help & methods", icon=":material/help:", url_path="help"),
 ]
 st.navigation(pages).run()

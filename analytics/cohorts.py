@@ -7,6 +7,7 @@ the tests then compare overlapping samples, which they assume independent: the p
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -33,37 +34,53 @@ def _check(cohorts: list[Cohort]) -> None:
         raise SelectionError("give each cohort a different, non-empty name")
 
 
-def overlap(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> pd.DataFrame:
-    """Cases shared by each pair of cohorts."""
+def overlap(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys: bool = False) -> pd.DataFrame:
+    """Cases shared by each pair of cohorts. With `keys=True` (the viewer's release layer), also
+    the record-key sum of the shared cases (`shared_key`)."""
+    from analytics.disclosure import key_sum_sql
+
     rows = []
     for i, a in enumerate(cohorts):
         for b in cohorts[i + 1:]:
             wa, pa = a.selection.where(prefix="a_")
             wb, pb = b.selection.where(prefix="b_")
-            n = con.execute(f"SELECT count(*) FROM cases WHERE ({wa}) AND ({wb})", pa | pb).fetchall()[0][0]
-            rows.append({"cohort_a": a.name, "cohort_b": b.name, "shared_cases": int(n)})
-    return pd.DataFrame(rows, columns=["cohort_a", "cohort_b", "shared_cases"])
+            n, k = con.execute(f"SELECT count(*), {key_sum_sql() if keys else 0} FROM cases "
+                               f"WHERE ({wa}) AND ({wb})", pa | pb).fetchall()[0]
+            rows.append({"cohort_a": a.name, "cohort_b": b.name, "shared_cases": int(n)}
+                        | ({"shared_key": int(k)} if keys else {}))
+    return pd.DataFrame(rows, columns=["cohort_a", "cohort_b", "shared_cases"] + (["shared_key"] if keys else []))
 
 
-def characteristics(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> dict:
+def characteristics(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys: bool = False) -> dict:
     """Per cohort: n, age median and IQR, sex, stage known, period and country mix (as % of the
     cohort), with Kruskal-Wallis (age) and chi-square (sex, period, country, stage known) tests
-    across cohorts. Counts below the suppression threshold are not shown."""
+    across cohorts. Counts below the suppression threshold are not shown.
+
+    With `keys=True` (the viewer's release layer), the summary gains `n_key` (the record-key sum
+    of the cohort) and the result gains `cells`: every (characteristic, level, cohort) count with
+    its key sum (`n`, `n_key`), small ones included, for the release layer to perturb."""
+    from analytics.disclosure import key_sum_sql
+
     _check(cohorts)
     n_min = threshold()
     summary, dists = [], {"sex": [], "period": [], "country": [], "stage_known": []}
     ages = []
+    cells = []
     for c in cohorts:
         where, params = c.selection.where()
-        n, med, q1, q3 = con.execute(f"""
-            SELECT count(*), median(age_years), quantile_cont(age_years, 0.25), quantile_cont(age_years, 0.75)
+        n, med, q1, q3, key = con.execute(f"""
+            SELECT count(*), median(age_years), quantile_cont(age_years, 0.25), quantile_cont(age_years, 0.75),
+                   {key_sum_sql() if keys else 0}
             FROM cases WHERE {where}""", params).fetchall()[0]
-        summary.append({"cohort": c.name, "n": int(n), "age_median": med, "age_q1": q1, "age_q3": q3})
+        summary.append({"cohort": c.name, "n": int(n), "age_median": med, "age_q1": q1, "age_q3": q3}
+                       | ({"n_key": int(key)} if keys else {}))
         for col, expr in (("sex", "CAST(sex AS VARCHAR)"), ("period", "period"), ("country", "country"),
                           ("stage_known", "CASE WHEN stage IS NULL THEN 'unknown' ELSE 'known' END")):
-            d = con.execute(f"SELECT {expr} AS level, count(*) AS n FROM cases WHERE {where} GROUP BY 1",
-                            params).df()
-            dists[col].append(d.assign(cohort=c.name))
+            d = con.execute(f"SELECT {expr} AS level, count(*) AS n, {key_sum_sql() if keys else 0} AS n_key "
+                            f"FROM cases WHERE {where} GROUP BY 1", params).df()
+            if keys:
+                cells.append(d.assign(cohort=c.name, characteristic=col.replace("_", " ")))
+            dists[col].append(d.drop(columns="n_key").assign(cohort=c.name))
         ages.append(con.execute(f"SELECT age_years, count(*) FROM cases WHERE {where} GROUP BY 1",
                                 params).fetchall())
     summary = pd.DataFrame(summary)
@@ -95,39 +112,68 @@ def characteristics(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> di
     mix = pd.concat(mix)[["characteristic", "level", "cohort", "n", "share"]]
     mix["n"] = mix["n"].astype("Int64")
     summary.loc[summary["n"] < n_min, ["age_median", "age_q1", "age_q3"]] = np.nan
-    return {"summary": summary, "mix": mix.reset_index(drop=True), "tests": pd.DataFrame(tests)}
+    out = {"summary": summary, "mix": mix.reset_index(drop=True), "tests": pd.DataFrame(tests)}
+    if keys:
+        out["cells"] = pd.concat(cells)[["characteristic", "level", "cohort", "n", "n_key"]].reset_index(drop=True)
+    return out
 
 
-def combined_events(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort]) -> survival.EventTable:
-    """One event table with a `cohort` column (overlapping cases appear in each of their cohorts)."""
+def combined_events(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys: bool = False) -> survival.EventTable:
+    """One event table with a `cohort` column (overlapping cases appear in each of their cohorts).
+
+    With `keys=True` (the viewer's release layer): the rows' key sums (`key_event`, `key_censor`,
+    as `survival.event_table(keys=True)`), and `cohort_counts`: per cohort name, its number
+    selected, their key sum, its number of DCO registrations and their key sum."""
     _check(cohorts)
-    parts, n_sel, n_dco = [], 0, 0
+    parts, n_sel, n_dco, counts = [], 0, 0, {}
     for c in cohorts:
-        ev = survival.event_table(con, c.selection, [])
+        ev = survival.event_table(con, c.selection, [], keys=keys)
         parts.append(ev.table.assign(cohort=c.name))
         n_sel += ev.n_selected
         n_dco += ev.n_dco
-    t = pd.concat(parts)[["cohort", "days", "n_event", "n_censor"]].reset_index(drop=True)
+        counts[c.name] = (ev.n_selected, ev.key_selected, ev.n_dco, ev.key_dco)
+    cols = ["cohort", "days", "n_event", "n_censor"] + (["key_event", "key_censor"] if keys else [])
+    t = pd.concat(parts)[cols].reset_index(drop=True)
     order = {c.name: i for i, c in enumerate(cohorts)}
     t = t.assign(_o=t["cohort"].map(order)).sort_values(["_o", "days"]).drop(columns="_o").reset_index(drop=True)
-    return survival.EventTable(t, ["cohort"], n_sel, n_dco)
+    out = survival.EventTable(t, ["cohort"], n_sel, n_dco)
+    if keys:
+        out.cohort_counts = counts
+    return out
 
 
 def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
-                  adjust: tuple[str, ...] = ("age_group", "sex", "period")) -> pd.DataFrame:
-    """Cox model: cohort as a factor (reference: the first cohort), adjusted for `adjust`."""
+                  adjust: tuple[str, ...] = ("age_group", "sex", "period"), min_level: int | None = None,
+                  keys: bool = False) -> pd.DataFrame:
+    """Cox model: cohort as a factor (reference: the first cohort), adjusted for `adjust`.
+
+    For the viewer's release layer (both off by default), as `survival.cox`: `min_level` leaves
+    out the levels (cohorts included) with fewer cases (`attrs["dropped_levels"]`, cohorts by
+    name), `keys` adds the record-key sums; either adds `survival.cox_level_events` to `attrs`
+    (term names as in the result)."""
     _check(cohorts)
     frames = []
+    key_col = ", record_key" if keys else ""
     for i, c in enumerate(cohorts):
         where, params = c.selection.where()
-        d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)} FROM cases WHERE {where} AND NOT dco",
-                        params).df()
+        d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)}{key_col} FROM cases "
+                        f"WHERE {where} AND NOT dco", params).df()
         frames.append(d.assign(cohort=f"{i + 1}:{c.name}"))  # numbered so the first cohort is the reference
     df = pd.concat(frames, ignore_index=True)
     for col in adjust:
         df[col] = df[col].astype(str).where(df[col].notna())
     if len(df) < threshold() or df["event"].sum() == 0:
         raise SelectionError("too few cases or no deaths for a Cox model")
-    res = survival.cox_fit(df, "followup_days", "event", ["cohort", *adjust], set())
+    covariates = ["cohort", *adjust]
+    dropped = []
+    if min_level:
+        df, dropped = survival.drop_small_levels(df, covariates, set(), min_level)
+    res = survival.cox_fit(df, "followup_days", "event", covariates, set())
     res["term"] = res["term"].str.replace(r"^cohort=\d+:", "cohort=", regex=True)
+    if min_level or keys:
+        unnumbered = lambda v: re.sub(r"^(cohort=)?\d+:", r"\1", v)  # noqa: E731
+        res.attrs["dropped_levels"] = [(c, unnumbered(v) if c == "cohort" else v) for c, v in dropped]
+        extra = survival.cox_level_events(df, covariates, set(), "event", "record_key" if keys else None)
+        extra["term_events"] = {unnumbered(t): d for t, d in extra["term_events"].items()}
+        res.attrs.update(extra)
     return res

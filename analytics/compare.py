@@ -26,11 +26,27 @@ CAVEATS = {"dco_share": 0.05, "mv_share": 0.80, "median_followup_years": 5.0,
            "under5_difference": 0.10}
 
 
-def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFrame:
+#: The parts of each data-quality share, as SQL conditions (numerator, denominator; None = all
+#: the country's cases). `quality(keys=True)` returns their counts and key sums, from which the
+#: viewer's shares are released (analytics/release/international.py).
+QUALITY_PARTS = {
+    "dco": "dco", "mv": "basis IN (5, 6, 7)", "basis_known": "basis IS NOT NULL AND basis <> 9",
+    "under5": "age_band = '0-4'", "analysed": "NOT dco",
+}
+
+
+def quality(con: duckdb.DuckDBPyConnection, selection: Selection, keys: bool = False) -> pd.DataFrame:
     """Per country: cases, share DCO, share microscopically verified (basis 5, 6, 7 among cases
     with a known basis), median follow-up in years of the cases analysed for survival, and the
-    share excluded from survival (DCO)."""
+    share excluded from survival (DCO).
+
+    With `keys`, also the count and the record-key sum (`analytics.disclosure`) of all cases
+    (`cases_key`) and of each part of `QUALITY_PARTS` (`n_dco`, `dco_key`, ...)."""
+    from analytics.disclosure import key_sum_sql
+
     where, params = selection.where()
+    extra = "".join(f", count(*) FILTER (WHERE {cond}) AS n_{name}, {key_sum_sql(cond)} AS {name}_key"
+                    for name, cond in QUALITY_PARTS.items()) + f", {key_sum_sql()} AS cases_key" if keys else ""
     return con.execute(f"""
         SELECT country, count(*) AS cases,
                avg(dco::INT) AS dco_share,
@@ -38,7 +54,7 @@ def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFram
                  AS mv_share,
                median(followup_years) FILTER (WHERE NOT dco) AS median_followup_years,
                avg(dco::INT) AS excluded_share,
-               avg((age_band = '0-4')::INT) AS under5_share
+               avg((age_band = '0-4')::INT) AS under5_share{extra}
         FROM cases WHERE {where} GROUP BY country ORDER BY country""", params).df()
 
 

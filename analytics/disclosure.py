@@ -322,3 +322,47 @@ def release_counts(df: pd.DataFrame, counts: dict[str, str], dependent=(), group
     out["suppressed"] = hidden
     out = out.drop(columns=[k for k in counts.values() if k in out.columns])
     return stamp(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# The methods note (Help page, README)
+# ------------------------------------------------------------------------------------------------
+
+def methods_note(pol: Policy | None = None) -> str:
+    """What is protected, how, and what a viewer can and cannot learn, in plain words (markdown),
+    with this deployment's threshold. Shown on the Help page; the README quotes it for T = 16."""
+    pol = pol or policy()
+    t, half = pol.threshold, pol.km_base // 2
+    return f"""\
+**Small numbers and confidentiality.** Childhood cancers are rare, and a count of a few children in
+one country, tumour type and age group could identify a child. No number on this site comes from
+fewer than {t} children (the threshold set for this deployment): such counts read "fewer than {t}"
+or "{pol.below}".
+
+- **Counts** of tumours, deaths and rows have each been changed by a small random amount (usually
+  by 2 or less, at most {pol.D}) that is always the same for the same group of children, so the same
+  figure reads the same on every page, while sums and differences of figures do not reveal small
+  groups. This is the cell-key method of the Australian Bureau of Statistics' TableBuilder and of
+  the 2021 Census of England and Wales. As a result, **parts of a table need not add up to its
+  total**.
+- **Percentages** are shown only where both the group and what it is compared with hold at least
+  {t} children; they are computed from the adjusted counts and rounded to 0.1 percentage point.
+- **Rates** are computed from the adjusted counts by age group and exact population figures, and
+  shown only where the count they come from is shown.
+- **Survival curves** are computed from deaths and censorings counted by month and rounded to
+  blocks of {pol.km_base} (the method of OpenSAFELY) before the Kaplan-Meier estimator, and stop where
+  fewer than {t} children remain at risk; each step stands for about {pol.km_base} deaths. Survival at
+  1, 3, 5 and 10 years, medians and age-standardised survival come from these curves, and may
+  differ from the exact estimates by up to {half} deaths' worth (negligible for groups of thousands,
+  visible for a group of a hundred).
+- **Net and relative survival** are shown as values at fixed years only, where at least {t} deaths
+  had occurred and at least {t} children remained at risk.
+- **Models and tests** (log-rank, Cox) are shown only when every group compared holds at least
+  {t} children; a hazard ratio is not shown for a level with fewer than {t} deaths.
+
+What a viewer cannot learn: the number of children in any group below {t}, the day of any death,
+or an exact count. What remains possible in principle: averaging many different routes to the
+same figure narrows its noise, so the partnership's terms of use forbid attempts to re-identify
+children. Exact figures are available to the registries' data managers through the command-line
+tools (`python -m analytics ...`), which read the warehouse itself.
+"""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics import iccc
+from analytics import disclosure, iccc
 from analytics.safe_text import plotly_text
 
 BLUE = "#1f5fa8"
@@ -61,6 +61,21 @@ def group_label(code: str) -> str:
     return f"{code} {name}" if name else str(code)
 
 
+def tumour_bars(df: pd.DataFrame, footnote: str | None = None) -> go.Figure:
+    """The Overview's horizontal bars of tumours (`cases`) by ICCC-3 main group (`iccc_main`,
+    `name`), in the frame's order; hidden (suppressed) groups are left out. Stamped as released
+    when `df` is (`analytics.disclosure`)."""
+    d = df.dropna(subset=["cases"])
+    fig = go.Figure(go.Bar(
+        x=d["cases"].astype("int64"), y=_texts(d["iccc_main"] + "  " + d["name"]), orientation="h",
+        marker_color=BLUE, hovertemplate="%{y}: %{x:,} tumours<extra></extra>"))
+    fig.update_xaxes(title="Tumours (n)")
+    fig.update_yaxes(autorange="reversed")
+    _layout(fig, "", footnote)
+    fig.update_layout(margin=dict(t=10) if footnote else dict(t=10, b=10))
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig
+
+
 def rate_bars(df: pd.DataFrame, category: str, title: str, x_title: str, pooled: float | None = None,
               pooled_label: str = "Pooled", footnote: str | None = None, sort: bool = True) -> go.Figure:
     """Horizontal bars of `asr` by `category` with 95% CI whiskers (asr_lower, asr_upper); rows
@@ -80,7 +95,8 @@ def rate_bars(df: pd.DataFrame, category: str, title: str, x_title: str, pooled:
         fig.add_annotation(x=pooled, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                            text=f"{plotly_text(pooled_label)}: {pooled:.1f}", font=dict(size=11, color="#c0392b"))
     fig.update_xaxes(title=plotly_text(x_title), rangemode="tozero")
-    return _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
+    fig = _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig  # released rows: a released figure
 
 
 def heatmap(df: pd.DataFrame, rows: str, cols: str, value: str, title: str, colorbar: str,
@@ -96,7 +112,8 @@ def heatmap(df: pd.DataFrame, rows: str, cols: str, value: str, title: str, colo
                                hovertemplate="%{y}, %{x}: %{z:.2f}<extra></extra>"))
     fig.update_layout(plot_bgcolor="#e9ecef")
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, footnote, height=max(340, 30 * len(piv) + 160))
+    fig = _layout(fig, title, footnote, height=max(340, 30 * len(piv) + 160))
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 
 
 def rate_points(df: pd.DataFrame, x: str, title: str, x_title: str, y_title: str,
@@ -111,7 +128,8 @@ def rate_points(df: pd.DataFrame, x: str, title: str, x_title: str, y_title: str
         hovertemplate="%{x}: %{y:.1f}<extra></extra>"))
     fig.update_xaxes(title=plotly_text(x_title), type="category")
     fig.update_yaxes(title=plotly_text(y_title), rangemode="tozero")
-    return _layout(fig, title, footnote, height=400)
+    fig = _layout(fig, title, footnote, height=400)
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 
 
 def trend_lines(df: pd.DataFrame, title: str, y_title: str, footnote: str | None = None,
@@ -131,17 +149,24 @@ def trend_lines(df: pd.DataFrame, title: str, y_title: str, footnote: str | None
                                  hovertemplate="%{x}: %{y:.1f}<extra></extra>"))
     fig.update_xaxes(title="Year of diagnosis", dtick=2)
     fig.update_yaxes(title=plotly_text(y_title), rangemode="tozero")
-    return _layout(fig, title, footnote, height=420)
+    fig = _layout(fig, title, footnote, height=420)
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 
 
 def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str, y_title: str,
                   footnote: str | None = None, ci_bands: bool = True, censor_ticks: bool = False,
-                  labels: dict | None = None, max_years: float | None = None) -> go.Figure:
+                  labels: dict | None = None, max_years: float | None = None,
+                  suppressed_label: str | None = None) -> go.Figure:
     """Survival curves (step functions, time in years) with shaded 95% CI bands and, under the time
     axis, the number at risk per group at each tick. `curves`: key -> frame with time_years,
-    survival, lower, upper, n_censored (already truncated); `at_risk`: by columns, time_years,
-    n_at_risk (missing = suppressed, shown as '<n')."""
+    survival, lower, upper, and n_censored or (a viewer's curves) a boolean `censored` (already
+    truncated; a viewer's rounded curves have their times, and so their censor ticks, at the ends
+    of the month bins); `at_risk`: by columns, time_years, n_at_risk (missing = suppressed, shown
+    as `suppressed_label`, by default the policy's '<T'). Stamped as released when `at_risk` and
+    every curve are (`analytics.disclosure`)."""
     from plotly.subplots import make_subplots
+
+    below = plotly_text(suppressed_label or disclosure.policy().below)
 
     keys = list(curves)
     names = [(labels or {}).get(k) or " / ".join(map(str, k)) or "All" for k in keys]  # raw, escaped where drawn
@@ -167,7 +192,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
                                  hovertemplate="%{fullData.name}: %{y:.3f} at %{x:.2f} years<extra></extra>"),
                       row=1, col=1)
         if censor_ticks:
-            c = tab[tab["n_censored"] > 0]
+            c = tab[tab["censored"] if "censored" in tab else tab["n_censored"] > 0]
             fig.add_trace(go.Scatter(x=c["time_years"], y=c["survival"], mode="markers",
                                      marker=dict(symbol="line-ns-open", size=7, color=colour),
                                      showlegend=False, hoverinfo="skip", legendgroup=name), row=1, col=1)
@@ -175,7 +200,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
         ar = at_risk
         for b, v in zip(by, key):
             ar = ar[ar[b].isna()] if pd.isna(v) else ar[ar[b] == v]
-        text = ["&lt;16" if pd.isna(n) else f"{int(n):,}" for n in ar["n_at_risk"]]  # shown as <16
+        text = [below if pd.isna(n) else f"{int(n):,}" for n in ar["n_at_risk"]]  # hidden: '<T'
         fig.add_trace(go.Scatter(x=ar["time_years"], y=[n_groups - i] * len(ar), mode="text", text=text,
                                  textfont=dict(color=colour, size=11), showlegend=False, hoverinfo="skip",
                                  cliponaxis=False),
@@ -189,11 +214,15 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
     fig.update_xaxes(range=[-0.3, t_max + 0.3], dtick=step)
     fig.update_xaxes(title="Years since diagnosis", row=2, col=1)
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01))
-    return _layout(fig, title, footnote, height=560 + 18 * n_groups)
+    _layout(fig, title, footnote, height=560 + 18 * n_groups)
+    released = disclosure.is_released(at_risk) and all(disclosure.is_released(c) for c in curves.values())
+    return disclosure.stamp(fig) if released else fig
 
 
 def forest_plot(df: pd.DataFrame, title: str, footnote: str | None = None) -> go.Figure:
-    """Hazard ratios (hr, hr_lower, hr_upper per term) on a log axis with a line at 1."""
+    """Hazard ratios (hr, hr_lower, hr_upper per term) on a log axis with a line at 1; a term
+    without a hazard ratio (not shown to viewers) keeps its row, without a point. Stamped as
+    released when `df` is (`analytics.disclosure`)."""
     d = df.iloc[::-1]
     fig = go.Figure(go.Scatter(
         x=d["hr"], y=_texts(d["term"]), mode="markers", marker=dict(size=9, color=BLUE, symbol="square"),
@@ -202,7 +231,8 @@ def forest_plot(df: pd.DataFrame, title: str, footnote: str | None = None) -> go
         hovertemplate="%{y}: HR %{x:.2f} (95% CI %{customdata[0]:.2f}-%{customdata[1]:.2f}), p %{customdata[2]:.3g}<extra></extra>"))
     fig.add_vline(x=1, line_dash="dash", line_color="#555")
     fig.update_xaxes(type="log", title="Hazard ratio (95% CI, log scale)")
-    return _layout(fig, title, footnote, height=max(300, 34 * len(d) + 160))
+    _layout(fig, title, footnote, height=max(300, 34 * len(d) + 160))
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 
 
 def dot_whisker(df: pd.DataFrame, category: str, value: str, lower: str, upper: str, title: str,
@@ -223,7 +253,8 @@ def dot_whisker(df: pd.DataFrame, category: str, value: str, lower: str, upper: 
         fig.add_annotation(x=pooled, y=1, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                            text=f"{plotly_text(pooled_label)}: {pooled:{fmt}}", font=dict(size=11, color="#c0392b"))
     fig.update_xaxes(title=plotly_text(x_title), tickformat=".0%" if percent else None)
-    return _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
+    fig = _layout(fig, title, footnote, height=max(320, 28 * len(d) + 150))
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 
 
 def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.DataFrame, pooled: float,
@@ -244,4 +275,5 @@ def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.
                              hovertemplate="%{text}: %{y:.1%} of %{x:,} cases<extra></extra>"))
     fig.update_xaxes(title="Number of cases analysed")
     fig.update_yaxes(title="5-year survival", tickformat=".0%")
-    return _layout(fig, title, footnote, height=480)
+    fig = _layout(fig, title, footnote, height=480)
+    return disclosure.stamp(fig) if disclosure.is_released(df) else fig

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.filters import AGE_RANGES, Selection, SelectionError, check_by, sort_rows
 from analytics.reference.standard import weights as standard_weights
 from analytics.suppression import suppress, threshold
@@ -69,6 +70,8 @@ class LeftOut:
     cases: int
     where: str
     sex_specific: bool = False
+    #: record-key sum of those cases (`analytics.disclosure`), for the viewers' released note
+    key: int = field(default=0, repr=False, compare=False)
 
     def note(self) -> str:
         """The plain-language note pages and the command line show."""
@@ -239,13 +242,15 @@ def _filtered_years(selection: Selection) -> list[int] | None:
 
 
 def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str],
-                ages: str = "0-19") -> pd.DataFrame:
+                ages: str = "0-19", keys: bool = False) -> pd.DataFrame:
     """Cases and person-years per (breakdown values, age band), zero-filled, from aggregate SQL,
     over the country-years that have person-years (see the module docstring).
 
-    Columns: the `by` columns, age_band, cases, person_years. `attrs["left_out"]` is a `LeftOut`
-    when cases were left out for want of person-years, else None. Raises NoDenominators when no
-    country-year of the selection has person-years but some has cases."""
+    Columns: the `by` columns, age_band, cases, person_years; with `keys`, also `cases_key`, the
+    record-key sum of each cell's cases (`analytics.disclosure`, 0 for an empty cell).
+    `attrs["left_out"]` is a `LeftOut` when cases were left out for want of person-years, else
+    None. Raises NoDenominators when no country-year of the selection has person-years but some
+    has cases."""
     by = check_by(by, BY_COLUMNS)
     if "registry" in selection.filters:
         raise SelectionError("incidence by registry needs registry populations, which are not "
@@ -295,6 +300,8 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         WHERE p.person_years > 0 AND {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL HAVING count(*) = $cells)"""
     left_out = _left_out(con, ctes, where, params, pop_sex, sex_specific)
+    key_col = f", {key_sum_sql()} AS cases_key" if keys else ""
+    key_out = ", coalesce(n.cases_key, 0) AS cases_key" if keys else ""
     sql = f"""
     WITH {ctes},
     denom AS (
@@ -303,11 +310,11 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         WHERE {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL),
     num AS (  -- only cases in covered country-years, as the denominator
-        SELECT {c_cols}, count(*) AS cases
+        SELECT {c_cols}, count(*) AS cases{key_col}
         FROM cases c JOIN covered cv ON c.country = cv.country AND c.year = cv.year
         WHERE {where} AND list_contains($bands, c.age_band)
         GROUP BY ALL)
-    SELECT {values}d.*, coalesce(n.cases, 0) AS cases
+    SELECT {values}d.*, coalesce(n.cases, 0) AS cases{key_out}
     FROM denom d {case_values}
     LEFT JOIN num n ON {join_on}{''.join(f' AND n.{b} IS NOT DISTINCT FROM v.{b}' for b in case_dims)}
     ORDER BY ALL  -- a fixed order: the rate sums over age bands then agree to the last bit, run after run
@@ -318,7 +325,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     if sex_specific and df.empty:
         raise SelectionError("sex-specific rates are unavailable: the population table has only "
                              "both-sexes denominators (UN WPP) for this selection")
-    df = df[by + ["age_band", "cases", "person_years"]]
+    df = df[by + ["age_band", "cases", "person_years"] + (["cases_key"] if keys else [])]
     df.attrs["left_out"] = left_out
     return df
 
@@ -333,13 +340,13 @@ def _left_out(con, ctes: str, where: str, params: dict, pop_sex: str, sex_specif
         gaps AS (SELECT country, list(year ORDER BY year) AS years
                  FROM (SELECT country, year FROM needed EXCEPT SELECT country, year FROM covered)
                  GROUP BY country),
-        lost AS (SELECT c.country, count(*) AS cases FROM cases c
+        lost AS (SELECT c.country, count(*) AS cases, sum(c.record_key) AS key FROM cases c
                  ANTI JOIN covered cv ON c.country = cv.country AND c.year = cv.year
                  WHERE {where} AND list_contains($bands, c.age_band) GROUP BY c.country),
         known AS (SELECT DISTINCT p.country FROM population p WHERE {pop_sex})
         SELECT country, g.years, coalesce(l.cases, 0),
                country NOT IN (SELECT country FROM known) AS unknown,
-               (SELECT count(*) FROM covered) AS n_covered
+               (SELECT count(*) FROM covered) AS n_covered, CAST(coalesce(l.key, 0) % {KEY_MODULUS} AS BIGINT)
         FROM gaps g FULL JOIN lost l USING (country) ORDER BY country""", params).fetchall()
     if not rows:
         return None
@@ -349,12 +356,13 @@ def _left_out(con, ctes: str, where: str, params: dict, pop_sex: str, sex_specif
                              "both-sexes denominators (UN WPP) for this selection")
     where_txt = ", ".join(f"{c} (all years)" if unknown else f"{c} {_year_ranges(years)}" if years
                           else f"{c} (years outside {params['cy0']}-{params['cy1']})"
-                          for c, years, _, unknown, _ in rows)
+                          for c, years, _, unknown, _, _ in rows)
     if nothing_covered:
         raise NoDenominators(f"no population (person-years) for {where_txt}: no rate can be computed. "
                              f"Load them with `python -m analytics population FILE`, or choose other "
                              f"countries or years")
-    return LeftOut(int(sum(r[2] for r in rows)), where_txt, sex_specific)
+    return LeftOut(int(sum(r[2] for r in rows)), where_txt, sex_specific,
+                   key=int(sum(r[5] for r in rows)) % KEY_MODULUS)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -388,19 +396,23 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     age = suppress(age, "cases", ["rate", "lower", "upper"], groups=_slices(by + ["age_band"]), n=min_cases)
 
     n_min = min_cases or threshold()
-    notes = [
-        f"Rates per million person-years, ages {ages} ({', '.join(bands)}).",
-        f"Age-standardised rate: direct method, {STANDARDS[standard]} weights renormalised over "
-        f"{', '.join(bands)}; 95% CI: {CI_METHODS[ci]}. Crude and age-specific rates: exact Poisson 95% CI.",
-        "Denominators: UN World Population Prospects 2022 (both sexes) unless a partner supplied its own; "
-        "each country contributes the years its cases cover.",
-        f"Rates from fewer than {n_min} cases are suppressed.",
-    ]
+    notes = method_notes(ages, bands, standard, ci) + [f"Rates from fewer than {n_min} cases are suppressed."]
     left_out = counts.attrs["left_out"]
     if left_out:
         notes.insert(0, left_out.note())
     table.attrs["left_out"] = age.attrs["left_out"] = left_out.note() if left_out else None
     return IncidenceResult(table, age, by, notes, left_out)
+
+
+def method_notes(ages: str, bands: list[str], standard: str, ci: str) -> list[str]:
+    """The methods notes of a table of rates: units, ages, standard, intervals, denominators."""
+    return [
+        f"Rates per million person-years, ages {ages} ({', '.join(bands)}).",
+        f"Age-standardised rate: direct method, {STANDARDS[standard]} weights renormalised over "
+        f"{', '.join(bands)}; 95% CI: {CI_METHODS[ci]}. Crude and age-specific rates: exact Poisson 95% CI.",
+        "Denominators: UN World Population Prospects 2022 (both sexes) unless a partner supplied its own; "
+        "each country contributes the years its cases cover.",
+    ]
 
 
 def _slices(by: list[str]) -> list[list[str]]:

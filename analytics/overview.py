@@ -5,13 +5,25 @@ import duckdb
 import pandas as pd
 
 from analytics import iccc
+from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.suppression import suppress
+from analytics.warehouse import RECORD_KEY_SQL, cellkey_secret
+
+#: SQL of a rejected row's record key (for the disclosure-control key sums of rejected-row counts):
+#: rejected rows are not tumours and have no `record_key`, so theirs is made at query time, as
+#: `RECORD_KEY_SQL` makes a tumour's, from the warehouse secret ($ck), the submission and the line
+#: ('rejected' in the place of a country code keeps the two kinds of key apart).
+REJECTED_KEY_SQL = RECORD_KEY_SQL.format(country="'rejected'", registry="submission_id",
+                                         case_id="CAST(line_no AS VARCHAR)")
 
 
-def summary(con: duckdb.DuckDBPyConnection) -> dict:
+def summary(con: duckdb.DuckDBPyConnection, keys: bool = False) -> dict:
     """Totals over the whole pool: cases, countries, years of diagnosis, submissions, rejections,
     whether any synthetic submission is loaded, and the person-years at risk (ages 0-19, both
-    sexes, WPP or partner denominators) of each country over the years its cases cover."""
+    sexes, WPP or partner denominators) of each country over the years its cases cover.
+
+    `keys=True` adds the record-key sums (`analytics.disclosure`) of the counted rows:
+    cases_key, rejected_key (keys of rejected rows: `REJECTED_KEY_SQL`), unclassified_key."""
     row = con.execute("""
         WITH span AS (SELECT country, min(year) AS y0, max(year) AS y1 FROM cases GROUP BY country)
         SELECT (SELECT count(*) FROM cases),
@@ -27,10 +39,16 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
                (SELECT max(loaded_at) FROM submissions),
                (SELECT max(schema_version) FROM submissions)
     """).fetchone()
-    keys = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
-            "unclassified", "synthetic", "person_years", "last_loaded", "schema_version"]
-    out = dict(zip(keys, row))
+    names = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
+             "unclassified", "synthetic", "person_years", "last_loaded", "schema_version"]
+    out = dict(zip(names, row))
     out["data_version"] = data_version(out)
+    if keys:
+        out.update(zip(["cases_key", "unclassified_key", "rejected_key"], con.execute(f"""
+            SELECT (SELECT {key_sum_sql()} FROM cases),
+                   (SELECT {key_sum_sql("iccc_sub IS NULL")} FROM cases),
+                   (SELECT {key_sum_sql(column=REJECTED_KEY_SQL)} FROM rejected_rows)""",
+                                                                         {"ck": cellkey_secret(con)}).fetchone()))
     return out
 
 
@@ -43,28 +61,40 @@ def data_version(info: dict) -> str:
             f"schema {info.get('schema_version')}; ICCC-3/IARC 2017.")
 
 
-def cases_by_group(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Cases by ICCC-3 main group (I..XII, then unclassified), with names; small counts suppressed."""
-    df = con.execute("""
-        SELECT coalesce(iccc_main, 'unclassified') AS iccc_main, count(*) AS cases
+def cases_by_group(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
+    """Cases by ICCC-3 main group (I..XII, then unclassified), with names; small counts suppressed.
+
+    `keys=True`: the exact counts, not suppressed, with their key sums (`cases_key`), for the
+    disclosure-control layer (`analytics.release.pool`)."""
+    key = f", {key_sum_sql()} AS cases_key" if keys else ""
+    df = con.execute(f"""
+        SELECT coalesce(iccc_main, 'unclassified') AS iccc_main, count(*) AS cases{key}
         FROM cases GROUP BY ALL""").df()
     order = list(iccc.MAIN_GROUPS) + ["unclassified"]
     df["name"] = df["iccc_main"].map(iccc.MAIN_GROUPS).fillna("Not classifiable in ICCC-3")
     df["_o"] = df["iccc_main"].map(order.index)
     df = df.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    if keys:
+        return df[["iccc_main", "name", "cases", "cases_key"]]
     return suppress(df[["iccc_main", "name", "cases"]], "cases")
 
 
-def cases_by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def cases_by_country(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
     """Cases, years of diagnosis and person-years (ages 0-19, both sexes) by country; small
-    counts suppressed."""
-    df = con.execute("""
-        WITH c AS (SELECT country, count(*) AS cases, min(year) AS first_year, max(year) AS last_year
+    counts suppressed.
+
+    `keys=True`: the exact counts, not suppressed, with their key sums (`cases_key`, the last
+    column), for the disclosure-control layer (`analytics.release.pool`)."""
+    key = f", {key_sum_sql()} AS cases_key" if keys else ""
+    df = con.execute(f"""
+        WITH c AS (SELECT country, count(*) AS cases, min(year) AS first_year, max(year) AS last_year{key}
                    FROM cases GROUP BY country)
         SELECT c.*, (SELECT sum(person_years) FROM population p
                      WHERE p.country = c.country AND p.year BETWEEN c.first_year AND c.last_year
                        AND p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19')) AS person_years
         FROM c ORDER BY country""").df()
+    if keys:
+        return df[[c for c in df.columns if c != "cases_key"] + ["cases_key"]]
     return suppress(df, "cases")
 
 
@@ -81,22 +111,45 @@ def population_gaps(con: duckdb.DuckDBPyConnection) -> str | None:
     return left_out.note() if left_out else None
 
 
-def submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Provenance of every loaded submission, newest first."""
-    return con.execute("""
-        SELECT submission_id, file_name, rows_read, rows_loaded, rows_rejected, rows_unclassified,
-               synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version
-        FROM submissions ORDER BY loaded_at DESC, submission_id""").df()
+def submissions(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
+    """Provenance of every loaded submission, newest first.
+
+    `keys=True` adds the key sums of the rows behind each count (rows_read_key, rows_loaded_key,
+    rows_rejected_key, rows_unclassified_key; read = loaded + rejected, so its key is the sum of
+    theirs), for the disclosure-control layer (`analytics.release.pool`)."""
+    if not keys:
+        return con.execute("""
+            SELECT submission_id, file_name, rows_read, rows_loaded, rows_rejected, rows_unclassified,
+                   synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version
+            FROM submissions ORDER BY loaded_at DESC, submission_id""").df()
+    return con.execute(f"""
+        WITH l AS (SELECT submission_id, {key_sum_sql()} AS k, {key_sum_sql("iccc_sub IS NULL")} AS ku
+                   FROM cases GROUP BY submission_id),
+             r AS (SELECT submission_id, {key_sum_sql(column=REJECTED_KEY_SQL)} AS k
+                   FROM rejected_rows GROUP BY submission_id)
+        SELECT s.submission_id, file_name, rows_read, rows_loaded, rows_rejected, rows_unclassified,
+               synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version,
+               CAST((coalesce(l.k, 0) + coalesce(r.k, 0)) % {KEY_MODULUS} AS BIGINT) AS rows_read_key,
+               coalesce(l.k, 0) AS rows_loaded_key, coalesce(r.k, 0) AS rows_rejected_key,
+               coalesce(l.ku, 0) AS rows_unclassified_key
+        FROM submissions s LEFT JOIN l USING (submission_id) LEFT JOIN r USING (submission_id)
+        ORDER BY loaded_at DESC, submission_id""", {"ck": cellkey_secret(con)}).df()
 
 
-def rejection_reasons(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def rejection_reasons(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
     """Rejected rows per submission and reason (a row with several reasons counts under each).
 
-    Reason counts describe files, not patients, so they are not suppressed."""
-    return con.execute("""
-        SELECT submission_id, reason, count(*) AS rows
-        FROM (SELECT submission_id, unnest(reasons) AS reason FROM rejected_rows)
-        GROUP BY ALL ORDER BY submission_id, rows DESC, reason""").df()
+    Reason counts describe files, not patients, so they are not suppressed here (the app releases
+    them as counts of rows: `analytics.release.pool`). `keys=True` adds `rows_key`, the key sum of
+    each reason's rows."""
+    key = f", {key_sum_sql(column='k')} AS rows_key" if keys else ""
+    src = (f"SELECT submission_id, unnest(reasons) AS reason, {REJECTED_KEY_SQL} AS k FROM rejected_rows"
+           if keys else "SELECT submission_id, unnest(reasons) AS reason FROM rejected_rows")
+    return con.execute(f"""
+        SELECT submission_id, reason, count(*) AS rows{key}
+        FROM ({src})
+        GROUP BY ALL ORDER BY submission_id, rows DESC, reason""",
+                       {"ck": cellkey_secret(con)} if keys else None).df()
 
 
 def countries(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -119,8 +172,9 @@ def year_span(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def outside_years(con: duckdb.DuckDBPyConnection) -> int:
+def outside_years(con: duckdb.DuckDBPyConnection, keys: bool = False) -> int | tuple[int, int]:
     """Tumours whose year of diagnosis no selection can name (outside `SELECTABLE_YEARS`): they
-    are in the pool's totals but on no analysis page."""
-    return con.execute("SELECT count(*) FROM cases WHERE year NOT BETWEEN $lo AND $hi",
-                       {"lo": SELECTABLE_YEARS[0], "hi": SELECTABLE_YEARS[1]}).fetchone()[0]
+    are in the pool's totals but on no analysis page. `keys=True`: (count, key sum)."""
+    row = con.execute(f"SELECT count(*), {key_sum_sql()} FROM cases WHERE year NOT BETWEEN $lo AND $hi",
+                      {"lo": SELECTABLE_YEARS[0], "hi": SELECTABLE_YEARS[1]}).fetchone()
+    return (int(row[0]), int(row[1])) if keys else row[0]

@@ -60,6 +60,10 @@ class EventTable:
     with its rows grouped (`group`: one integer code per group) and in time order within a
     group; the frame is then built on first use, so Kaplan-Meier never pays for it."""
 
+    #: Record-key sums of the selected and of the DCO rows (set by `event_table(keys=True)`).
+    key_selected: int | None = None
+    key_dco: int | None = None
+
     def __init__(self, table: pd.DataFrame | None, by, n_selected: int, n_dco: int,
                  notes: list[str] | None = None, *, arrow: pa.Table | None = None,
                  group: np.ndarray | None = None):
@@ -116,31 +120,48 @@ def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
 
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
-                by: list[str] = ()) -> EventTable:
+                by: list[str] = (), keys: bool = False) -> EventTable:
     """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
 
     The result is read as Arrow and put in group and time order with one numpy sort: on a
     3-million-case group, converting to pandas or sorting in SQL each cost about as much as half
-    the aggregate itself (benchmarks/survival_benchmark.py)."""
+    the aggregate itself (benchmarks/survival_benchmark.py).
+
+    With `keys=True` (the viewer's release layer, `analytics.release.curves`), each row also
+    holds the record-key sums (`analytics.disclosure.key_sum_sql`, mod 2**32) of its deaths
+    (`key_event`) and of its censorings (`key_censor`), and the table carries the key sums of
+    all selected rows (`key_selected`) and of the DCO rows (`key_dco`). Nothing else changes."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     where, params = selection.where()
     cols = "".join(f"{b}, " for b in by)
+    key_cols = ""
+    if keys:
+        from analytics.disclosure import key_sum_sql
+
+        key_cols = (f", {key_sum_sql('event = 1')} AS key_event, "
+                    f"{key_sum_sql('event <> 1')} AS key_censor")
     # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
     # cursor is a second connection to the same database, so it sees committed rows only.
     with con.cursor() as cur:
         rows = cur.sql(f"""
             SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
-                   CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco
+                   CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco{key_cols}
             FROM cases WHERE {where}
             GROUP BY ALL""", params=params).to_arrow_table()
     dco = rows.column("dco").to_numpy(zero_copy_only=False)  # one scan; DCO rows counted, then set aside
     n = rows.column("n_event").to_numpy() + rows.column("n_censor").to_numpy()
+    if keys:
+        k = (rows.column("key_event").to_numpy(zero_copy_only=False).astype(np.int64)
+             + rows.column("key_censor").to_numpy(zero_copy_only=False).astype(np.int64))
     rows = rows.filter(pa.array(~dco)).drop_columns(["dco"])
     group = _group_codes(rows, by)
     days = rows.column("days").to_numpy().astype(np.int64)
     order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)  # groups together, in time order
-    return EventTable(None, by, int(n.sum()), int(n[dco].sum()), arrow=rows.take(order), group=group[order])
+    out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), arrow=rows.take(order), group=group[order])
+    if keys:
+        out.key_selected, out.key_dco = int(k.sum() % 2 ** 32), int(k[dco].sum() % 2 ** 32)
+    return out
 
 
 def event_table_from_rows(df: pd.DataFrame, days: str, event: str, by: list[str] = ()) -> EventTable:
@@ -612,23 +633,78 @@ COX_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group
                "period", "stage", "age_years", "year"]
 
 
+def drop_small_levels(df: pd.DataFrame, covariates: list[str], numeric: set[str],
+                      min_level: int) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """For the viewer's Cox model (docs/disclosure-control.md, section 4.3): the rows of every
+    level of a categorical covariate with fewer than `min_level` cases (among rows with all
+    covariates known) left out, repeatedly until every level left has at least `min_level`.
+    Returns the rows kept and the (covariate, level) pairs left out."""
+    dropped = []
+    while True:
+        complete = df[covariates].notna().all(axis=1)
+        for c in covariates:
+            if c in numeric:
+                continue
+            counts = df.loc[complete, c].value_counts()
+            small = sorted(counts[counts < min_level].index.tolist())
+            if small:
+                dropped += [(c, lv) for lv in small]
+                df = df[~df[c].isin(small)]
+                break
+        else:
+            return df, dropped
+
+
+def cox_level_events(df: pd.DataFrame, covariates: list[str], numeric: set[str], event: str = "event",
+                     key: str | None = None) -> dict:
+    """What the viewer's release layer needs besides a `cox_fit` result on `df`: the deaths of
+    each term's level (`term_events`, by term name as `design` names it) and of each categorical
+    covariate's reference level (`reference_events`), among the rows the model uses (all
+    covariates known); with `key`, the record-key sums (mod 2**32) of those rows (`key`) and of
+    their deaths (`events_key`)."""
+    data = df.dropna(subset=list(covariates))
+    out = {"term_events": {}, "reference_events": {}}
+    for c in covariates:
+        if c in numeric:
+            continue
+        deaths = data.groupby(c)[event].sum()
+        levels = sorted(data[c].unique().tolist())
+        if not levels:
+            continue
+        out["reference_events"][c] = int(deaths[levels[0]])
+        out["term_events"].update({f"{c}={lv}": int(deaths[lv]) for lv in levels[1:]})
+    if key:
+        k = data[key].astype("int64")
+        out["key"] = int(k.sum() % 2 ** 32)
+        out["events_key"] = int(k[data[event] == 1].sum() % 2 ** 32)
+    return out
+
+
 def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates: list[str],
-        min_cases: int | None = None, max_terms: int | None = None) -> pd.DataFrame:
+        min_cases: int | None = None, max_terms: int | None = None, min_level: int | None = None,
+        keys: bool = False) -> pd.DataFrame:
     """Cox model on the selected cases (DCO excluded): one row per term. With `max_terms`, a model
-    with more terms (dummies) than that is refused with the count, before any fitting."""
+    with more terms (dummies) than that is refused with the count, before any fitting.
+
+    For the viewer's release layer (both off by default): `min_level` leaves out the levels with
+    fewer cases (`drop_small_levels`; listed in `attrs["dropped_levels"]`), and `keys` adds the
+    record-key sums of the model's rows and deaths; either adds `cox_level_events` to `attrs`."""
     selection = selection or Selection()
     covariates = check_by(list(covariates), COX_COLUMNS)
     if not covariates:
         raise SelectionError("name at least one covariate")
     where, params = selection.where()
-    df = con.execute(f"SELECT followup_days, event, {', '.join(covariates)} FROM cases "
-                     f"WHERE {where} AND NOT dco", params).df()
+    df = con.execute(f"SELECT followup_days, event, {', '.join(covariates)}{', record_key' if keys else ''} "
+                     f"FROM cases WHERE {where} AND NOT dco", params).df()
     n_min = min_cases or threshold()
     if len(df) < n_min or df["event"].sum() == 0:
         raise SelectionError(f"too few cases or no deaths for a Cox model (n = {len(df)})")
     for c in covariates:
         if c not in NUMERIC_COVARIATES:
             df[c] = df[c].astype(str).where(df[c].notna())
+    dropped = []
+    if min_level:
+        df, dropped = drop_small_levels(df, covariates, NUMERIC_COVARIATES, min_level)
     levels = {c: 1 if c in NUMERIC_COVARIATES else df[c].nunique() - 1 for c in covariates}
     if max_terms is not None and sum(levels.values()) > max_terms:
         many = ", ".join(f"{c} {n + 1} levels" for c, n in levels.items() if n > 1)
@@ -636,6 +712,10 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
                              f"({many}): choose fewer covariates or a narrower selection")
     res = cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
     res.attrs["ph"] = lambda: ph_test(df, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
+    if min_level or keys:
+        res.attrs["dropped_levels"] = dropped
+        res.attrs.update(cox_level_events(df, covariates, NUMERIC_COVARIATES, "event",
+                                          "record_key" if keys else None))
     return res
 
 

@@ -30,11 +30,26 @@ def test_page_renders_on_small_pool(monkeypatch, small_warehouse, page):
 
 
 def test_home_shows_pool_figures(monkeypatch, small_warehouse):
+    """The Overview shows the pool's 600 tumours and 2 rejected rows as a viewer may see them:
+    perturbed on their own key sums (analytics.disclosure), the 2 rows as 'fewer than 16'."""
+    from analytics import disclosure
+    from analytics.overview import REJECTED_KEY_SQL
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    cases = con.execute(f"SELECT count(*), {disclosure.key_sum_sql()} FROM cases").fetchone()
+    rejected = con.execute(f"SELECT count(*), {disclosure.key_sum_sql(column=REJECTED_KEY_SQL)} "
+                           "FROM rejected_rows", {"ck": warehouse.cellkey_secret(con)}).fetchone()
+    con.close()
+    assert cases[0] == 600 and rejected[0] == 2
     at = run_page(monkeypatch, small_warehouse, PAGES[0])
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Tumours"] == "600"
+    assert metrics["Tumours"] == f"{disclosure.count(*cases)}" == f"{disclosure.perturb(*cases):,}"
     assert metrics["Countries"] == "3"
-    assert metrics["Rows rejected at ingest"] == "2"
+    assert metrics["Rows rejected at ingest"] == f"{disclosure.count(*rejected)}" == "fewer than 16"
+    submissions = run_page(monkeypatch, small_warehouse, "views/data_quality.py")
+    subs = submissions.dataframe[0].value
+    assert subs["rows_loaded"].iloc[0] == disclosure.perturb(*cases)  # the same tumours read the same
+    assert subs["rows_rejected"].isna().iloc[0]  # 2 rows: hidden
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -105,9 +120,12 @@ def test_population_missing_for_some_years_is_said_and_left_out(monkeypatch, sma
 
 
 def test_incidence_rare_subgroup_is_suppressed_not_shown(monkeypatch, small_warehouse):
+    from analytics.disclosure import policy
+
+    monkeypatch.delenv("CCOE_MIN_CELL", raising=False)
     at = run_page(monkeypatch, small_warehouse, "views/incidence.py", tumour="IIIb", countries="FRA")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Cases"] == "suppressed" and metrics["Age-standardised rate"] == "—"
+    assert metrics["Cases"] == policy().fewer and metrics["Age-standardised rate"] == "—"
 
 
 @pytest.mark.parametrize("params", [
@@ -242,3 +260,19 @@ def test_cohorts_page(monkeypatch, demo_warehouse, params):
     if params.get("c0_name") == "p":  # shares stay numbers (percent), not p-value text
         mix = [d.value for d in at.dataframe if {"level", "share p", "share cases"} <= set(d.value.columns)][0]
         assert mix["share p"].dtype.kind == "f" and mix["share p"].max() <= 100
+
+
+@pytest.mark.parametrize("min_cell", [None, "10"])
+def test_help_page_states_the_disclosure_rules_with_the_threshold(monkeypatch, small_warehouse, min_cell):
+    """The Help page's methods note (issue 10) names this deployment's threshold, never a literal."""
+    if min_cell:
+        monkeypatch.setenv("CCOE_MIN_CELL", min_cell)
+    else:
+        monkeypatch.delenv("CCOE_MIN_CELL", raising=False)
+    at = run_page(monkeypatch, small_warehouse, "views/help.py")
+    text = " ".join(m.value for m in at.markdown)
+    t = min_cell or "16"
+    assert f"fewer than {t} children" in text and f"blocks of {t}" in text
+    assert "cell-key" in text and "OpenSAFELY" in text
+    if min_cell:
+        assert "16" not in text

@@ -491,15 +491,6 @@ VIEWS = {
 
 #: What each view leaks today: its direct-reading test is marked xfail with this reason.
 DIRECT_LEAKS = {
-    "survival-default": "numbers at risk at 10 years (3, 6, 9, 11), deaths per group (events 10), "
-                        "'2 death-certificate-only registrations' in the caption and notes",
-    "survival-small-partner": "'7 analysed of 7 selected' for a partner of 7",
-    "survival-partners-pooled": "numbers at risk (13, 2), deaths (13) in the medians and Cox tables",
-    "survival-stage": "'11 case(s) with unknown stage left out' in the log-rank line, numbers at risk, deaths",
-    "cohorts-default": "numbers at risk (13), DCO count in the notes",
-    "cohorts-small-cohort": "'share 7 cases' in the overlap warning, cohort n = 7 in the characteristics",
-    "cohorts-partner-mix": "numbers at risk (12, 2), deaths (11)",
-    "submissions": "rows read and loaded of the small partners' submissions (ISL 7, LUX 8, ATA 3)",
 }
 
 
@@ -516,8 +507,6 @@ def test_direct_reading_shows_no_small_count(show, name):
     assert not found, f"{name}: {len(found)} small count(s) shown, e.g. {found[:5]}"
 
 
-@leak("the CSV downloads carry the same small counts as the tables (numbers at risk, deaths, cohort n, "
-      "rows per submission)")
 def test_csv_downloads_hold_no_small_count(show):
     found = []
     for name, (page, params) in VIEWS.items():
@@ -526,7 +515,6 @@ def test_csv_downloads_hold_no_small_count(show):
     assert not found, f"{len(found)} small count(s) in CSV downloads, e.g. {found[:5]}"
 
 
-@leak("rows read and rows loaded per submission: ISL 7, LUX 8, ATA 3")
 def test_submissions_page_hides_the_size_of_a_small_submission(show, pool):
     df = show("data_quality").frame_with("submission_id", "rows_loaded")
     need([df], "the submissions table")
@@ -546,7 +534,6 @@ def _cases_metric(s: Shown) -> int | None:
     return count_shown(s.metrics[label]) if label else None
 
 
-@leak("Incidence 'Cases' of (X, ISL) minus X's row gives ISL's 7 for every X")
 def test_difference_two_countries_minus_one(show, pool):
     """A+B minus B: the Incidence page's 'Cases' for countries X and ISL, minus X's cases in the
     by-country table of all countries (four routes, X = FRA, DEU, GBR, ITA)."""
@@ -561,7 +548,6 @@ def test_difference_two_countries_minus_one(show, pool):
     assert not recovered(routes, pool.truth["by_country"]["ISL"]), routes
 
 
-@leak("ALL 'Cases' at ages 0-19 minus ages 0-14 gives the 5 adolescents with ALL, whose own cell is suppressed")
 def test_difference_ages_0_19_minus_0_14(show, pool):
     """Ages 0-19 minus 0-14: the 15-19 cell (5 ALL, all in FRA) from four country selections."""
     routes, inputs = [], []
@@ -583,7 +569,6 @@ def _total_minus_parts(s: Shown, total: int | None) -> int | None:
     return total - int(parts.fillna(0).sum())
 
 
-@leak("the Incidence page's 'Cases' minus the countries shown beside it gives ISL + LUX = 15")
 def test_total_minus_shown_strata(show, pool):
     """Total minus the shown strata: the Incidence page's 'Cases' (all countries, ages 0-19) minus
     its by-country table, for all years and summed over two splits of the years (three routes).
@@ -608,7 +593,6 @@ def _selected(s: Shown) -> int | None:
     return None
 
 
-@leak("the Survival caption's 'selected' for (X, ISL) minus X's tumours on the Overview gives 7")
 def test_difference_across_two_pages(show, pool):
     """One page against another: the Survival page's number selected for countries X and ISL,
     minus X's tumours on the Overview page (three routes)."""
@@ -647,8 +631,6 @@ def _proportions(df: pd.DataFrame, col: str) -> pd.Series:
     return v / 100 if v.max(skipna=True) > 1 else v
 
 
-@leak("DCO, microscopic verification, under-5 and excluded shares and the median follow-up are shown for "
-      "ISL (7), LUX (8) and ATA (3)")
 def test_no_share_or_statistic_of_a_group_below_the_threshold(show, pool):
     """Rule 3: a proportion whose denominator is below the threshold is not shown (nor a median
     of such a group, nor a caveat quoting it)."""
@@ -668,7 +650,6 @@ def test_no_share_or_statistic_of_a_group_below_the_threshold(show, pool):
     assert not shown, shown
 
 
-@leak("LUX's shares (1/8 DCO, 6/8 verified, 3/8 under 5) fit one denominator below 16 only: 8")
 def test_shares_give_away_the_denominator(show, pool):
     """The denominators below the threshold that fit all of a suppressed country's shares: a single
     one is its number of tumours."""
@@ -698,7 +679,6 @@ def _recovered(df, share, derive, truth) -> dict:
     return found
 
 
-@leak("DCO share x tumours gives each country's number of DCO registrations (3-9)")
 def test_share_times_n(show, pool):
     """Share x n: the International page's DCO share times the country's tumours (ages 0-19, all
     tumours) is the number of death-certificate-only registrations."""
@@ -710,7 +690,6 @@ def test_share_times_n(show, pool):
     assert not found, found
 
 
-@leak("(1 - microscopically verified share) x tumours gives each country's unverified tumours (9-15)")
 def test_complement_of_share_times_n(show, pool):
     """Complement of a share x n: 1 minus the share microscopically verified, times the tumours."""
     df = show("international", tumour="", ages="0-19").frame_with("country", "mv_share", "cases")
@@ -721,7 +700,6 @@ def test_complement_of_share_times_n(show, pool):
     assert not found, found
 
 
-@leak("1 minus the shown country shares of a cohort, times its n, gives ISL's 7")
 def test_cohort_shares_complement(show, pool):
     """Complement of shares: a cohort of ALL in X and ISL shows X's share of the cohort and its n;
     (1 - X's share) x n is ISL's count (three routes, X = FRA, DEU, GBR)."""
@@ -783,8 +761,6 @@ def small_risk_set_steps(fig: dict, names: dict, events: dict) -> list[str]:
     return out
 
 
-@leak("curves run on below the threshold: steps 1 - d/n with risk sets 5-15 (curves stop at 10, or at 5 "
-      "when asked)")
 def test_km_steps_reveal_no_risk_set_below_the_threshold(show, pool):
     found = []
     for name, (page, params, names) in KM_VIEWS.items():
@@ -795,7 +771,6 @@ def test_km_steps_reveal_no_risk_set_below_the_threshold(show, pool):
     assert not found, f"{len(found)} steps show a risk set below {T}, e.g. {found[:5]}"
 
 
-@leak("the pooled curves step on the exact days the ISL and LUX children died (37, 123, 400, 250, 777)")
 def test_km_no_exact_death_day_of_a_small_partner(show, pool):
     """No survival figure that pools a small partner with others has a point at the exact day a
     child of that partner died (no other tumour in the pool has a follow-up of that length)."""
@@ -836,7 +811,6 @@ def min10(pool, tmp_path_factory) -> Shown:
 _OTHER_THRESHOLD = re.compile(r"(?:<|&lt;|fewer than |below |under |less than )\s*'?16\b|'<16'", re.I)
 
 
-@leak("'<16' is hard-coded in the numbers at risk and the methods note")
 def test_suppressed_labels_follow_the_threshold(min10):
     blob = "\n".join(min10.texts) + json.dumps(min10.figures)
     assert not _OTHER_THRESHOLD.findall(blob), _OTHER_THRESHOLD.findall(blob)[:5]
@@ -845,14 +819,12 @@ def test_suppressed_labels_follow_the_threshold(min10):
     assert all(s in ("<10", "&lt;10") for s in labels), labels
 
 
-@leak("numbers at risk and deaths between 1 and 9 are shown with CCOE_MIN_CELL=10 as well")
 def test_no_count_below_a_lower_threshold(min10):
     found = findings(min10, t=10)
     assert not found, found[:5]
 
 
 @pytest.mark.browser
-@leak("the exported SVG says '<16' under CCOE_MIN_CELL=10")
 def test_svg_export_follows_the_threshold(min10):
     from analytics.export import CHROMIUM, figure_bytes
 

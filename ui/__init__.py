@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import iccc, overview, suppression, warehouse
+from analytics import disclosure, iccc, overview, suppression, warehouse
 from analytics.safe_text import csv_comment, csv_frame, markdown_text
 from analytics.filters import Selection
 
@@ -35,8 +35,19 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
+def _pool_summary(path: str, threshold: int) -> dict:
+    from analytics.release import pool
+
+    return pool.summary(_connection(path).cursor())
+
+
 def pool_summary(path: str) -> dict:
-    return overview.summary(_connection(path).cursor())
+    """The pool in figures as a viewer sees it (`analytics.release.pool.summary`: the tumours as a
+    released `Count`, `empty` for an empty warehouse, the data-version line), cached per
+    warehouse and threshold."""
+    from analytics.disclosure import policy
+
+    return _pool_summary(path, policy().threshold)
 
 
 def page_header(title: str) -> dict:
@@ -131,7 +142,12 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
     which pandas' comment='#' skips; text that a spreadsheet would run as a formula starts with
     a single quote: `analytics.safe_text`). ICCC-3 codes carry their names; suppressed cells read
     "suppressed, fewer than N cases" in a note column. On screen, proportions (`percent`, and
-    the columns `_percent_columns` recognises) read as percentages and p-values as "<0.001"."""
+    the columns `_percent_columns` recognises) read as percentages and p-values as "<0.001".
+
+    Only frames released by `analytics.release` (stamped, `disclosure.is_released`) are shown:
+    anything else raises DisclosureError, so a page that forgets disclosure control fails closed."""
+    if not disclosure.is_released(df):
+        raise disclosure.DisclosureError(f"{file_name}: this table did not come out of analytics.release")
     df = _with_names(df)
     shown = df
     if "suppressed" in df.columns:
@@ -183,84 +199,97 @@ def _selection(filters: tuple, years: tuple) -> Selection:
     return Selection.build({k: list(v) for k, v in filters}, years)
 
 
-@st.cache_data(show_spinner=False, ttl=600, max_entries=256)
 def cached_incidence(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
-                     by: tuple = ()) -> dict:
-    """analytics.incidence.incidence, cached per selection (results are small frames)."""
-    from analytics.incidence import incidence
+                     by: tuple = ()):
+    """The Incidence page's released rates (`analytics.release.rates.incidence`: a `Rates`),
+    cached per selection and disclosure policy (a change of CCOE_MIN_CELL is not served from the
+    cache)."""
+    from analytics.disclosure import policy
 
-    res = incidence(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
-                    standard=standard, ci=ci)
-    return {"table": res.table, "age_specific": res.age_specific, "notes": res.notes,
-            "threshold": suppression.threshold()}
+    return _cached_incidence(db, filters, years, ages, standard, ci, tuple(by), policy())
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=256)
+def _cached_incidence(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+                      by: tuple, pol):
+    from analytics.release import rates
+
+    return rates.incidence(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
+                           standard=standard, ci=ci, pol=pol)
+
+
 def cached_trend(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
                  by: tuple = ()) -> pd.DataFrame:
-    from analytics.incidence import trend
+    """The released annual percent change (`analytics.release.rates.trend`), cached per selection
+    and disclosure policy."""
+    from analytics.disclosure import policy
 
-    return trend(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
-                 standard=standard, ci=ci)
+    return _cached_trend(db, filters, years, ages, standard, ci, tuple(by), policy())
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=256)
+def _cached_trend(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+                  by: tuple, pol) -> pd.DataFrame:
+    from analytics.release import rates
+
+    return rates.trend(_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
+                       standard=standard, ci=ci, pol=pol)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=128)
+def _cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str, method: str,
+                     min_at_risk: int, threshold: int) -> dict:
+    from analytics.release import curves
+
+    return curves.survival(_connection(db).cursor(), _selection(filters, years), list(by), conf_type,
+                           method=method, min_at_risk=min_at_risk)
+
+
 def cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str,
                     method: str = "km", min_at_risk: int = 10) -> dict:
-    """Kaplan-Meier (or net survival) per group, with what the page draws: truncated curves,
-    survival at 1/3/5/10 years, medians, numbers at risk, notes; plus the log-rank test."""
-    from analytics import survival
-
-    con = _connection(db).cursor()
-    sel = _selection(filters, years)
-    if method == "km":
-        events = survival.event_table(con, sel, list(by))
-        res = survival.kaplan_meier(events, conf_type=conf_type)
-    else:
-        from analytics.netsurvival import net_survival
-
-        events = None
-        res = net_survival(con, sel, list(by), method=method)
-    max_t = max((float(k.table["time_years"].max()) for k in res.curves.values()), default=10.0)
-    top = int(min(max_t, 20))
-    step = 1 if top <= 10 else 2 if top <= 20 else 5
-    ticks = list(range(0, top + 1, step))
-    out = {"curves": {k: survival.truncate(km, min_at_risk) for k, km in res.curves.items()},
-           "at_times": res.at_times, "medians": res.medians, "notes": res.notes,
-           "at_risk": survival.at_risk_table(res, ticks), "suppressed": res.suppressed,
-           "n_selected": res.n_selected, "n_dco": res.n_dco, "logrank": None,
-           "group_sizes": {k: km.n for k, km in res.curves.items()},
-           "conditional": survival.conditional_table(res) if method == "km" else None}
-    if events is not None and len(by) == 1 and len(res.curves) >= 2:
-        out["logrank"] = survival.logrank(events, by[0])
-    return out
+    """What the Survival page shows of Kaplan-Meier (or net survival) per group, released
+    (`analytics.release.curves.survival`: rounded, truncated curves, numbers at risk, survival at
+    1/3/5/10 years, medians, notes, the log-rank test), cached per selection and threshold."""
+    return _cached_survival(db, filters, years, by, conf_type, method, min_at_risk, disclosure.policy().threshold)
 
 
 COX_MAX_TERMS = 25  # more hazard ratios than a forest plot can show, and minutes of fitting
 
 
 @st.cache_resource(show_spinner=False, ttl=600, max_entries=16)
-def _cox_model(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
-    """The fitted model with its lazily computed proportional-hazards check (not picklable, so a
-    resource: the same read-only result for every session)."""
-    from analytics import survival
+def _cox_model(db: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
+    """The fitted model (levels with fewer cases than the threshold left out) with its lazily
+    computed proportional-hazards check (not picklable, so a resource: the same read-only result
+    for every session). Exact: pages get it only through `cached_cox` and `cached_ph_test`."""
+    from analytics.release import curves
 
-    return survival.cox(_connection(db).cursor(), _selection(filters, years), list(covariates),
-                        max_terms=COX_MAX_TERMS)
+    return curves.cox_model(_connection(db).cursor(), _selection(filters, years), list(covariates),
+                            max_terms=COX_MAX_TERMS)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
+    from analytics.release import curves
+
+    return curves.cox_table(_cox_model(db, filters, years, covariates, threshold))
+
+
 def cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
-    res = _cox_model(db, filters, years, covariates)
-    out = res.drop(columns=["coef", "se"]).assign(n=res.attrs["n"], events=res.attrs["events"])
-    out.attrs = {}  # the model and its check stay in the resource
-    return out
+    """Hazard ratios as a viewer sees them (`analytics.release.curves.cox_table`; `attrs["note"]`
+    says which levels were left out or hidden), cached per selection and threshold."""
+    return _cached_cox(db, filters, years, covariates, disclosure.policy().threshold)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _cached_ph_test(db: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
+    from analytics.release import curves
+
+    return curves.ph_table(_cox_model(db, filters, years, covariates, threshold))
+
+
 def cached_ph_test(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
     """The proportional-hazards check of `cached_cox`'s model (computed when first asked for)."""
-    return _cox_model(db, filters, years, covariates).attrs["ph"]()
+    return _cached_ph_test(db, filters, years, covariates, disclosure.policy().threshold)
 
 
 def year_range_widget(state, name: str, lo: int, hi: int) -> None:
@@ -273,31 +302,51 @@ def year_range_widget(state, name: str, lo: int, hi: int) -> None:
         st.slider("Years of diagnosis", lo, hi, key=key)
 
 
-@st.cache_data(show_spinner=False, ttl=600, max_entries=128)
 def cached_rate_ratio(db: str, filters: tuple, ages: str, standard: str, period1: tuple,
                       period2: tuple) -> dict:
-    from analytics.incidence import rate_ratio
+    """The released rate ratio of two periods (`analytics.release.rates.rate_ratio`), cached per
+    selection and disclosure policy."""
+    from analytics.disclosure import policy
 
-    return rate_ratio(_connection(db).cursor(), _selection(filters, None), period1, period2,
-                      ages=ages, standard=standard)
+    return _cached_rate_ratio(db, filters, ages, standard, tuple(period1), tuple(period2), policy())
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=128)
+def _cached_rate_ratio(db: str, filters: tuple, ages: str, standard: str, period1: tuple,
+                       period2: tuple, pol) -> dict:
+    from analytics.release import rates
+
+    return rates.rate_ratio(_connection(db).cursor(), _selection(filters, None), period1, period2,
+                            ages=ages, standard=standard, pol=pol)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
+                             conf_type: str, threshold: int) -> pd.DataFrame:
+    from analytics.release import curves
+
+    return curves.age_standardised(_connection(db).cursor(), _selection(filters, years), list(by),
+                                   weights=weights, conf_type=conf_type)
+
+
 def cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
                             conf_type: str) -> pd.DataFrame:
-    from analytics import survival
+    """Age-standardised survival from the rounded curves (`analytics.release.curves`), cached per
+    selection and threshold."""
+    return _cached_age_standardised(db, filters, years, by, weights, conf_type, disclosure.policy().threshold)
 
-    events = survival.event_table(_connection(db).cursor(), _selection(filters, years), [*by, "age_band"])
-    res = survival.age_standardised(events, weights=weights, conf_type=conf_type)
-    res.attrs.pop("weights", None)
-    return res
 
+def cached_international(db: str, filters: tuple, years: tuple | None, ages: str, standard: str,
+                         ci: str) -> dict:
+    """The International page, released (`analytics.release.international`), cached per
+    selection and disclosure policy."""
+    return _cached_international(db, filters, years, ages, standard, ci, disclosure.policy().threshold)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def cached_international(db: str, filters: tuple, years: tuple | None, ages: str, standard: str,
-                         ci: str) -> dict:
-    from analytics.compare import international
+def _cached_international(db: str, filters: tuple, years: tuple | None, ages: str, standard: str,
+                          ci: str, min_cell: int) -> dict:
+    from analytics.release.international import international
 
     return international(_connection(db).cursor(), _selection(filters, years), ages=ages,
                          standard=standard, ci=ci)
@@ -305,7 +354,10 @@ def cached_international(db: str, filters: tuple, years: tuple | None, ages: str
 
 def chart(fig, name: str, config: dict | None = None) -> None:
     """A Plotly figure whose camera button saves a slide-ready PNG: 1920 x 1080 pixels at double
-    density (960 x 540 layout, scale 2), footnote and notices included (they are in the figure)."""
+    density (960 x 540 layout, scale 2), footnote and notices included (they are in the figure).
+    Only figures released by `analytics.release` are shown (else DisclosureError: fail closed)."""
+    if not disclosure.is_released(fig):
+        raise disclosure.DisclosureError(f"{name}: this figure did not come out of analytics.release")
     cfg = {"displaylogo": False,
            "toImageButtonOptions": {"format": "png", "filename": name, "width": 960, "height": 540, "scale": 2}}
     cfg.update(config or {})
@@ -324,36 +376,22 @@ def chart(fig, name: str, config: dict | None = None) -> None:
 
 
 def _cohorts(spec: tuple):
-    from analytics.cohorts import Cohort
+    from analytics.release.curves import Cohort
 
     return [Cohort(name, _selection(filters, years)) for name, filters, years in spec]
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=32)
-def cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int) -> dict:
-    """Everything the cohort page shows, for cohorts given as (name, filters, years) tuples."""
-    from analytics import cohorts as C
-    from analytics import survival
-    from analytics.filters import SelectionError
+def _cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int, threshold: int) -> dict:
+    from analytics.release import curves
 
-    con = _connection(db).cursor()
-    cs = _cohorts(spec)
-    events = C.combined_events(con, cs)
-    km = survival.kaplan_meier(events, conf_type=conf_type)
-    top = int(min(max((float(k.table["time_years"].max()) for k in km.curves.values()), default=10.0), 20))
-    ticks = list(range(0, top + 1, 1 if top <= 10 else 2))
-    out = {"overlap": C.overlap(con, cs), "characteristics": C.characteristics(con, cs),
-           "curves": {k: survival.truncate(c, min_at_risk) for k, c in km.curves.items()},
-           "at_risk": survival.at_risk_table(km, ticks), "at_times": km.at_times, "medians": km.medians,
-           "notes": km.notes, "suppressed": km.suppressed, "logrank": None, "cox": None, "cox_error": None}
-    if len(km.curves) >= 2:
-        out["logrank"] = survival.logrank(events, "cohort")
-    try:
-        cox = C.cox_by_cohort(con, cs)
-        out["cox"] = cox.drop(columns=["coef", "se"]).assign(n=cox.attrs["n"], events=cox.attrs["events"])
-    except SelectionError as e:
-        out["cox_error"] = str(e)
-    return out
+    return curves.cohorts(_connection(db).cursor(), _cohorts(spec), conf_type, min_at_risk)
+
+
+def cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int) -> dict:
+    """Everything the cohort page shows, released (`analytics.release.curves.cohorts`), for cohorts
+    given as (name, filters, years) tuples; cached per cohorts and threshold."""
+    return _cached_cohorts(db, spec, conf_type, min_at_risk, disclosure.policy().threshold)
 
 
 #: One-line explanations of each method, with its reference, for widget tooltips.
@@ -382,7 +420,7 @@ class AnalysisPage:
         from ui.state import PageState
 
         self.info = page_header(title)
-        if self.info["cases"] == 0:
+        if self.info["empty"]:
             st.info("The warehouse holds no cases yet.")
             st.stop()
         self.con = connection()
@@ -432,7 +470,8 @@ def checked_filters(filters: dict, years: tuple | None = None, what: str = "This
 
 
 def median_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Medians in years to two decimals, 'not reached' where survival stays above 50%."""
+    """Medians in years to two decimals, 'not reached' where survival stays above 50% (a released
+    frame stays stamped: a copy keeps its attrs)."""
     out = df.copy()
     for c in ("median", "median_lower", "median_upper"):
         out[c] = out[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
@@ -441,9 +480,9 @@ def median_text(df: pd.DataFrame) -> pd.DataFrame:
 
 def logrank_line(lr: dict, across: str) -> None:
     """The log-rank result in one sentence (p below 0.001 shown as such), with the cases left out
-    for an unknown value, or why there is no test."""
-    left_out = (f" ({lr['n_excluded']:,} case(s) with unknown {across} left out of the test)"
-                if lr.get("n_excluded") else "")
+    for an unknown value (a released `Count`), or why there is no test."""
+    left_out = (f" ({lr['n_excluded']} cases with unknown {across} left out of the test)"
+                if lr.get("n_excluded") is not None else "")
     if lr.get("reason") or pd.isna(lr["chisq"]):
         st.caption(f"Log-rank test across {across} not available: {lr.get('reason') or 'no test statistic'}.")
         return
@@ -452,7 +491,12 @@ def logrank_line(lr: dict, across: str) -> None:
 
 
 def survival_tables(res: dict, prefix: str, footnote: str) -> None:
-    """Survival at 1/3/5/10 years beside the medians, each with its CSV download."""
+    """Survival at 1/3/5/10 years beside the medians, each with its CSV download (released frames
+    of `analytics.release.curves`; net survival has no medians)."""
+    if res.get("medians") is None:
+        st.subheader("Survival at 1, 3, 5 and 10 years")
+        table(res["at_times"], f"{prefix}survival_at_times.csv", footnote=footnote)
+        return
     left, right = st.columns(2)
     with left:
         st.subheader("Survival at 1, 3, 5 and 10 years")
@@ -460,4 +504,5 @@ def survival_tables(res: dict, prefix: str, footnote: str) -> None:
     with right:
         st.subheader("Median survival (years)")
         table(median_text(res["medians"]), f"{prefix}median_survival.csv", footnote=footnote)
-        st.caption("Not reached: survival (or its confidence limit) stays above 50%.")
+        st.caption(f"Not reached: survival (or its confidence limit) stays above 50% while at least "
+                   f"{disclosure.policy().threshold} remain at risk.")

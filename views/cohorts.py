@@ -6,6 +6,7 @@ Cohort names are the user's (or a shared link's) text: in markdown they go throu
 import streamlit as st
 
 from analytics import figures
+from analytics.disclosure import policy
 from analytics.safe_text import markdown_text
 from analytics.schema import AGE_GROUPS, TORONTO_STAGES
 from ui import (AnalysisPage, cached_cohorts, chart, checked_filters, db_path, logrank_line, survival_tables, table,
@@ -56,35 +57,38 @@ if len({s[0] for s in spec}) < len(spec):
 with st.spinner("Comparing cohorts…"):
     res = cached_cohorts(str(db_path()), tuple(spec), "log-log", 10)
 
-shared = res["overlap"][res["overlap"]["shared_cases"] > 0]
-if not shared.empty:
-    pairs = "; ".join(f"{markdown_text(r.cohort_a)} and {markdown_text(r.cohort_b)} share {r.shared_cases:,} cases"
-                      for r in shared.itertuples())
+pol = policy()
+# Counts reach this page as released Counts (analytics.release.curves): '1,234' or 'fewer than T'
+if res["overlap"]:
+    pairs = "; ".join(f"{markdown_text(a)} and {markdown_text(b)} share {n} cases" for a, b, n in res["overlap"])
     st.warning(f"The cohorts overlap: {pairs}. Shared cases count in each cohort, and the tests below "
                "assume independent samples, so read their p-values with caution.")
 
-sizes = ", ".join(f"{k[0]} n = {n:,}" for k, n in ((k, int(c["n_at_risk"].iloc[0])) for k, c in res["curves"].items()))
-foot = page.footnote(f"Cohorts: {sizes}. Kaplan-Meier, 95% CI log-log; curves stop below 10 at risk.")
+sizes = ", ".join(f"{k[0]} n = {res['sizes'][k[0]]}" for k in res["curves"])
+foot = page.footnote(f"Cohorts: {sizes}. Kaplan-Meier, 95% CI log-log; curves stop below {res['min_at_risk']} at "
+                     f"risk.\n{res['footnote']}")
 if res["curves"]:
     chart(figures.survival_plot(res["curves"], res["at_risk"], ["cohort"], "Observed survival by cohort",
-                                "Survival probability", footnote=foot), "cohorts")
+                                "Survival probability", footnote=foot, suppressed_label=pol.below), "cohorts")
 if res["suppressed"]:
     st.caption(f"{len(res['suppressed'])} cohort(s) too small to show (fewer than the minimum number of cases).")
 lr = res["logrank"]
 if lr is not None and lr["df"] > 0:
     logrank_line(lr, "cohorts")
+elif res["logrank_note"]:
+    st.caption(res["logrank_note"])
 
 st.subheader("Characteristics")
 ch = res["characteristics"]
 table(ch["summary"], "cohort_characteristics.csv", footnote=foot)
 # one "share <cohort>" column per cohort: a cohort may be called "level" or "suppressed" too
-mix = (ch["mix"].pivot_table(index=["characteristic", "level"], columns="cohort", values="share")
-       .rename(columns=lambda name: f"share {name}").reset_index())
-table(mix, "cohort_mix.csv", footnote=foot, percent=[f"share {n}" for n in ch["mix"]["cohort"].unique()])
-st.caption("Share of each cohort (%); sex 1 male, 2 female, 9 unknown. Empty: fewer than the minimum number of cases.")
+table(ch["mix"], "cohort_mix.csv", footnote=foot, percent=ch["share_columns"])
+st.caption(f"Share of each cohort (%), from the changed counts; sex 1 male, 2 female, 9 unknown. Empty: fewer than "
+           f"{pol.threshold} cases in the level, or in the rest of the cohort.")
 if not ch["tests"].empty:
     table(ch["tests"], "cohort_tests.csv", footnote=foot)
-    st.caption("Age: Kruskal-Wallis test; categories: Pearson chi-square test of the contingency table.")
+    st.caption("Age: Kruskal-Wallis test (only when every cohort is shown); categories: Pearson chi-square test "
+               "of the contingency table of the changed counts of the cohorts shown.")
 
 survival_tables(res, "cohort_", foot)
 
@@ -93,8 +97,13 @@ if res["cox"] is not None:
     chart(figures.forest_plot(res["cox"], "Cox model (reference: the first cohort)", footnote=foot.split("\n")[0]),
           "cohorts-forest")
     table(res["cox"], "cohort_hazard_ratios.csv", footnote=foot)
+    if res["cox"].attrs.get("note"):
+        st.caption(markdown_text(res["cox"].attrs["note"]))
 else:
     st.info(f"Cox model not available: {markdown_text(res['cox_error'])}")
 with st.expander("Methods and definitions"):
     for note in res["notes"]:
         st.markdown(f"- {note}")
+    for name, (selected, dco, analysed) in res["counts"].items():
+        st.markdown(f"- {markdown_text(name)}: {analysed} analysed of {selected} selected ({dco} "
+                    "death-certificate-only registrations excluded: no survival time).")

@@ -1,9 +1,13 @@
-"""Incidence: rates per million person-years, age-standardised, by country, tumour type, age and year."""
+"""Incidence: rates per million person-years, age-standardised, by country, tumour type, age and year.
+
+Every number comes released from `analytics.release.rates` (counts perturbed, hidden below the
+threshold; rates from perturbed counts, rounded): docs/disclosure-control.md."""
 import streamlit as st
 
 from analytics import figures, iccc, maps
 from analytics.filters import SelectionError
-from analytics.incidence import CI_METHODS, STANDARDS, NoDenominators
+from analytics.release import rates
+from analytics.release.rates import CI_METHODS, STANDARDS, NoDenominators
 from ui import (METHOD_HELP, AnalysisPage, cached_incidence, cached_rate_ratio, cached_trend, chart, checked_filters,
                 db_path, table, tumour_filter, year_range_widget)
 
@@ -46,21 +50,21 @@ with st.spinner("Computing rates…"):
     except SelectionError as e:
         st.error(f"Incidence cannot be computed for this selection: {e}.")
         st.stop()
-t_pooled = pooled["table"]
-if t_pooled.attrs.get("left_out"):  # country-years without person-years: out of every rate below
-    st.info(t_pooled.attrs["left_out"], icon=":material/info:")
+if pooled.left_out:  # country-years without person-years: out of every rate below (a released count)
+    st.info(pooled.left_out, icon=":material/info:")
 what = tumours[tumour] if tumour else "All tumours"
 foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}. Rate per million person-years, "
                      f"{STANDARDS[standard]}; 95% CI {CI_METHODS[ci]}.")
+table_foot = f"{foot}\n{rates.table_note()}"  # tables of counts: not additive
 
-p = t_pooled.iloc[0]
+p = pooled.pooled  # Cases as a released Count; the rate only when that count is released
 c = st.columns(4)
-c[0].metric("Cases", "suppressed" if p["suppressed"] else f"{int(p['cases']):,}")
-c[1].metric("Person-years", f"{p['person_years'] / 1e6:,.1f} million")
-c[2].metric("Age-standardised rate", "—" if p["suppressed"] else f"{p['asr']:.1f}",
+c[0].metric("Cases", f"{p.cases}")
+c[1].metric("Person-years", f"{p.person_years / 1e6:,.1f} million")
+c[2].metric("Age-standardised rate", "—" if p.asr is None else f"{p.asr:.1f}",
             help="Per million person-years")
-c[3].metric("95% CI", "—" if p["suppressed"] else f"{p['asr_lower']:.1f} – {p['asr_upper']:.1f}")
-if not p["suppressed"] and p["cases"] == 0:
+c[3].metric("95% CI", "—" if p.asr is None else f"{p.asr_lower:.1f} – {p.asr_upper:.1f}")
+if p.no_cases:
     st.info("No cases match this selection: the rate is 0 with the upper confidence limit shown.")
 
 # Only the open tab is computed (on_change="rerun"); switching tabs reruns the page from the cache.
@@ -68,22 +72,21 @@ tab_country, tab_map, tab_groups, tab_age, tab_trend = st.tabs(TABS, key=k_tab, 
 
 with tab_country:
     if tab_country.open:
-        t = by_country["table"]
+        t = by_country.table
         fig = figures.rate_bars(t, "country", f"Age-standardised incidence by country: {what}",
-                                "Rate per million person-years (95% CI)", pooled=p["asr"],
+                                "Rate per million person-years (95% CI)", pooled=p.asr,
                                 pooled_label="All selected countries", footnote=foot)
         chart(fig, "incidence")
-        n_supp = int(t["suppressed"].sum())
+        n_supp = int(t["suppressed"].sum())  # countries, not people
         if n_supp:
             st.caption(f"{n_supp} countr{'y is' if n_supp == 1 else 'ies are'} not shown: suppressed, fewer than "
-                       f"{by_country['threshold']} cases (or needed to protect a suppressed neighbour).")
-        table(t, "incidence_by_country.csv", footnote=foot)
+                       f"{by_country.threshold} cases (or needed to protect a suppressed neighbour).")
+        table(t, "incidence_by_country.csv", footnote=table_foot)
 
 with tab_map:
     if tab_map.open:
-        t = by_country["table"]
-        fig = maps.choropleth(t, "country", "asr", f"Age-standardised incidence: {what}",
-                              "per million", hover_cols=["cases", "asr_lower", "asr_upper"], notice=foot)
+        fig = rates.country_map(by_country.table, f"Age-standardised incidence: {what}", "per million",
+                                notice=foot)
         chart(fig, "incidence-map", maps.PLOTLY_CONFIG)
         st.caption("Grey: no data or suppressed. Only countries in the pool are coloured.")
 
@@ -92,27 +95,28 @@ with tab_groups:
         if tumour:
             st.caption("Showing all ICCC-3 main groups for the selected countries "
                        "(the tumour filter is not applied here).")
-        grid = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
-                                standard, ci, by=("country", "iccc_main"))["table"]
-        if grid.attrs.get("left_out") and grid.attrs["left_out"] != t_pooled.attrs.get("left_out"):
-            st.caption(f"All tumours: {grid.attrs['left_out']}")
+        by_group = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
+                                    standard, ci, by=("country", "iccc_main"))
+        grid = by_group.table
+        if by_group.left_out and by_group.left_out != pooled.left_out:
+            st.caption(f"All tumours: {by_group.left_out}")
         fig = figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
                               "per million", footnote=foot.replace(what + "; ", ""), col_order=list(iccc.MAIN_GROUPS))
         chart(fig, "incidence")
         st.caption("s = suppressed (fewer than the minimum number of cases).")
-        table(grid, "incidence_by_country_and_group.csv", footnote=foot)
+        table(grid, "incidence_by_country_and_group.csv", footnote=table_foot)
 
 with tab_age:
     if tab_age.open:
-        age = pooled["age_specific"]
+        age = pooled.age_specific
         fig = figures.rate_points(age, "age_band", f"Age-specific incidence: {what}", "Age group (years)",
                                   "Rate per million person-years (95% CI)", footnote=foot)
         chart(fig, "incidence")
-        table(age, "incidence_by_age.csv", footnote=foot)
+        table(age, "incidence_by_age.csv", footnote=table_foot)
 
 with tab_trend:
     if tab_trend.open:
-        yearly = cached_incidence(*key, by=("year",))["table"]
+        yearly = cached_incidence(*key, by=("year",)).table
         tr = cached_trend(*key)
         row = tr.iloc[0] if len(tr) else None
         if row is None or row["suppressed"] or row["apc"] != row["apc"]:
@@ -121,6 +125,8 @@ with tab_trend:
             st.markdown(f"**Annual percent change (APC): {row['apc']:+.2f}% per year** "
                         f"(95% CI {row['apc_lower']:+.2f} to {row['apc_upper']:+.2f}), "
                         f"{int(row['first_year'])}–{int(row['last_year'])}.")
+        if tr.attrs.get("apc_note"):
+            st.caption(tr.attrs["apc_note"])
         fig = figures.trend_lines(yearly, f"Age-standardised incidence by year of diagnosis: {what}",
                                   "Rate per million person-years", footnote=foot)
         chart(fig, "incidence")
@@ -136,8 +142,8 @@ with tab_trend:
                 st.markdown(f"**Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: {rr['rate_ratio']:.2f}** "
                             f"(95% CI {rr['lower']:.2f}–{rr['upper']:.2f}; ratio of age-standardised rates, "
                             f"log-normal interval).")
-        table(yearly, "incidence_by_year.csv", footnote=foot)
+        table(yearly, "incidence_by_year.csv", footnote=table_foot)
 
 with st.expander("Methods and definitions"):
-    for note in pooled["notes"]:
+    for note in pooled.notes:
         st.markdown(f"- {note}")

@@ -3,9 +3,10 @@ with each country's data-quality context."""
 import streamlit as st
 
 from analytics import figures, maps
-from analytics.compare import funnel_limits
 from analytics.filters import SelectionError
-from analytics.incidence import CI_METHODS, STANDARDS
+from analytics.release.international import country_map, funnel_limits
+from analytics.release.rates import CI_METHODS, STANDARDS
+from analytics.safe_text import markdown_text
 from ui import (METHOD_HELP, AnalysisPage, cached_international, chart, checked_filters, db_path, table, tumour_filter,
                 year_range_widget)
 
@@ -35,7 +36,7 @@ with st.spinner("Comparing countries…"):
     try:
         res = cached_international(str(db_path()), fkey, years, ages, standard, "tiwari")
     except SelectionError as e:  # e.g. a partner's population file does not cover every year
-        st.error(f"The comparison cannot be made for this selection: {e}.")
+        st.error(f"The comparison cannot be made for this selection: {markdown_text(e)}.")
         st.stop()
 t, pooled = res["table"], res["pooled"]
 if res.get("left_out"):  # country-years without person-years: out of the incidence rates
@@ -44,7 +45,8 @@ what = tumours[tumour].strip() if tumour else "All tumours"
 foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}.")
 st.caption(f"**{what}**, ages {ages}, diagnosed {years[0]}–{years[1]}, {len(t)} countries. "
            "Countries differ in case mix, registration completeness and follow-up: read the data-quality "
-           "columns and caveats before ranking them.")
+           "columns and caveats before ranking them. Counts are changed by a small amount and small ones "
+           "hidden (see Help & methods).")
 
 left, right = st.columns(2)
 with left:
@@ -71,9 +73,9 @@ if t["surv5"].notna().any():
 st.subheader("Map")
 measure = st.radio("Measure", ["asr", "surv5"], horizontal=True, key=k_map,
                    format_func={"asr": "Age-standardised incidence", "surv5": "5-year survival"}.get)
-chart(maps.choropleth(t, "country", measure, "Age-standardised incidence" if measure == "asr"
-                      else "5-year observed survival", "per million" if measure == "asr" else "survival",
-                      notice=foot, value_format=".1f" if measure == "asr" else ".1%"),
+chart(country_map(t, measure, "Age-standardised incidence" if measure == "asr" else "5-year observed survival",
+                  "per million" if measure == "asr" else "survival", notice=foot,
+                  value_format=".1f" if measure == "asr" else ".1%"),
       "international-map", maps.PLOTLY_CONFIG)
 
 st.subheader("By country, with data-quality context")

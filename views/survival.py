@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from analytics import figures
+from analytics.disclosure import policy
 from analytics.filters import SelectionError
+from analytics.safe_text import markdown_text
 from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_ph_test, cached_survival, chart,
                 checked_filters, db_path, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
 
@@ -59,39 +61,47 @@ with st.spinner("Estimating survival…"):
                               min_at_risk=state.get("min_at_risk"))
 
 what = tumours[tumour].strip() if tumour else "All tumours"
-n_analysed = res["n_selected"] - res["n_dco"]
-st.caption(f"**{what}**, diagnosed {years[0]}–{years[1]}: {n_analysed:,} analysed of {res['n_selected']:,} "
-           f"selected ({res['n_dco']:,} death-certificate-only registrations excluded: no survival time).")
-if not res["curves"]:
-    st.info("No cases with a survival time match this selection." if n_analysed == 0 else
+pol = policy()
+# Counts reach this page as released Counts (analytics.release.curves): '1,234' or 'fewer than T'
+st.caption(f"**{what}**, diagnosed {years[0]}–{years[1]}: {res['analysed']} analysed of {res['selected']} "
+           f"selected ({res['dco']} death-certificate-only registrations excluded: no survival time). Counts on "
+           "this site are changed slightly for confidentiality and need not add up.")
+if not res["groups"]:
+    st.info("No cases with a survival time match this selection." if res["empty"] else
             "No group in this selection has enough cases to show survival "
             f"({len(res['suppressed'])} group(s) suppressed, fewer than the minimum number of cases).")
     st.stop()
 
 labels = {}
-for key in res["curves"]:
+for key in res["groups"]:
     v = key[0] if key else None
     labels[key] = ("All" if not key else "Unknown" if pd.isna(v) else SEX.get(v, v) if by == "sex"
                    else figures.group_label(v) if by in ("iccc_main", "iccc_sub") else str(v))
 method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
                f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
-foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {n_analysed:,} analysed ({res['n_dco']:,} DCO "
-                     f"excluded); {method_text}; curves stop when fewer than {state.get('min_at_risk')} remain at risk.")
-fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
-                            f"{MEASURES[measure].split(' (')[0]} survival: {what}".replace("survival survival", "survival"),
-                            "Net survival" if measure == "pohar-perme" else "Relative survival" if measure == "ederer2"
-                            else "Survival probability", footnote=foot, ci_bands=state.get("bands") == "on",
-                            censor_ticks=state.get("ticks") == "on", labels=labels)
-chart(fig, "survival")
+stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if measure == "km"
+        else "values at 1, 3, 5 and 10 years only")
+foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {res['analysed']} analysed ({res['dco']} DCO "
+                     f"excluded); {method_text}; {stop}.\n{res['footnote']}")
+if measure == "km":
+    fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
+                                f"Observed survival: {what}", "Survival probability", footnote=foot,
+                                ci_bands=state.get("bands") == "on", censor_ticks=state.get("ticks") == "on",
+                                labels=labels, suppressed_label=pol.below)
+    chart(fig, "survival")
+    if state.get("min_at_risk") < res["min_at_risk"]:
+        st.caption(f"Curves stop where fewer than {res['min_at_risk']} remain at risk, the smallest number at "
+                   f"risk this site shows ({state.get('min_at_risk')} chosen).")
+else:
+    st.caption(markdown_text(res["footnote"]))
 if res["suppressed"]:
     st.caption(f"{len(res['suppressed'])} group(s) not shown: fewer than the minimum number of cases.")
 
 lr = res["logrank"]
 if lr is not None:
-    if min(res["group_sizes"].values()) >= 10:
-        logrank_line(lr, STRATA[by].lower())
-    else:
-        st.caption("Log-rank test not shown: a group has fewer than 10 cases.")
+    logrank_line(lr, STRATA[by].lower())
+elif res["logrank_note"]:
+    st.caption(res["logrank_note"])
 
 survival_tables(res, "", foot)
 
@@ -102,9 +112,10 @@ if by not in ("age_group",):
     asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
                                   state.get("ci"))
     table(asd, "age_standardised_survival.csv", footnote=foot)
-    st.caption("Kaplan-Meier survival in each age band, averaged with the chosen weights; the variance is the "
-               "weighted sum of the bands' Greenwood variances. Not estimated when a group lacks an age band or "
-               "has too few cases.")
+    st.caption("Kaplan-Meier survival in each age band (from the rounded counts), averaged with the chosen "
+               "weights; the variance is the weighted sum of the bands' Greenwood variances. Not estimated when "
+               f"a group lacks an age band with at least {pol.threshold} cases, nor at a time when fewer than "
+               f"{pol.threshold} remain at risk in one of its bands.")
 
 if res["conditional"] is not None:
     st.subheader("Conditional survival")
@@ -121,6 +132,8 @@ if covs:
         chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
                                             "\nCox proportional hazards, Efron ties; reference: first level of each covariate."), "survival")
         table(hr, "hazard_ratios.csv", footnote=foot)
+        if hr.attrs.get("note"):
+            st.caption(markdown_text(hr.attrs["note"]))
         with st.expander("Proportional-hazards check", key="ph_check_open", on_change="rerun") as ph_box:
             if ph_box.open:  # computed only when asked for
                 with st.spinner("Testing proportional hazards…"):
@@ -135,7 +148,9 @@ if covs:
 with st.expander("Methods and definitions"):
     for note in res["notes"]:
         st.markdown(f"- {note}")
-    st.markdown("- Numbers at risk: subjects still followed at each time (follow-up of at least t); "
-                "counts below the minimum are shown as '<16'.")
-    st.markdown("- Log-rank test shown only when every group has at least 10 cases. "
-                "Cox model: Efron ties, Wald 95% confidence intervals (lifelines, checked against R's survival).")
+    st.markdown(f"- Numbers at risk: subjects still followed at each time (follow-up of at least t), from the "
+                f"rounded counts; numbers below {pol.threshold} are shown as '{pol.below}'.")
+    st.markdown(f"- Log-rank test shown only when every group has at least {pol.threshold} cases. "
+                "Cox model: Efron ties, Wald 95% confidence intervals (lifelines, checked against R's survival); "
+                f"levels with fewer than {pol.threshold} cases are left out of the model, and hazard ratios of "
+                f"levels with fewer than {pol.threshold} deaths are not shown.")

@@ -1,0 +1,500 @@
+"""What the Survival and Compare cohorts pages show, released (docs/disclosure-control.md, section 4).
+
+Every survival figure a viewer sees comes from the *rounded* Kaplan-Meier curves: follow-up
+counted in months, cumulative deaths and censorings rounded to blocks of T with OpenSAFELY's
+mid-point rule (`survival.rounded_events`), and each curve stopped where the rounded risk set
+falls below max(T, the page's minimum at risk). Survival at 1/3/5/10 years and its numbers at
+risk, medians, conditional and age-standardised survival come from the same rounded curves, and
+only where at least T remain at risk. A group is shown only when its number of cases is
+released (`disclosure.count`: n >= T and the perturbed n' >= T) and its rounded curve exists.
+Group sizes and deaths in tables are released counts (perturbed on their own key sums), not the
+rounded N'.
+
+Net and relative survival: no curves for viewers; values at 1/3/5/10 years, rounded to 0.001,
+only where the group's deaths by t and its number still at risk at t are both at least T.
+
+Log-rank: only when every compared group's number of cases is released. Cox: levels with fewer
+than T cases are left out of the model (said), hazard ratios of levels (and of covariates whose
+reference level) with fewer than T deaths are not shown, n and deaths are released counts.
+Cohorts: shared cases and cohort sizes as `Count`s, age statistics only for released cohorts,
+shares through `disclosure.shares`, chi-square tests on the perturbed tables and Kruskal-Wallis
+only when every cohort is released.
+
+The exact estimates stay on the command line (`python -m analytics survival`), and the exact
+functions (`analytics.survival`, `netsurvival`, `cohorts`) are called here with key sums only.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from analytics import disclosure
+from analytics import survival as S
+from analytics.cohorts import Cohort
+from analytics.disclosure import Count, Policy, count, policy, release_counts, stamp
+from analytics.filters import Selection, SelectionError
+
+#: Confidence-interval types and age-standardisation weights (re-exported for the pages).
+CONF_TYPES = S.CONF_TYPES
+STANDARD_WEIGHTS = S.STANDARD_WEIGHTS
+#: The times (years) of the survival tables.
+TIMES = (1, 3, 5, 10)
+#: Conditional survival: (t, given alive at s), years.
+CONDITIONAL = ((5, 1), (10, 5))
+#: Columns of a curve as the figure needs it: no count, only whether a (rounded) censoring falls
+#: in the month (the figure's censor ticks).
+CURVE_COLUMNS = ["time_years", "survival", "lower", "upper", "censored"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Policy texts
+# ------------------------------------------------------------------------------------------------
+
+def stop_at(min_at_risk: int | None, pol: Policy | None = None) -> int:
+    """The number at risk below which a viewer's curve stops: the page's choice, at least T."""
+    pol = pol or policy()
+    return max(pol.threshold, int(min_at_risk or 0))
+
+
+def km_note(pol: Policy | None = None) -> str:
+    """The footnote of every viewer survival figure and table (from the policy)."""
+    pol = pol or policy()
+    return (f"Curves for this web page: deaths and censorings counted by month and rounded to blocks of "
+            f"{pol.km_base} before the Kaplan-Meier estimator (OpenSAFELY's method), so each step stands "
+            f"for about {pol.km_base} deaths; curves stop where fewer than {pol.threshold} remain at risk. "
+            f"Estimates may differ from the exact ones by at most {pol.km_base // 2} deaths' worth; "
+            f"exact figures: `python -m analytics survival`.")
+
+
+def net_note(pol: Policy | None = None, times=TIMES) -> str:
+    """What a viewer gets of net and relative survival (from the policy)."""
+    pol = pol or policy()
+    years = ", ".join(str(t) for t in times[:-1]) + f" and {times[-1]}"
+    return (f"Net and relative survival are shown at {years} years only (no curves on this site), rounded "
+            f"to 0.1 percentage point, where at least {pol.threshold} deaths had occurred by that time "
+            f"and at least {pol.threshold} remained at risk; exact figures: `python -m analytics survival`.")
+
+
+def safe_message(e: Exception) -> str:
+    """An exception's message without a count of cases ('(n = 7)' is dropped)."""
+    return re.sub(r"\s*\(n = [\d,]+\)", "", str(e))
+
+
+# ------------------------------------------------------------------------------------------------
+# Groups and their counts
+# ------------------------------------------------------------------------------------------------
+
+def _norm(key) -> tuple:
+    """A group key with every missing value as None (NaN is not equal to itself)."""
+    return tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v))) else v for v in key)
+
+
+def _group_counts(events: S.EventTable) -> dict[tuple, tuple[int, int, int, int]]:
+    """Per group of an event table read with keys: (cases, their key sum, deaths, their key sum)."""
+    t = events.table
+    cols = ["n_event", "n_censor", "key_event", "key_censor"]
+    if not len(t):
+        return {}
+    parts = t.groupby(events.by, sort=False, dropna=False)[cols].sum() if events.by else t[cols].sum().to_frame().T
+    out = {}
+    for key, r in parts.iterrows():
+        key = () if not events.by else key if isinstance(key, tuple) else (key,)
+        n = int(r["n_event"] + r["n_censor"])
+        k = int(r["key_event"] + r["key_censor"]) % disclosure.KEY_MODULUS
+        out[_norm(key)] = (n, k, int(r["n_event"]), int(r["key_event"]) % disclosure.KEY_MODULUS)
+    return out
+
+
+def _released(counts, pol: Policy) -> bool:
+    return counts is not None and counts[0] > 0 and count(counts[0], counts[1], pol).released
+
+
+def _viewer_km(events: S.EventTable, conf_type: str, pol: Policy) -> S.SurvivalResult:
+    """Kaplan-Meier per group on the rounded, binned event table (groups whose rounded size is
+    below T are suppressed there)."""
+    rounded = S.rounded_events(events, pol.km_base, pol.bin_days)
+    return S.kaplan_meier(rounded, times=TIMES, conf_type=conf_type, min_cases=pol.threshold)
+
+
+def _cut(km: S.KaplanMeier, m: int) -> S.KaplanMeier:
+    """The curve up to (not including) the first time with fewer than `m` at risk."""
+    n = km.arrays["n"]
+    low = np.flatnonzero(n < m)
+    k = low[0] if len(low) else len(n)
+    out = S.KaplanMeier(km.conf_type)
+    out.arrays = {c: v[:k] for c, v in km.arrays.items()}
+    return out
+
+
+def _ticks(kms) -> list[int]:
+    """Axis ticks (years) of the at-risk row, as before: every year up to 10, then every 2."""
+    max_t = max((float(k.arrays["t"][-1]) for k in kms if len(k.arrays["t"])), default=10.0)
+    top = int(min(max_t, 20))
+    step = 1 if top <= 10 else 2 if top <= 20 else 5
+    return list(range(0, top + 1, step))
+
+
+def _km_outputs(km: S.SurvivalResult, shown: list[tuple], counts: dict, by: list[str], m: int,
+                pol: Policy, times=TIMES) -> dict:
+    """Curves, numbers at risk, survival at times, medians and conditional survival of the shown
+    groups of a rounded Kaplan-Meier result, released."""
+    t_min = pol.threshold
+    curves = {}
+    for key in shown:
+        tab = S.truncate(km.curves[key], m)
+        tab = tab.assign(censored=tab["n_censored"] > 0)[CURVE_COLUMNS].reset_index(drop=True)
+        curves[key] = stamp(tab)
+    at_risk = S.at_risk_table(
+        S.SurvivalResult(by, {k: km.curves[k] for k in shown}, None, None, 0, 0, []),
+        _ticks([km.curves[k] for k in shown]), min_shown=t_min)
+    at_rows, med_rows, cond_rows = [], [], []
+    for key in shown:
+        full = km.curves[key]
+        visible = _cut(full, t_min)
+        a = full.at(times)
+        hide = a["n_at_risk"].to_numpy() < t_min
+        a["n_at_risk"] = pd.array(a["n_at_risk"], dtype="Int64")
+        a.loc[hide, "n_at_risk"] = pd.NA
+        a.loc[hide, ["survival", "std_err_surv", "lower", "upper"]] = np.nan
+        a["suppressed"] = hide
+        at_rows.append(a.assign(**dict(zip(by, key))))
+        n, n_key, d, d_key = counts[_norm(key)]
+        med, lo, hi = visible.median()
+        med_rows.append(dict(zip(by, key)) | {"n": n, "n_key": n_key, "events": d, "events_key": d_key,
+                                              "median": med, "median_lower": lo, "median_upper": hi})
+        risk = full.at([t for t, _ in CONDITIONAL])["n_at_risk"].to_numpy()
+        for (t, given), r in zip(CONDITIONAL, risk):
+            s, lo, hi = visible.conditional(t, given) if r >= t_min else (np.nan,) * 3
+            cond_rows.append(dict(zip(by, key)) | {"years": t, "given_alive_at": given,
+                                                   "survival": s, "lower": lo, "upper": hi})
+    at_cols = by + ["time_years", "n_at_risk", "survival", "std_err_surv", "lower", "upper", "suppressed"]
+    at_times = pd.concat(at_rows)[at_cols].reset_index(drop=True) if at_rows else pd.DataFrame(columns=at_cols)
+    med = pd.DataFrame(med_rows, columns=by + ["n", "n_key", "events", "events_key", "median", "median_lower",
+                                               "median_upper"])
+    slices = [by] if by else None  # every group its own slice: hidden groups are not rows here
+    medians = release_counts(med, {"n": "n_key", "events": "events_key"}, groups=slices, pol=pol)
+    medians = medians.drop(columns="suppressed")
+    cond = pd.DataFrame(cond_rows, columns=by + ["years", "given_alive_at", "survival", "lower", "upper"])
+    return {"curves": curves, "at_risk": stamp(at_risk), "at_times": stamp(at_times),
+            "medians": stamp(medians), "conditional": stamp(cond)}
+
+
+def _logrank(events: S.EventTable, counts: dict, group: str, pol: Policy) -> tuple[dict | None, str | None]:
+    """The log-rank test across the levels of `group` when every compared level's number of cases
+    is released (else None and why), with the cases of an unknown level as a `Count`."""
+    known = {k: c for k, c in counts.items() if k[0] is not None}
+    if not all(_released(c, pol) for c in known.values()):
+        return None, f"Log-rank test not shown: a group has {pol.fewer} cases."
+    lr = S.logrank(events, group)
+    missing = [c for k, c in counts.items() if k[0] is None]
+    n_missing = sum(c[0] for c in missing)
+    key_missing = sum(c[1] for c in missing)
+    out = {"chisq": lr["chisq"], "df": lr["df"], "p": lr["p"], "reason": lr["reason"],
+           "n_excluded": count(n_missing, key_missing, pol) if n_missing else None}
+    return out, None
+
+
+# ------------------------------------------------------------------------------------------------
+# The Survival page
+# ------------------------------------------------------------------------------------------------
+
+def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-log", method: str = "km",
+             min_at_risk: int = 10, pol: Policy | None = None) -> dict:
+    """Everything the Survival page shows of its curves, released.
+
+    Keys: `selected`, `dco`, `analysed` (Counts; analysed = selected minus DCO by key-sum
+    arithmetic), `empty` (no case with a survival time), `groups` (keys of the groups shown),
+    `suppressed` (keys of the groups not shown), `curves` (key -> stamped frame, Kaplan-Meier
+    only; {} for net survival), `at_risk`, `at_times`, `medians` (None for net survival),
+    `conditional` (None for net survival), `logrank` (None, or chisq, df, p, reason and
+    n_excluded as a Count), `logrank_note` (why there is no test, or None), `notes` (texts with
+    Counts only), `min_at_risk` (where the curves stop: at least T), `footnote` (the policy
+    note for figures and tables), `threshold`."""
+    pol = pol or policy()
+    sel = sel or Selection()
+    by = list(by)
+    m = stop_at(min_at_risk, pol)
+    events = S.event_table(con, sel, by, keys=True)
+    counts = _group_counts(events)
+    selected = count(events.n_selected, events.key_selected, pol)
+    dco = count(events.n_dco, events.key_dco, pol)
+    analysed = selected.minus(dco)
+    out = {"selected": selected, "dco": dco, "analysed": analysed, "empty": events.n_analysed == 0,
+           "min_at_risk": m, "threshold": pol.threshold, "logrank": None, "logrank_note": None}
+    if method == "km":
+        km = _viewer_km(events, conf_type, pol)
+        shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
+        out.update(_km_outputs(km, shown, counts, by, m, pol))
+        out["footnote"] = km_note(pol)
+        notes = [f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years; at risk "
+                 f"at time t = follow-up of at least t.", km_note(pol)]
+        if len(by) == 1 and len(shown) >= 2:
+            out["logrank"], out["logrank_note"] = _logrank(events, counts, by[0], pol)
+    else:
+        out.update(_net(con, sel, by, method, counts, selected, dco, pol))
+        out["footnote"] = net_note(pol)
+        shown = out.pop("_shown")
+        notes = out.pop("_notes")
+    out["groups"] = shown
+    normal_shown = {_norm(k) for k in shown}
+    out["suppressed"] = [k for k in counts if k not in normal_shown]
+    if method == "km":
+        notes.append(f"{analysed} analysed of {selected} selected: {dco} death-certificate-only registrations "
+                     f"excluded (no survival time).")
+    if out["suppressed"]:
+        notes.append(f"{len(out['suppressed'])} group(s) not shown: too few cases (fewer than {pol.threshold}, "
+                     f"or fewer once changed or rounded for this site).")
+    out["notes"] = notes
+    return out
+
+
+def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected: Count, dco: Count,
+         pol: Policy, times=TIMES) -> dict:
+    """Net (Pohar-Perme) or relative (Ederer II) survival at `times` for viewers (section 4.2)."""
+    from analytics.netsurvival import net_survival
+
+    t_min = pol.threshold
+    res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min)
+    shown = [k for k in res.curves if _released(counts.get(_norm(k)), pol)]
+    rows = []
+    for key in shown:
+        a = res.curves[key].at(times)
+        deaths_by = a["n_events"].cumsum().to_numpy()
+        ok = (deaths_by >= t_min) & (a["n_at_risk"].to_numpy() >= t_min)
+        values = a[["survival", "std_err_surv", "lower", "upper"]].astype(float).round(3)
+        values.loc[~ok, :] = np.nan
+        rows.append(pd.concat([a[["time_years"]], values], axis=1).assign(suppressed=~ok, **dict(zip(by, key))))
+    cols = by + ["time_years", "survival", "std_err_surv", "lower", "upper", "suppressed"]
+    at_times = pd.concat(rows)[cols].reset_index(drop=True) if rows else pd.DataFrame(columns=cols)
+
+    where, params = sel.where()
+    conditions = {"sex9": "NOT dco AND NOT coalesce(sex IN (1, 2), false)",
+                  "zero": "NOT dco AND coalesce(sex IN (1, 2), false) AND followup_days <= 0",
+                  "assumed": "NOT dco AND coalesce(sex IN (1, 2), false) AND followup_days > 0 "
+                             "AND birth_date IS NULL"}
+    select = ", ".join(f"count(*) FILTER (WHERE {c}), {disclosure.key_sum_sql(c)}" for c in conditions.values())
+    row = con.execute(f"SELECT {select} FROM cases WHERE {where}", params).fetchone()
+    c = {name: count(row[2 * i], row[2 * i + 1], pol) for i, name in enumerate(conditions)}
+    analysed = selected.minus(dco).minus(c["sex9"]).minus(c["zero"])
+    notes = [res.notes[0],
+             f"{analysed} analysed of {selected} selected: {dco} death-certificate-only registrations, "
+             f"{c['sex9']} of unknown sex (no life table to match) and {c['zero']} with no follow-up time "
+             f"(follow-up of 0 days, as relsurv) excluded.",
+             *[n for n in res.notes if n.startswith("References")]]
+    if c["assumed"].shown != 0:
+        notes.append(f"{c['assumed']} cases without birth date: age at diagnosis taken as the middle of the "
+                     f"year of age (age_years * 365.241 + 182 days).")
+    notes.append(net_note(pol, times))
+    return {"curves": {}, "at_risk": None, "at_times": stamp(at_times), "medians": None, "conditional": None,
+            "_shown": shown, "_notes": notes}
+
+
+def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "cohort",
+                     conf_type: str = "log-log", times=TIMES, pol: Policy | None = None) -> pd.DataFrame:
+    """Age-standardised survival from the rounded curves of each age band: a group gets no estimate
+    unless each of its age bands holds a released number of cases, and none at a time where a
+    band has fewer than T at risk (rounded)."""
+    pol = pol or policy()
+    t_min = pol.threshold
+    by = list(by)
+    events = S.event_table(con, sel or Selection(), [*by, "age_band"], keys=True)
+    counts = _group_counts(events)
+    rounded = S.rounded_events(events, pol.km_base, pol.bin_days)
+    res = S.age_standardised(rounded, times=times, weights=weights, conf_type=conf_type, min_cases=t_min)
+    # the rounded risk set of each (group, band) at each time
+    risk = {}
+    for key, days, d, c in rounded.groups():
+        at = S.KaplanMeier(conf_type).fit(days, d, c).at(times)["n_at_risk"].to_numpy()
+        risk[_norm(key)] = at
+    ok = np.zeros(len(res), bool)
+    for i, r in enumerate(res.itertuples(index=False)):
+        g = tuple(getattr(r, b) for b in by)
+        t_idx = list(times).index(r.time_years) if r.time_years in times else None
+        bands = [_norm(g + (b,)) for b in S.AGE_BANDS]
+        ok[i] = (not r.suppressed and t_idx is not None
+                 and all(_released(counts.get(b), pol) for b in bands)
+                 and all(b in risk and risk[b][t_idx] >= t_min for b in bands))
+    out = res.copy()
+    out.attrs = {}
+    out.loc[~ok, ["survival", "lower", "upper"]] = np.nan
+    out["suppressed"] = ~ok
+    return stamp(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Cox
+# ------------------------------------------------------------------------------------------------
+
+def cox_model(con, sel: Selection | None, covariates: list[str], max_terms: int | None = None,
+              pol: Policy | None = None) -> pd.DataFrame:
+    """The model a viewer's hazard ratios come from: levels with fewer than T cases left out, key
+    sums of its rows. Exact (not for display): `cox_table` and `ph_table` release it. A refusal
+    never quotes a number of cases."""
+    pol = pol or policy()
+    try:
+        return S.cox(con, sel or Selection(), list(covariates), max_terms=max_terms,
+                            min_level=pol.threshold, keys=True)
+    except SelectionError as e:
+        raise SelectionError(_cox_refusal(e, pol)) from None
+
+
+def _cox_refusal(e: Exception, pol: Policy) -> str:
+    """Why there is no Cox model, without a number of cases, saying that small levels were left out."""
+    msg = safe_message(e)
+    if msg.startswith(("no cases with deaths", "too few cases")) or "single value" in msg:
+        msg += f" (levels with {pol.fewer} cases are left out of the model)"
+    return msg
+
+
+_LABELS = {"age_group": "age group", "age_band": "age group", "iccc_main": "ICCC-3 group",
+           "iccc_sub": "ICCC-3 subgroup", "sex": "sex", "period": "period", "stage": "stage",
+           "country": "country", "registry": "registry", "cohort": "cohort"}
+
+
+def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
+    """Hazard ratios for viewers: term, hr, hr_lower, hr_upper, p, n and events (released counts
+    of the model's cases and deaths). A term whose level, or whose covariate's reference level,
+    has fewer than T deaths is shown as missing. `attrs["note"]`: what was left out and hidden,
+    in words (levels by name, no counts)."""
+    pol = pol or policy()
+    t_min = pol.threshold
+    out = model.drop(columns=[c for c in ("coef", "se") if c in model.columns]).reset_index(drop=True)
+    term_events = model.attrs.get("term_events", {})
+    ref_events = model.attrs.get("reference_events", {})
+    hide = np.array([term_events.get(t, t_min) < t_min or ref_events.get(t.split("=", 1)[0], t_min) < t_min
+                     for t in out["term"]], dtype=bool)
+    out[["hr", "hr_lower", "hr_upper", "p"]] = out[["hr", "hr_lower", "hr_upper", "p"]].astype(float)
+    out.loc[hide, ["hr", "hr_lower", "hr_upper", "p"]] = np.nan
+    n = count(model.attrs["n"], model.attrs["key"], pol)
+    d = count(model.attrs["events"], model.attrs["events_key"], pol)
+    out["n"] = pd.array([n.shown] * len(out), dtype="Int64")
+    out["events"] = pd.array([d.shown] * len(out), dtype="Int64")
+    notes = []
+    dropped = model.attrs.get("dropped_levels", [])
+    if dropped:
+        levels = "; ".join(f"{_LABELS.get(c, c)} {v}" for c, v in dropped)
+        notes.append(f"Left out of the model ({pol.fewer} cases each): {levels}.")
+    if hide.any():
+        notes.append(f"Hazard ratios not shown where a level, or the reference level of its covariate, has "
+                     f"{pol.fewer} deaths: {', '.join(out.loc[hide, 'term'])}.")
+    out.attrs = {}
+    out.attrs["note"] = " ".join(notes)
+    return stamp(out)
+
+
+def ph_table(model: pd.DataFrame) -> pd.DataFrame:
+    """The proportional-hazards check (score tests: no counts) of a `cox_model`, stamped."""
+    return stamp(model.attrs["ph"]().copy())
+
+
+# ------------------------------------------------------------------------------------------------
+# The Compare cohorts page
+# ------------------------------------------------------------------------------------------------
+
+def cohorts(con, cohorts: list[Cohort], conf_type: str = "log-log", min_at_risk: int = 10,
+                   pol: Policy | None = None) -> dict:
+    """Everything the Compare cohorts page shows, released.
+
+    Keys: `sizes` (cohort name -> Count of cases analysed), `counts` (name -> (selected, dco,
+    analysed) Counts), `overlap` (list of (cohort a, cohort b, Count of shared cases) where they
+    share any), `curves`, `at_risk`, `at_times`, `medians`, `conditional` (as `survival`),
+    `suppressed` (keys of cohorts not shown), `logrank`, `logrank_note`, `characteristics`
+    (`summary`, `mix` wide with one `share <cohort>` column per cohort, `share_columns`,
+    `tests`), `cox` (released hazard ratios or None), `cox_error`, `notes`, `min_at_risk`,
+    `footnote`."""
+    from analytics import cohorts as C
+
+    pol = pol or policy()
+    m = stop_at(min_at_risk, pol)
+    events = C.combined_events(con, cohorts, keys=True)
+    counts = _group_counts(events)
+    km = _viewer_km(events, conf_type, pol)
+    shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
+    out = _km_outputs(km, shown, counts, ["cohort"], m, pol)
+    out["sizes"] = {c.name: count(*counts.get((c.name,), (0, 0, 0, 0))[:2], pol) for c in cohorts}
+    out["counts"] = {}
+    for name, (n_sel, k_sel, n_dco, k_dco) in events.cohort_counts.items():
+        sel_c, dco_c = count(n_sel, k_sel, pol), count(n_dco, k_dco, pol)
+        out["counts"][name] = (sel_c, dco_c, sel_c.minus(dco_c))
+    out["suppressed"] = [k for k in counts if k not in {_norm(s) for s in shown}]
+    ov = C.overlap(con, cohorts, keys=True)
+    out["overlap"] = [(r.cohort_a, r.cohort_b, count(r.shared_cases, r.shared_key, pol))
+                      for r in ov.itertuples() if r.shared_cases > 0]
+    out["characteristics"] = _characteristics(con, cohorts, pol)
+    out["logrank"], out["logrank_note"] = None, None
+    if len(shown) >= 2:
+        out["logrank"], out["logrank_note"] = _logrank(events, counts, "cohort", pol)
+    out["cox"], out["cox_error"] = None, None
+    try:
+        model = C.cox_by_cohort(con, cohorts, min_level=pol.threshold, keys=True)
+        if not model["term"].str.startswith("cohort=").any():
+            raise SelectionError(f"fewer than two cohorts hold at least {pol.threshold} cases with a survival time")
+        out["cox"] = cox_table(model, pol)
+    except SelectionError as e:
+        out["cox_error"] = _cox_refusal(e, pol)
+    out["min_at_risk"] = m
+    out["footnote"] = km_note(pol)
+    out["notes"] = [f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years; "
+                    f"at risk at time t = follow-up of at least t.", km_note(pol)]
+    if out["suppressed"]:
+        out["notes"].append(f"{len(out['suppressed'])} cohort(s) not shown: too few cases (fewer than "
+                            f"{pol.threshold}, or fewer once changed or rounded for this site).")
+    return out
+
+
+def _characteristics(con, cohorts: list[Cohort], pol: Policy) -> dict:
+    """Cohort characteristics for viewers (design section 4.3)."""
+    from scipy import stats
+
+    from analytics import cohorts as C
+    from analytics.suppression import complementary_mask
+
+    ch = C.characteristics(con, cohorts, keys=True)
+    names = [c.name for c in cohorts]
+    summ = ch["summary"]
+    den = {r.cohort: (int(r.n), int(r.n_key)) for r in summ.itertuples()}
+    released = {name: _released(den[name], pol) for name in names}
+    summary = release_counts(summ, {"n": "n_key"}, dependent=["age_median", "age_q1", "age_q3"],
+                             groups=[["cohort"]], pol=pol)
+
+    # shares of each level in each cohort: every level for every cohort (0 where it has none)
+    cells = ch["cells"]
+    grid = cells[["characteristic", "level"]].drop_duplicates().merge(pd.DataFrame({"cohort": names}), how="cross")
+    mix = grid.merge(cells, on=["characteristic", "level", "cohort"], how="left").fillna({"n": 0, "n_key": 0})
+    mix["n"], mix["n_key"] = mix["n"].astype("int64"), mix["n_key"].astype("int64")
+    mix["share"] = disclosure.shares(mix["n"], mix["n_key"], mix["cohort"].map(lambda c: den[c][0]),
+                                     mix["cohort"].map(lambda c: den[c][1]), pol)
+    mix = mix.reset_index(drop=True)
+    hidden = mix["share"].isna().to_numpy()
+    if hidden.any():  # a single hidden level of a cohort's mix is joined by the next smallest
+        size = mix["n"].where(mix["n"] > 0, np.iinfo(np.int64).max)  # a level a cohort lacks is no complement
+        hidden = complementary_mask(mix, hidden, size, [["characteristic", "cohort"]])
+        mix.loc[hidden, "share"] = np.nan
+    order = {c: i for i, c in enumerate(names)}
+    wide = (mix.assign(_o=mix["cohort"].map(order))
+               .pivot(index=["characteristic", "level"], columns="cohort", values="share")
+               .reindex(columns=names))
+    wide.columns = [f"share {c}" for c in wide.columns]
+    wide = wide.reset_index().sort_values(["characteristic", "level"], kind="stable").reset_index(drop=True)
+
+    # tests: chi-square on the perturbed tables of the released cohorts; Kruskal-Wallis (age) only
+    # when every cohort is released
+    tests = []
+    ok = [n for n in names if released[n]]
+    if all(released.values()):
+        tests += [r for r in ch["tests"].to_dict("records") if r["characteristic"] == "age"]
+    if len(ok) >= 2:
+        for char in ["sex", "period", "country", "stage known"]:
+            d = mix[(mix["characteristic"] == char) & mix["cohort"].isin(ok)]
+            d = d.assign(p=np.asarray(disclosure.perturb(d["n"].to_numpy(), d["n_key"].to_numpy(), pol)))
+            tab = d.pivot(index="level", columns="cohort", values="p").reindex(columns=ok).fillna(0)
+            tab = tab[tab.sum(axis=1) > 0]
+            if tab.shape[0] >= 2 and (tab.sum(axis=0) > 0).all():
+                chi, p, df, _ = stats.chi2_contingency(tab.to_numpy(), correction=False)
+                tests.append({"characteristic": char, "test": "chi-square", "statistic": chi, "df": int(df), "p": p})
+    tests = pd.DataFrame(tests, columns=["characteristic", "test", "statistic", "df", "p"])
+    return {"summary": summary, "mix": stamp(wide), "share_columns": list(wide.columns[2:]),
+            "tests": stamp(tests)}
+
