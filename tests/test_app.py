@@ -49,7 +49,7 @@ def test_home_shows_pool_figures(monkeypatch, small_warehouse):
     submissions = run_page(monkeypatch, small_warehouse, "views/data_quality.py")
     subs = submissions.dataframe[0].value
     assert subs["rows_loaded"].iloc[0] == disclosure.perturb(*cases)  # the same tumours read the same
-    assert subs["rows_rejected"].isna().iloc[0]  # 2 rows: hidden
+    assert subs["rows_rejected"].iloc[0] == "<16"  # 2 rows: hidden, and said so
 
 
 @pytest.mark.parametrize("page", PAGES)

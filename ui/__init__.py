@@ -174,6 +174,11 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
         shown = shown.assign(**{c: shown[c] * 100 for c in percent})
     shown = shown.copy(deep=False)
     shown.attrs = {}  # analytics' side results (a fitted model, weights) are not for the browser
+    below = disclosure.policy().below
+    for c in [c for c in shown.columns if str(shown[c].dtype) == "Int64" and shown[c].isna().any()]:
+        # a hidden count reads "<T" (the policy's label) rather than "None": the column becomes text
+        shown[c] = shown[c].map(lambda v: below if pd.isna(v) else f"{int(v):,}").astype(object)
+        config[c] = st.column_config.TextColumn(label[c])
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]
