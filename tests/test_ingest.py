@@ -15,7 +15,7 @@ from analytics.ingest import (ALREADY_LOADED as ALREADY_LOADED_RULE, MALFORMED_L
 from analytics.schema import INPUT_NAMES
 from tests.conftest import ROOT, random_rows, valid_row, write_csv
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+TOMORROW = (date.today() + timedelta(days=7)).isoformat()  # a week ahead: stays in the future if the run crosses midnight
 
 
 def accounting_holds(con, sid):

@@ -294,7 +294,10 @@ def test_cohort_overlap_and_shares_are_released(con):
         n1, k1 = exact(con, f"country = 'DEU' AND sex = {level}")
         assert value == pytest.approx(round(disclosure.perturb(n1, k1) / disclosure.perturb(nd, kd), 3))
     tests = res["characteristics"]["tests"]
-    assert set(tests["test"]) == {"Kruskal-Wallis", "chi-square"}
+    assert {"Kruskal-Wallis", "chi-square"} <= set(tests["test"])
+    # the country mix holds ISL's hidden cell: no statistic that could be solved for it
+    by_char = tests.set_index("characteristic")
+    assert by_char.loc["country", "test"].startswith("not shown") and pd.isna(by_char.loc["country", "statistic"])
     assert res["logrank"] is not None and res["cox"] is not None
     assert disclosure.is_released(res["cox"])
 

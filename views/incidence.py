@@ -60,7 +60,7 @@ table_foot = f"{foot}\n{rates.table_note()}"  # tables of counts: not additive
 p = pooled.pooled  # Cases as a released Count; the rate only when that count is released
 c = st.columns(4)
 c[0].metric("Cases", f"{p.cases}")
-c[1].metric("Person-years", f"{p.person_years / 1e6:,.1f} million")
+c[1].metric("Person-years (millions)", f"{p.person_years / 1e6:,.1f}")  # fits a 1280-pixel screen
 c[2].metric("Age-standardised rate", "—" if p.asr is None else f"{p.asr:.1f}",
             help="Per million person-years")
 c[3].metric("95% CI", "—" if p.asr is None else f"{p.asr_lower:.1f} – {p.asr_upper:.1f}")

@@ -55,7 +55,7 @@ with st.spinner("Estimating survival…"):
         res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
                               method=measure, min_at_risk=state.get("min_at_risk"))
     except SelectionError as e:
-        st.info(f"{MEASURES[measure]} is not available for this selection: {e}. Showing observed survival.")
+        st.info(f"{MEASURES[measure]} is not available for this selection: {markdown_text(e)}. Showing observed survival.")
         measure = "km"
         res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
                               min_at_risk=state.get("min_at_risk"))

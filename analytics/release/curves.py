@@ -77,6 +77,19 @@ def net_note(pol: Policy | None = None, times=TIMES) -> str:
             f"and at least {pol.threshold} remained at risk; exact figures: `python -m analytics survival`.")
 
 
+def net_refusal(message: str) -> str:
+    """A net-survival refusal as a viewer may read it: the calendar years of follow-up that lack a
+    life table come from the years the selection's tumours were diagnosed (a small partner's first
+    year, say), so only the countries are named; the command line gives the years."""
+    m = re.search(r"calendar years of follow-up: (.*?) missing", message)
+    if m:
+        countries = ", ".join(sorted(set(re.findall(r"\b[A-Z]{3}\b", m.group(1)))))
+        message = message.replace(m.group(0), f"some calendar years of follow-up of {countries} "
+                                               f"(`python -m analytics survival --method pohar-perme` "
+                                               f"lists them)")
+    return message
+
+
 def safe_message(e: Exception) -> str:
     """An exception's message without a count of cases ('(n = 7)' is dropped)."""
     return re.sub(r"\s*\(n = [\d,]+\)", "", str(e))
@@ -256,7 +269,10 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
     from analytics.netsurvival import net_survival
 
     t_min = pol.threshold
-    res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min)
+    try:
+        res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min)
+    except SelectionError as e:
+        raise SelectionError(net_refusal(str(e))) from e
     shown = [k for k in res.curves if _released(counts.get(_norm(k)), pol)]
     rows = []
     for key in shown:
@@ -479,8 +495,8 @@ def _characteristics(con, cohorts: list[Cohort], pol: Policy) -> dict:
     wide.columns = [f"share {c}" for c in wide.columns]
     wide = wide.reset_index().sort_values(["characteristic", "level"], kind="stable").reset_index(drop=True)
 
-    # tests: chi-square on the perturbed tables of the released cohorts; Kruskal-Wallis (age) only
-    # when every cohort is released
+    # tests: chi-square on the perturbed tables of the released cohorts, where every cell is
+    # released; Kruskal-Wallis (age) only when every cohort is released
     tests = []
     ok = [n for n in names if released[n]]
     if all(released.values()):
@@ -488,6 +504,12 @@ def _characteristics(con, cohorts: list[Cohort], pol: Policy) -> dict:
     if len(ok) >= 2:
         for char in ["sex", "period", "country", "stage known"]:
             d = mix[(mix["characteristic"] == char) & mix["cohort"].isin(ok)]
+            # only over tables whose every cell is released: a statistic over a hidden cell can be
+            # solved for it (a 2 x 2 table of "X and P" against "X" gives P's count exactly)
+            if not np.asarray(disclosure.released_mask(d["n"].to_numpy(), d["n_key"].to_numpy(), pol)).all():
+                tests.append({"characteristic": char, "test": f"not shown: a cell has fewer than {pol.threshold}",
+                              "statistic": np.nan, "df": np.nan, "p": np.nan})
+                continue
             d = d.assign(p=np.asarray(disclosure.perturb(d["n"].to_numpy(), d["n_key"].to_numpy(), pol)))
             tab = d.pivot(index="level", columns="cohort", values="p").reindex(columns=ok).fillna(0)
             tab = tab[tab.sum(axis=1) > 0]

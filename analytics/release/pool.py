@@ -126,9 +126,11 @@ def submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def rejection_reasons(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Rejected rows per submission and reason, released as counts (complementary suppression
-    within each submission)."""
-    return release_counts(overview.rejection_reasons(con, keys=True), {"rows": "rows_key"},
-                          groups=[["submission_id"]])
+    within each submission), in the order of submission and reason: ordered by the exact number
+    of rows, as the command line lists them, the rows would rank hidden counts among themselves
+    and among the shown ones."""
+    df = overview.rejection_reasons(con, keys=True).sort_values(["submission_id", "reason"], kind="stable")
+    return release_counts(df, {"rows": "rows_key"}, groups=[["submission_id"]])
 
 
 def tumour_bars(groups: pd.DataFrame, footnote: str | None = None):

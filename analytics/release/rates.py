@@ -143,7 +143,10 @@ def _round(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 
 def _release_rates(rows: pd.DataFrame, by: list[str], pol: Policy) -> pd.DataFrame:
-    out = release_counts(rows, {"cases": "cases_key"}, dependent=RATE_COLUMNS, groups=exact._slices(by), pol=pol)
+    # a suppressed row's person-years go too: a country's years run from its first to its last
+    # tumour, so they would date a small partner's tumours (the Overview hides them likewise)
+    out = release_counts(rows, {"cases": "cases_key"}, dependent=[*RATE_COLUMNS, "person_years"],
+                         groups=exact._slices(by), pol=pol)
     return _round(out, RATE_COLUMNS)
 
 
@@ -158,7 +161,8 @@ def _age_specific(counts: pd.DataFrame, by: list[str], pol: Policy) -> pd.DataFr
     with np.errstate(divide="ignore", invalid="ignore"):
         age = age.assign(rate=shown / py * PER, lower=lo * PER, upper=hi * PER)
     age = sort_rows(age, keys)
-    out = release_counts(age, {"cases": "cases_key"}, dependent=AGE_RATE_COLUMNS, groups=exact._slices(keys), pol=pol)
+    out = release_counts(age, {"cases": "cases_key"}, dependent=[*AGE_RATE_COLUMNS, "person_years"],
+                         groups=exact._slices(keys), pol=pol)
     return _round(out, AGE_RATE_COLUMNS)
 
 
