@@ -334,7 +334,7 @@ def methods_note(pol: Policy | None = None) -> str:
     pol = pol or policy()
     t, half = pol.threshold, pol.km_base // 2
     return f"""\
-**Small numbers and confidentiality.** Childhood cancers are rare, and a count of a few children in
+Childhood cancers are rare, and a count of a few children in
 one country, tumour type and age group could identify a child. No number on this site comes from
 fewer than {t} children (the threshold set for this deployment): such counts read "fewer than {t}"
 or "{pol.below}".
@@ -362,7 +362,7 @@ or "{pol.below}".
 
 What a viewer cannot learn: the number of children in any group below {t}, the day of any death,
 or an exact count. What remains possible in principle: averaging many different routes to the
-same figure narrows its noise, so the partnership's terms of use forbid attempts to re-identify
-children. Exact figures are available to the registries' data managers through the command-line
+same figure narrows its noise; this residual risk is why access to the site should come with
+terms of use that forbid attempts to re-identify children. Exact figures are available to the registries' data managers through the command-line
 tools (`python -m analytics ...`), which read the warehouse itself.
 """

@@ -23,8 +23,8 @@ st.markdown("""
   with each country's data-quality indicators and caveats.
 - **Submissions & data quality**: the files loaded and why rows were rejected.
 
-Every view is a link: copy the address (or use *Share this view* in the sidebar) to reopen exactly
-the same view.
+Every view is a link: copy the address (or use *Copy link to this view* in the sidebar) to reopen
+exactly the same view.
 """)
 st.subheader("Small numbers and confidentiality")
 st.markdown(methods_note())
