@@ -369,16 +369,21 @@ def _left_out(con, ctes: str, where: str, params: dict, pop_sex: str, sex_specif
 # The estimator
 # ------------------------------------------------------------------------------------------------
 
+def check_methods(standard: str, ci: str) -> None:
+    """Refuse an unknown standard population or CI method (SelectionError, plain words)."""
+    if standard not in STANDARDS:
+        raise SelectionError(f"standard: '{standard}' is not one of {', '.join(STANDARDS)}")
+    if ci not in CI_METHODS:
+        raise SelectionError(f"ci: '{ci}' is not one of {', '.join(CI_METHODS)}")
+
+
 def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by: list[str] = (),
               ages: str = "0-19", standard: str = "segi", ci: str = "tiwari",
               min_cases: int | None = None) -> IncidenceResult:
     """Rates per million person-years by `by`, for the selection, suppressed below `min_cases`."""
     selection = selection or Selection()
     by = list(by)
-    if standard not in STANDARDS:
-        raise SelectionError(f"standard: '{standard}' is not one of {', '.join(STANDARDS)}")
-    if ci not in CI_METHODS:
-        raise SelectionError(f"ci: '{ci}' is not one of {', '.join(CI_METHODS)}")
+    check_methods(standard, ci)
     counts = band_counts(con, selection, by, ages)
     bands = _bands(selection, ages)
     w_all = standard_weights(con, standard, bands)

@@ -534,17 +534,24 @@ def _cases_metric(s: Shown) -> int | None:
     return count_shown(s.metrics[label]) if label else None
 
 
+def _with_isl_minus_alone(countries, with_isl, alone: Shown, what: str) -> list:
+    """A+B minus B for each country X: `with_isl(X)` (X and ISL together, as one page counts them)
+    minus X's tumours in `alone`'s by-country table; the routes, once every input was read."""
+    routes, inputs = [], []
+    for x in countries:
+        both, b = with_isl(x), table_count(alone, "country", x)
+        inputs += [both, b]
+        routes.append(None if both is None or b is None else both - b)
+    need(inputs, what)
+    return routes
+
+
 def test_difference_two_countries_minus_one(show, pool):
     """A+B minus B: the Incidence page's 'Cases' for countries X and ISL, minus X's cases in the
     by-country table of all countries (four routes, X = FRA, DEU, GBR, ITA)."""
-    alone = show("incidence", ages="0-19", tab="By country")
-    routes, inputs = [], []
-    for x in ORDINARY:
-        both = _cases_metric(show("incidence", countries=f"{x},ISL", ages="0-19", tab="By country"))
-        b = table_count(alone, "country", x)
-        inputs += [both, b]
-        routes.append(None if both is None or b is None else both - b)
-    need(inputs, "the ordinary countries' cases, alone and with ISL")
+    routes = _with_isl_minus_alone(
+        ORDINARY, lambda x: _cases_metric(show("incidence", countries=f"{x},ISL", ages="0-19", tab="By country")),
+        show("incidence", ages="0-19", tab="By country"), "the ordinary countries' cases, alone and with ISL")
     assert not recovered(routes, pool.truth["by_country"]["ISL"]), routes
 
 
@@ -596,14 +603,10 @@ def _selected(s: Shown) -> int | None:
 def test_difference_across_two_pages(show, pool):
     """One page against another: the Survival page's number selected for countries X and ISL,
     minus X's tumours on the Overview page (three routes)."""
-    home = show("home")
-    routes, inputs = [], []
-    for x in ("FRA", "DEU", "GBR"):
-        both = _selected(show("survival", countries=f"{x},ISL", tumour="", by="", min_at_risk="5"))
-        b = table_count(home, "country", x)
-        inputs += [both, b]
-        routes.append(None if both is None or b is None else both - b)
-    need(inputs, "the number selected on the Survival page and the country's tumours on the Overview")
+    routes = _with_isl_minus_alone(
+        ("FRA", "DEU", "GBR"),
+        lambda x: _selected(show("survival", countries=f"{x},ISL", tumour="", by="", min_at_risk="5")),
+        show("home"), "the number selected on the Survival page and the country's tumours on the Overview")
     assert not recovered(routes, pool.truth["by_country"]["ISL"]), routes
 
 

@@ -124,11 +124,13 @@ def _released(counts, pol: Policy) -> bool:
     return counts is not None and counts[0] > 0 and count(counts[0], counts[1], pol).released
 
 
-def _viewer_km(events: S.EventTable, conf_type: str, pol: Policy) -> S.SurvivalResult:
+def viewer_km(events: S.EventTable, conf_type: str = "log-log", pol: Policy | None = None,
+              times=TIMES) -> S.SurvivalResult:
     """Kaplan-Meier per group on the rounded, binned event table (groups whose rounded size is
-    below T are suppressed there)."""
+    below T are suppressed there): every survival estimate a viewer sees starts here."""
+    pol = pol or policy()
     rounded = S.rounded_events(events, pol.km_base, pol.bin_days)
-    return S.kaplan_meier(rounded, times=TIMES, conf_type=conf_type, min_cases=pol.threshold)
+    return S.kaplan_meier(rounded, times=times, conf_type=conf_type, min_cases=pol.threshold)
 
 
 def _cut(km: S.KaplanMeier, m: int) -> S.KaplanMeier:
@@ -237,7 +239,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     out = {"selected": selected, "dco": dco, "analysed": analysed, "empty": events.n_analysed == 0,
            "min_at_risk": m, "threshold": pol.threshold, "logrank": None, "logrank_note": None}
     if method == "km":
-        km = _viewer_km(events, conf_type, pol)
+        km = viewer_km(events, conf_type, pol)
         shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
         out.update(_km_outputs(km, shown, counts, by, m, pol))
         out["footnote"] = km_note(pol)
@@ -263,6 +265,18 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     return out
 
 
+def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
+    """One group's net (or relative) survival at `times` as a viewer may see it (section 4.2):
+    survival, its standard error and CI rounded to 0.001, missing (`suppressed`) where fewer than T
+    deaths had occurred by that time or fewer than T remained at risk."""
+    a = curve.at(times)
+    deaths_by = a["n_events"].cumsum().to_numpy()
+    ok = (deaths_by >= pol.threshold) & (a["n_at_risk"].to_numpy() >= pol.threshold)
+    values = a[["survival", "std_err_surv", "lower", "upper"]].astype(float).round(3)
+    values.loc[~ok, :] = np.nan
+    return pd.concat([a[["time_years"]], values], axis=1).assign(suppressed=~ok)
+
+
 def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected: Count, dco: Count,
          pol: Policy, times=TIMES) -> dict:
     """Net (Pohar-Perme) or relative (Ederer II) survival at `times` for viewers (section 4.2)."""
@@ -274,14 +288,7 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
     except SelectionError as e:
         raise SelectionError(net_refusal(str(e))) from e
     shown = [k for k in res.curves if _released(counts.get(_norm(k)), pol)]
-    rows = []
-    for key in shown:
-        a = res.curves[key].at(times)
-        deaths_by = a["n_events"].cumsum().to_numpy()
-        ok = (deaths_by >= t_min) & (a["n_at_risk"].to_numpy() >= t_min)
-        values = a[["survival", "std_err_surv", "lower", "upper"]].astype(float).round(3)
-        values.loc[~ok, :] = np.nan
-        rows.append(pd.concat([a[["time_years"]], values], axis=1).assign(suppressed=~ok, **dict(zip(by, key))))
+    rows = [net_at_times(res.curves[key], times, pol).assign(**dict(zip(by, key))) for key in shown]
     cols = by + ["time_years", "survival", "std_err_surv", "lower", "upper", "suppressed"]
     at_times = pd.concat(rows)[cols].reset_index(drop=True) if rows else pd.DataFrame(columns=cols)
 
@@ -426,7 +433,7 @@ def cohorts(con, cohorts: list[Cohort], conf_type: str = "log-log", min_at_risk:
     m = stop_at(min_at_risk, pol)
     events = C.combined_events(con, cohorts, keys=True)
     counts = _group_counts(events)
-    km = _viewer_km(events, conf_type, pol)
+    km = viewer_km(events, conf_type, pol)
     shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
     out = _km_outputs(km, shown, counts, ["cohort"], m, pol)
     out["sizes"] = {c.name: count(*counts.get((c.name,), (0, 0, 0, 0))[:2], pol) for c in cohorts}

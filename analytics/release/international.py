@@ -17,6 +17,7 @@ import pandas as pd
 from analytics import compare, disclosure, survival
 from analytics.disclosure import policy, release_counts, shares
 from analytics.filters import AGE_RANGES, Selection, SelectionError
+from analytics.release.curves import net_at_times, viewer_km
 from analytics.incidence import NoDenominators
 
 #: Re-exported for the page (which reads no exact module).
@@ -55,15 +56,13 @@ def _survival(con, surv_sel: Selection, at_years: float) -> tuple[pd.DataFrame, 
     where the country's curve is suppressed or fewer than T remain at risk at `at_years`."""
     pol = policy()
     ev = survival.event_table(con, surv_sel, ["country"])
-    rounded = survival.rounded_events(ev, pol.km_base, pol.bin_days)
-    km = survival.kaplan_meier(rounded, times=(at_years,), min_cases=pol.threshold)
-    s = km.at_times.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper"})
+    s = viewer_km(ev, pol=pol, times=(at_years,)).at_times
+    s = s.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper"})
     cols = ["surv5", "surv5_lower", "surv5_upper"]
     s.loc[s["n_at_risk"] < pol.threshold, cols] = np.nan
     pooled_ev = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
                                     [], ev.n_selected, ev.n_dco)
-    pooled = survival.kaplan_meier(survival.rounded_events(pooled_ev, pol.km_base, pol.bin_days),
-                                   times=(at_years,), min_cases=pol.threshold).at_times
+    pooled = viewer_km(pooled_ev, pol=pol, times=(at_years,)).at_times
     ok = len(pooled) and pooled["n_at_risk"].iloc[0] >= pol.threshold
     return s[["country", *cols]], float(pooled["survival"].iloc[0]) if ok else np.nan
 
@@ -84,14 +83,11 @@ def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataF
         except SelectionError:
             missing.append(country)
             continue
-        ev = survival.event_table(con, one, [])
-        t = ev.table
-        deaths = int(t.loc[t["days"] / survival.DAYS_PER_YEAR <= at_years, "n_event"].sum())
-        at_risk = int((t["n_event"] + t["n_censor"])[t["days"] / survival.DAYS_PER_YEAR >= at_years].sum())
-        if deaths >= pol.threshold and at_risk >= pol.threshold and len(ns.at_times):
-            r = ns.at_times.iloc[0]
-            rows.append({"country": country, "net5": round(r["survival"], 3),
-                         "net5_lower": round(r["lower"], 3), "net5_upper": round(r["upper"], 3)})
+        for curve in ns.curves.values():  # none when the country has fewer than T cases
+            r = net_at_times(curve, (at_years,), pol).iloc[0]
+            if not r["suppressed"]:
+                rows.append({"country": country, "net5": r["survival"], "net5_lower": r["lower"],
+                             "net5_upper": r["upper"]})
     nets = pd.DataFrame(rows, columns=["country", "net5", "net5_lower", "net5_upper"])
     reason = None
     if missing:

@@ -186,10 +186,7 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     pol = pol or policy()
     selection = selection or Selection()
     by = list(by)
-    if standard not in STANDARDS:
-        raise SelectionError(f"standard: '{standard}' is not one of {', '.join(STANDARDS)}")
-    if ci not in CI_METHODS:
-        raise SelectionError(f"ci: '{ci}' is not one of {', '.join(CI_METHODS)}")
+    exact.check_methods(standard, ci)
     counts = exact.band_counts(con, selection, by, ages, keys=True)
     bands = exact._bands(selection, ages)
     rows = _rate_rows(counts, by, standard_weights(con, standard, bands), ci, pol)
