@@ -8,9 +8,10 @@ The path of one file:
    mapped by position. A file that cannot be read as a submission at all (not CSV/Parquet, not
    UTF-8, a required column missing) raises `SubmissionError` with one clear line before anything
    in the warehouse is touched.
-2. **Validate** in SQL: each rule in `RULES` is a boolean expression over the parsed row; a row's
-   reasons are every rule it fails. Malformed CSV lines (wrong number of fields) are rejected rows
-   too, so rows read = rows loaded + rows rejected always holds.
+2. **Validate** in SQL: each rule in `RULES` (part of the data contract, `schema.py`) is a
+   boolean expression over the parsed row; a row's reasons are every rule it fails. Malformed CSV
+   lines (wrong number of fields) are rejected rows too, so rows read = rows loaded + rows
+   rejected always holds.
 3. **Classify** (ICCC-3, `iccc.py`) and **derive** (age, age group, period, follow-up, ...).
 4. **Load** in one transaction: the previous version of the submission (same name) is deleted,
    then cases, rejected rows and the `submissions` row are inserted. Loading the same file again
@@ -38,9 +39,15 @@ import pycountry
 
 from analytics import csvfile, iccc
 from analytics.warehouse import RECORD_KEY_SQL, cellkey_secret
-from analytics.schema import (AGE_BANDS, AGE_GROUPS, BASIS, BEHAVIOUR, CASE_NAMES, DIAGNOSIS_FROM,
-                              FEMALE_ONLY_SITES, ICCC_VERSION, INPUT_NAMES, MALE_ONLY_SITES,
-                              REQUIRED_NAMES, SCHEMA_VERSION, SEX, TORONTO_STAGES, VITAL_STATUS)
+from analytics.schema import (AGE_BANDS, AGE_GROUPS, ALREADY_LOADED, CASE_NAMES, ICCC_VERSION, INPUT_NAMES,
+                              MALFORMED_LINE, NONFINITE, REQUIRED_NAMES, RULES, SCHEMA_VERSION, TORONTO_STAGES,
+                              UNTERMINATED_QUOTE, Rule)
+
+#: The public names. The validation rules are part of the data contract (`analytics.schema`);
+#: they are applied here and importable from here too.
+__all__ = ["ALREADY_LOADED", "MALFORMED_LINE", "NONFINITE", "RULES", "UNTERMINATED_QUOTE", "IngestReport",
+           "Removal", "Rule", "StrictRejectError", "SubmissionError", "ingest_file", "readmitted_lines",
+           "remove_submission", "submission_name"]
 
 
 class SubmissionError(Exception):
@@ -56,96 +63,6 @@ class StrictRejectError(SubmissionError):
                          f"be rejected; nothing loaded (strict)")
         self.report = report
 
-
-@dataclass(frozen=True)
-class Rule:
-    """One validation rule. `fails` is SQL over the parsed row (relation `_p`), true when the row
-    breaks the rule; NULL counts as passing, so each rule guards its own inputs."""
-
-    column: str
-    message: str
-    fails: str
-
-    @property
-    def reason(self) -> str:
-        return f"{self.column}: {self.message}"
-
-
-def _in(codes: dict[str, str]) -> str:
-    return "(" + ", ".join(f"'{c}'" for c in codes) + ")"
-
-
-def _coded(column: str, codes: dict[str, str], required: bool) -> list[Rule]:
-    rules = [Rule(column, "must be one of " + ", ".join(codes),
-                  f"{column}_t IS NOT NULL AND {column}_t NOT IN {_in(codes)}")]
-    if required:
-        rules.insert(0, Rule(column, "missing", f"{column}_t IS NULL"))
-    return rules
-
-
-def _date(column: str, required: bool) -> list[Rule]:
-    rules = [Rule(column, "not a valid date in YYYY-MM-DD form",
-                  f"{column}_t IS NOT NULL AND {column} IS NULL"),
-             Rule(column, "in the future", f"{column} > current_date")]
-    if required:
-        rules.insert(0, Rule(column, "missing", f"{column}_t IS NULL"))
-    return rules
-
-
-#: A tumour (country, registry, case_id) another submission holds. Re-admitted automatically when
-#: that submission is replaced without it or removed.
-ALREADY_LOADED = Rule("case_id", "already loaded for this country and registry from another submission "
-                                 "(admitted automatically if that submission is removed or replaced "
-                                 "without it)", "loaded_elsewhere")
-
-#: A Parquet float column holding inf or -inf in a contract column (NaN is read as missing).
-NONFINITE = Rule("value", "an infinite number (inf) in a numeric column", "nonfinite_t IS NOT NULL")
-
-#: Every validation rule, in the order reasons are listed. The data dictionary prints this list.
-RULES: list[Rule] = [
-    Rule("case_id", "missing", "case_id IS NULL"),
-    Rule("case_id", "appears more than once in this submission", "n_same_case_id > 1"),
-    ALREADY_LOADED,
-    NONFINITE,
-    Rule("country", "missing", "country_t IS NULL"),
-    Rule("country", "not an ISO 3166-1 alpha-3 country code",
-         "country_t IS NOT NULL AND NOT is_iso3"),
-    *_coded("sex", SEX, required=True),
-    *_date("birth_date", required=False),
-    Rule("age_years", "not a whole number of years", "age_years_t IS NOT NULL AND age_given IS NULL"),
-    Rule("birth_date/age_years", "both missing (one of them is required)",
-         "birth_date_t IS NULL AND age_years_t IS NULL"),
-    Rule("age_years", "outside 0-19 years at diagnosis", "age NOT BETWEEN 0 AND 19"),
-    Rule("age_years", "does not agree with birth_date and diagnosis_date",
-         "age_given IS NOT NULL AND age_from_birth IS NOT NULL AND age_given <> age_from_birth"),
-    *_date("diagnosis_date", required=True),
-    Rule("diagnosis_date", f"before {DIAGNOSIS_FROM.isoformat()}, the earliest diagnosis date the pool covers",
-         f"diagnosis_date < DATE '{DIAGNOSIS_FROM.isoformat()}'"),
-    Rule("diagnosis_date", "before birth_date", "diagnosis_date < birth_date"),
-    Rule("topography", "missing", "topography_t IS NULL"),
-    Rule("topography", "not an ICD-O-3 topography code C00.0-C80.9",
-         "topography_t IS NOT NULL AND (topo IS NULL OR topo > 809)"),
-    Rule("morphology", "missing", "morphology_t IS NULL"),
-    Rule("morphology", "not an ICD-O-3 histology code 8000-9993",
-         "morphology_t IS NOT NULL AND (morph IS NULL OR morph NOT BETWEEN 8000 AND 9993)"),
-    *_coded("behaviour", BEHAVIOUR, required=True),
-    *_coded("basis", BASIS, required=False),
-    Rule("stage", "not a Toronto stage value (see the data dictionary)",
-         "stage_t IS NOT NULL AND NOT is_toronto"),
-    *_coded("vital_status", VITAL_STATUS, required=True),
-    *_date("last_contact_date", required=True),
-    Rule("last_contact_date", "before diagnosis_date", "last_contact_date < diagnosis_date"),
-    Rule("sex/topography", "male genital site (C60-C63) coded female",
-         f"sex_t = '2' AND topo BETWEEN {MALE_ONLY_SITES[0]} AND {MALE_ONLY_SITES[1]}"),
-    Rule("sex/topography", "female genital site (C51-C58) coded male",
-         f"sex_t = '1' AND topo BETWEEN {FEMALE_ONLY_SITES[0]} AND {FEMALE_ONLY_SITES[1]}"),
-]
-
-#: Not rules over parsed values: a CSV record whose number of fields differs from the header's,
-#: and one whose quotes do not parse (an opening quote never closed, or text after a closing quote).
-MALFORMED_LINE = Rule("line", "malformed CSV line (wrong number of fields)", "false")
-UNTERMINATED_QUOTE = Rule("line", "unterminated or misplaced quote (quote a whole field, and double "
-                                  "any quote inside it)", "false")
 
 _DATE_SQL = ("CASE WHEN regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
              "THEN CAST(try_strptime({t}, '%Y-%m-%d') AS DATE) END")

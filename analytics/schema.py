@@ -1,8 +1,9 @@
 """The data contract: one place that says what a harmonized case file contains.
 
-Validation (`ingest.py`), the warehouse table layout (`warehouse.py`) and the data dictionary
-(`python -m analytics dictionary`, committed as docs/data-dictionary.md) are all driven from the
-lists below. Change a column here and all three follow.
+Validation (`ingest.py` applies the `RULES` below), the warehouse table layout (`warehouse.py`)
+and the data dictionary (`python -m analytics dictionary`, committed as docs/data-dictionary.md)
+are all driven from the lists below. Change a column or a rule here and all three follow. This
+module imports nothing of the package: the others import it.
 
 A submission is one file (CSV, UTF-8 with a header row, or Parquet), one row per tumour.
 """
@@ -100,6 +101,100 @@ REQUIRED_NAMES = [c.name for c in INPUT_COLUMNS if c.required == "yes"]
 #: ICD-O-3 topography as integers (C600 -> 600). Male genital organs C60-C63; female genital C51-C58.
 MALE_ONLY_SITES = (600, 639)
 FEMALE_ONLY_SITES = (510, 589)
+
+
+# --- validation rules: what a row must satisfy (ingest.py applies them, the data dictionary lists them)
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule. `fails` is SQL over the parsed row (the relation `ingest._parse_sql`
+    builds), true when the row breaks the rule; NULL counts as passing, so each rule guards its
+    own inputs. `reason` is what `rejected_rows` records and the data dictionary lists."""
+
+    column: str
+    message: str
+    fails: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.column}: {self.message}"
+
+
+def _in(codes: dict[str, str]) -> str:
+    return "(" + ", ".join(f"'{c}'" for c in codes) + ")"
+
+
+def _coded(column: str, codes: dict[str, str], required: bool) -> list[Rule]:
+    rules = [Rule(column, "must be one of " + ", ".join(codes),
+                  f"{column}_t IS NOT NULL AND {column}_t NOT IN {_in(codes)}")]
+    if required:
+        rules.insert(0, Rule(column, "missing", f"{column}_t IS NULL"))
+    return rules
+
+
+def _date(column: str, required: bool) -> list[Rule]:
+    rules = [Rule(column, "not a valid date in YYYY-MM-DD form",
+                  f"{column}_t IS NOT NULL AND {column} IS NULL"),
+             Rule(column, "in the future", f"{column} > current_date")]
+    if required:
+        rules.insert(0, Rule(column, "missing", f"{column}_t IS NULL"))
+    return rules
+
+
+#: A tumour (country, registry, case_id) another submission holds. Re-admitted automatically when
+#: that submission is replaced without it or removed.
+ALREADY_LOADED = Rule("case_id", "already loaded for this country and registry from another submission "
+                                 "(admitted automatically if that submission is removed or replaced "
+                                 "without it)", "loaded_elsewhere")
+
+#: A Parquet float column holding inf or -inf in a contract column (NaN is read as missing).
+NONFINITE = Rule("value", "an infinite number (inf) in a numeric column", "nonfinite_t IS NOT NULL")
+
+#: Every validation rule, in the order reasons are listed. The data dictionary prints this list.
+RULES: list[Rule] = [
+    Rule("case_id", "missing", "case_id IS NULL"),
+    Rule("case_id", "appears more than once in this submission", "n_same_case_id > 1"),
+    ALREADY_LOADED,
+    NONFINITE,
+    Rule("country", "missing", "country_t IS NULL"),
+    Rule("country", "not an ISO 3166-1 alpha-3 country code",
+         "country_t IS NOT NULL AND NOT is_iso3"),
+    *_coded("sex", SEX, required=True),
+    *_date("birth_date", required=False),
+    Rule("age_years", "not a whole number of years", "age_years_t IS NOT NULL AND age_given IS NULL"),
+    Rule("birth_date/age_years", "both missing (one of them is required)",
+         "birth_date_t IS NULL AND age_years_t IS NULL"),
+    Rule("age_years", "outside 0-19 years at diagnosis", "age NOT BETWEEN 0 AND 19"),
+    Rule("age_years", "does not agree with birth_date and diagnosis_date",
+         "age_given IS NOT NULL AND age_from_birth IS NOT NULL AND age_given <> age_from_birth"),
+    *_date("diagnosis_date", required=True),
+    Rule("diagnosis_date", f"before {DIAGNOSIS_FROM.isoformat()}, the earliest diagnosis date the pool covers",
+         f"diagnosis_date < DATE '{DIAGNOSIS_FROM.isoformat()}'"),
+    Rule("diagnosis_date", "before birth_date", "diagnosis_date < birth_date"),
+    Rule("topography", "missing", "topography_t IS NULL"),
+    Rule("topography", "not an ICD-O-3 topography code C00.0-C80.9",
+         "topography_t IS NOT NULL AND (topo IS NULL OR topo > 809)"),
+    Rule("morphology", "missing", "morphology_t IS NULL"),
+    Rule("morphology", "not an ICD-O-3 histology code 8000-9993",
+         "morphology_t IS NOT NULL AND (morph IS NULL OR morph NOT BETWEEN 8000 AND 9993)"),
+    *_coded("behaviour", BEHAVIOUR, required=True),
+    *_coded("basis", BASIS, required=False),
+    Rule("stage", "not a Toronto stage value (see the data dictionary)",
+         "stage_t IS NOT NULL AND NOT is_toronto"),
+    *_coded("vital_status", VITAL_STATUS, required=True),
+    *_date("last_contact_date", required=True),
+    Rule("last_contact_date", "before diagnosis_date", "last_contact_date < diagnosis_date"),
+    Rule("sex/topography", "male genital site (C60-C63) coded female",
+         f"sex_t = '2' AND topo BETWEEN {MALE_ONLY_SITES[0]} AND {MALE_ONLY_SITES[1]}"),
+    Rule("sex/topography", "female genital site (C51-C58) coded male",
+         f"sex_t = '1' AND topo BETWEEN {FEMALE_ONLY_SITES[0]} AND {FEMALE_ONLY_SITES[1]}"),
+]
+
+#: Not rules over parsed values: a CSV record whose number of fields differs from the header's,
+#: and one whose quotes do not parse (an opening quote never closed, or text after a closing quote).
+MALFORMED_LINE = Rule("line", "malformed CSV line (wrong number of fields)", "false")
+UNTERMINATED_QUOTE = Rule("line", "unterminated or misplaced quote (quote a whole field, and double "
+                                  "any quote inside it)", "false")
 
 
 @dataclass(frozen=True)
@@ -205,8 +300,6 @@ def data_dictionary_markdown() -> str:
         "rows read = rows loaded + rows rejected.",
         "",
     ]
-    from analytics.ingest import MALFORMED_LINE, RULES  # local import: ingest imports this module
-
     out += [f"- **{r.column}**: {r.message}" for r in [*RULES, MALFORMED_LINE]]
     out += [
         "",
