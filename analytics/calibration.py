@@ -7,6 +7,10 @@ countries, diagnoses 2001-2010, against the verified IICC-3 figures (`demo_param
 Survival: 5-year Kaplan-Meier survival by ICCC-3 main group, high-income countries, diagnoses
 2010-2014 (the period the survival parameters describe), DCO excluded, against the target implied
 by the cited subgroup figures (`demo_params.CASE_MIX`) weighted by the pool's own subgroup mix.
+Survival by age: the same, for each subgroup with a published age gradient (`demo_params.AGE_SURVIVAL`)
+and each age group (<1, 1-4, 5-9, 10-14, 15-19), against the age-specific target the generator aims
+at (`demo.age_s5`: the published gradient rescaled to the subgroup's target), weighted by the pool's
+own single-year age mix; the published figure the target comes from is shown beside it.
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from analytics import demo_params as P
-from analytics.demo import subgroup_s5
+from analytics.demo import age_s5, subgroup_s5
+from analytics.schema import AGE_GROUPS
 
 HIGH_INCOME = [c for c, p in P.COUNTRIES.items() if p["income"] == "high"]
 AGE_RANGES = {"0-14": ["0-4", "5-9", "10-14"], "15-19": ["15-19"]}
@@ -24,6 +29,10 @@ AGE_RANGES = {"0-14": ["0-4", "5-9", "10-14"], "15-19": ["15-19"]}
 #: binomial standard errors where a group is too small for that (rare groups at small scales).
 WSR_TOLERANCE = 0.03
 SURVIVAL_TOLERANCE = 0.03
+#: By age group the groups are small (infants, adolescents with embryonal tumours): 3 percentage
+#: points, or 3 binomial standard errors; age groups with fewer cases than this are not checked.
+AGE_SURVIVAL_SE = 3.0
+AGE_MIN_CASES = 50
 
 
 def incidence_check(con: duckdb.DuckDBPyConnection, years=(2001, 2010)) -> pd.DataFrame:
@@ -76,5 +85,39 @@ def survival_check(con: duckdb.DuckDBPyConnection, years=(2010, 2014)) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def _published(subgroup: str, first: int, last: int) -> str:
+    """The published figure(s) of `AGE_SURVIVAL` for an age group, e.g. '90%' or 'HR 0.18'."""
+    kind, ranges, _ = P.AGE_SURVIVAL[subgroup]
+    vals = [v for a, b, v in ranges if a <= last and b >= first]
+    return "/".join(f"{v:g}%" if kind == "s5" else f"HR {v:g}" for v in vals)
+
+
+def age_survival_check(con: duckdb.DuckDBPyConnection, years=(2010, 2014)) -> pd.DataFrame:
+    """Target vs achieved 5-year Kaplan-Meier survival by age group, high-income countries, for the
+    subgroups with a published age gradient."""
+    events = con.execute("""
+        SELECT iccc_sub, age_years, followup_years, event, count(*) AS n FROM cases
+        WHERE list_contains($c, country) AND year BETWEEN $y0 AND $y1 AND NOT dco
+          AND list_contains($subs, iccc_sub)
+        GROUP BY ALL""", {"c": HIGH_INCOME, "y0": years[0], "y1": years[1],
+                          "subs": list(P.AGE_SURVIVAL)}).df()
+    rows = []
+    for sub in P.AGE_SURVIVAL:
+        for label, first, last in AGE_GROUPS:
+            e = events[(events["iccc_sub"] == sub) & events["age_years"].between(first, last)]
+            n = int(e["n"].sum())
+            if n < AGE_MIN_CASES:
+                continue
+            target = float((e["n"] * age_s5(sub)[e["age_years"].to_numpy(int)]).sum() / n)
+            km = KaplanMeierFitter().fit(e["followup_years"], e["event"], weights=e["n"])
+            achieved = float(km.survival_function_at_times(5.0).iloc[0])
+            tol = max(SURVIVAL_TOLERANCE, AGE_SURVIVAL_SE * np.sqrt(target * (1 - target) / n))
+            rows.append({"measure": f"5-year survival, ICCC {sub}, age {label}", "target": target,
+                         "achieved": achieved, "cases": n, "tolerance": f"±{tol * 100:.1f} points",
+                         "ok": abs(achieved - target) <= tol, "published": _published(sub, first, last)})
+    return pd.DataFrame(rows)
+
+
 def report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return pd.concat([incidence_check(con), survival_check(con)], ignore_index=True)
+    return pd.concat([incidence_check(con), survival_check(con), age_survival_check(con)],
+                     ignore_index=True)

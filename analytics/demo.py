@@ -6,7 +6,9 @@ Cases are drawn from the real UN WPP 2022 populations in the warehouse (`populat
 sexes) times age- and ICCC-group-specific incidence rates (`demo_params.BASE_RATES`, calibrated by
 `calibrated_rates()` to the verified IICC-3 world-standardised rates), with a calendar trend,
 a realistic ICD-O-3 case mix per subgroup, and survival times from piecewise-constant hazards
-calibrated to subgroup 5-year survival with country-income, period and stage effects.
+calibrated to subgroup 5-year survival with age (the published gradient, `demo_params.AGE_SURVIVAL`,
+rescaled so that the subgroup's target holds over its age mix), country-income, period and stage
+effects.
 Real-world mess is added in small proportions: DCO registrations, unknown sex and stage, early
 loss to follow-up, and a few invalid rows that ingest must reject.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -87,23 +90,81 @@ def subgroup_s5() -> dict[str, float]:
     return {sub: s5 for entries in P.CASE_MIX.values() for sub, _, s5, _ in entries}
 
 
-def _stage_scale(subgroup: str) -> float:
+def _stage_scale(subgroup: str, s5: float | None = None) -> float:
     """Factor c on the stage hazard ratios such that sum(share * exp(-c * hr * H)) = S5, where H
-    is the subgroup's 5-year cumulative hazard: a mixture of stages with mean hazard ratio 1
-    would otherwise survive better than the target (Jensen's inequality)."""
-    s5 = subgroup_s5()[subgroup]
+    is the 5-year cumulative hazard of the target S5 (default: the subgroup's): a mixture of stages
+    with mean hazard ratio 1 would otherwise survive better than the target (Jensen's inequality)."""
+    s5 = subgroup_s5()[subgroup] if s5 is None else s5
     h = _cum_hazard_5y(np.array([s5]))[0]
     levels = P.STAGES[subgroup][1]
     shares = np.array([lv[1] for lv in levels]) / sum(lv[1] for lv in levels)
     hrs = np.array([lv[2] for lv in levels])
+    return _solve_scale(lambda c: (shares * np.exp(-c * hrs * h)).sum(), s5)
+
+
+def _solve_scale(survival, target: float) -> float:
+    """The c > 0 at which the decreasing function survival(c) equals target (bisection)."""
     lo, hi = 1e-3, 100.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        if (shares * np.exp(-mid * hrs * h)).sum() > s5:
+        if survival(mid) > target:
             lo = mid
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+AGES = np.arange(20)  # single years of age at diagnosis, 0-19
+
+
+def expected_age_mix(subgroup: str) -> np.ndarray:
+    """Expected share of a subgroup's cases at each single year of age 0-19 in a high-income
+    population with equal person-years at every age: the calibrated band rates times the
+    subgroup's share of its main group in each band, spread over the band's years as the
+    generator spreads them (`AGE_0_4` inside 0-4, evenly elsewhere)."""
+    group = next(g for g, entries in P.CASE_MIX.items() for e in entries if e[0] == subgroup)
+    rates = calibrated_rates()[group]
+    mix = np.zeros(len(AGES))
+    for bi in range(len(P.BANDS)):
+        weights = {e[0]: (e[1][bi] if isinstance(e[1], list) else e[1]) for e in P.CASE_MIX[group]}
+        rate = rates[bi] * weights[subgroup] / sum(weights.values())
+        within = np.asarray(P.AGE_0_4.get(group, P.AGE_0_4["default"])) if bi == 0 else np.ones(5)
+        mix[bi * 5:bi * 5 + 5] = rate * within / within.sum()
+    return mix / mix.sum()
+
+
+def _relative_age_hazard(subgroup: str) -> np.ndarray:
+    """The published age gradient of `AGE_SURVIVAL` as relative cumulative hazards by single year."""
+    kind, ranges, _ = P.AGE_SURVIVAL[subgroup]
+    rel = np.full(len(AGES), np.nan)
+    for first, last, value in ranges:
+        rel[first:last + 1] = -np.log(value / 100) if kind == "s5" else value
+    return rel
+
+
+@lru_cache(maxsize=None)
+def age_s5(subgroup: str) -> np.ndarray:
+    """High-income 5-year survival target of a subgroup by single year of age 0-19 (read-only).
+
+    Subgroups with an `AGE_SURVIVAL` row: S(a) = exp(-c * rel(a)), rel the published gradient as
+    relative cumulative hazards, c such that the expected age mix (`expected_age_mix`) averages
+    exactly the subgroup's `CASE_MIX` target. Other subgroups: that target at every age."""
+    s5 = subgroup_s5()[subgroup]
+    if subgroup not in P.AGE_SURVIVAL:
+        out = np.full(len(AGES), s5)
+    else:
+        rel, mix = _relative_age_hazard(subgroup), expected_age_mix(subgroup)
+        out = np.exp(-_solve_scale(lambda c: (mix * np.exp(-c * rel)).sum(), s5) * rel)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=None)
+def _stage_scales_by_age(subgroup: str) -> np.ndarray:
+    """`_stage_scale` for the subgroup's target at each single year of age 0-19 (read-only)."""
+    out = np.array([_stage_scale(subgroup, float(s)) for s in age_s5(subgroup)])
+    out.setflags(write=False)
+    return out
 
 
 def _draw_survival_years(rng: np.random.Generator, h5: np.ndarray) -> np.ndarray:
@@ -168,11 +229,11 @@ def generate_country(country: str, pop: pd.DataFrame, scale: float, seed: int,
     beh = np.empty(n, dtype=object)
     s5 = np.empty(n)
     for g, entries in P.CASE_MIX.items():
-        for sname, _, s5_sub, codes in entries:
+        for sname, _, _, codes in entries:
             m = sub == sname
             if not m.any():
                 continue
-            s5[m] = s5_sub
+            s5[m] = age_s5(sname)[age[m]]  # the subgroup's target, by age where published
             idx = np.flatnonzero(m)
             w = np.array([[c[4] if (c[3] is None or c[3] == s) else 0.0 for c in codes]
                           for s in ("1", "2")])
@@ -197,7 +258,7 @@ def generate_country(country: str, pop: pd.DataFrame, scale: float, seed: int,
     birth = birth.astype("datetime64[D]")
 
     # stage and its hazard ratio, scaled so that the stage mixture still has the subgroup's 5-year
-    # survival at the high-income baseline (see _stage_scale)
+    # survival at that age at the high-income baseline (see _stage_scale)
     stage = np.full(n, "", dtype=object)
     hr = np.ones(n)
     for sname, (unknown, levels) in P.STAGES.items():
@@ -205,9 +266,9 @@ def generate_country(country: str, pop: pd.DataFrame, scale: float, seed: int,
         if not len(idx):
             continue
         shares = np.array([lv[1] for lv in levels])
-        hrs = np.array([lv[2] for lv in levels]) * _stage_scale(sname)
+        hrs = np.array([lv[2] for lv in levels])
         k = rng.choice(len(levels), size=len(idx), p=shares / shares.sum())
-        hr[idx] = hrs[k]
+        hr[idx] = hrs[k] * _stage_scales_by_age(sname)[age[idx]]
         known = rng.random(len(idx)) >= unknown
         stage[idx[known]] = [levels[j][0] for j in k[known]]
 

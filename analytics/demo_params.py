@@ -190,6 +190,49 @@ SUBGROUP_COUNTRY_BOOST = {("IIc", "UGA"): 6.0, ("IIc", "KEN"): 4.0, ("IXc", "UGA
 #: ACCIS 54% -> 75% 1978-97; EUROCARE ALL 82% -> 88% 1999-2007; AML 61% -> 70% 2004-14).
 PERIOD_HAZARD_RATIO = {"2000-2004": 1.35, "2005-2009": 1.15, "2010-2014": 1.00, "2015-2019": 0.92}
 
+#: Survival by age at diagnosis within a subgroup (issue #12): the published age gradient, per
+#: subgroup (kind, [(first age, last age, value), ...], source), the age ranges (completed years)
+#: covering 0-19 once. `kind` "s5": 5-year survival in percent; "hr": hazard ratios of death.
+#: Only the gradient is taken from these figures, not the level: `demo.age_s5()` turns them into
+#: relative cumulative hazards (-ln S for "s5", the ratio itself for "hr") and rescales them so that
+#: over the subgroup's expected age mix the subgroup's `CASE_MIX` 5-year survival still holds (the
+#: sources are older or from other settings than the 2010-19 high-income targets). Subgroups not
+#: listed have the same survival at every age. Figures read from abstracts or summary pages are
+#: approximate; where a source has no figure for an age range, the row says what is assumed.
+_CNS_BY_AGE = ("s5", [(0, 4, 70.2), (5, 9, 76.8), (10, 14, 80.1), (15, 19, 77.6)],
+               "Pediatr Blood Cancer 2019;66(2):e27501 (PMC6314020), table 2: 5-year relative survival "
+               "of malignant brain and CNS cancer, US, diagnosed 2001-08, by age 0-4/5-9/10-14/15-19; a "
+               "gradient for all malignant CNS tumours, applied to each malignant CNS subgroup (approximate)")
+AGE_SURVIVAL: dict[str, tuple[str, list[tuple[int, int, float]], str]] = {
+    "Ia": ("hr", [(0, 0, 1.0), (1, 4, 0.18), (5, 9, 0.25), (10, 14, 0.43), (15, 19, 0.68)],
+           "Hossain, Xie & McCahan, J Cancer Epidemiol 2014;2014:865979 (ALL, SEER 1973-2009): adjusted "
+           "hazard ratios vs infants, read from the abstract (1-4, 5-9, 10-14, 15-19 years '82%, 75%, "
+           "57% and 32% less likely to die')"),
+    "Ib": ("hr", [(0, 9, 1.0), (10, 19, 1.30)],
+           "Hossain et al., Cancer Epidemiol 2015;39:720-6 (AML, SEER 1973-2011): adjusted hazard ratio "
+           "1.30 at 10-19 vs under 10 years, read from the abstract. Infants are not separated there; "
+           "they take the under-10 value (no figure for them could be read)"),
+    "IIIa": _CNS_BY_AGE,
+    "IIIc": _CNS_BY_AGE,
+    "IIId": _CNS_BY_AGE,
+    "IVa": ("s5", [(0, 0, 90.0), (1, 4, 68.0), (5, 9, 52.0), (10, 14, 66.0), (15, 19, 66.0)],
+            "NCI PDQ Neuroblastoma Treatment (Health Professional Version): 5-year survival by age, "
+            "SEER 1975-2006, under 1 year 90%, 1-4 68%, 5-9 52%, 10-14 66% (approximate, read from the "
+            "PDQ text); 15-19 has no figure there and is assumed equal to 10-14"),
+    "VIIa": ("hr", [(0, 2, 1.0), (3, 7, 1.38), (8, 19, 1.83)],
+             "Kahla et al., Pediatr Blood Cancer 2022;69:e29763 (hepatoblastoma, US NPCR, diagnosed "
+             "2001-16): hazard ratio of death 1.38 at 3-7 and 1.83 at 8-19 years vs 0-2, read from the "
+             "abstract"),
+    "VIIIa": ("s5", [(0, 9, 78.0), (10, 14, 73.0), (15, 19, 68.0)],
+              "Lee et al., Cells 2021;10:2684 (osteosarcoma, Korea Central Cancer Registry 1999-2017): "
+              "5-year overall survival 78% young children, 73% pubertal children, 68% adolescents and "
+              "young adults (15-39, applied to 15-19), read from the abstract; the age cut-offs 0-9 and "
+              "10-14 are approximate"),
+    "VIIIc": ("s5", [(0, 14, 76.0), (15, 19, 59.0)],
+              "American Cancer Society figures on Cancer.Net, 'Ewing Sarcoma - Childhood and "
+              "Adolescence: Statistics' (01/2022): 5-year survival 76% under 15, 59% at 15-19"),
+}
+
 #: Shape of the cumulative hazard over the first five years (share in years 0-1, 1-3, 3-5) and the
 #: late hazard after five years (per year): most deaths occur early; a few late deaths follow.
 HAZARD_SHAPE = [(0.0, 1.0, 0.45), (1.0, 3.0, 0.40), (3.0, 5.0, 0.15)]

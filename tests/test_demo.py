@@ -2,11 +2,13 @@
 loaded pool reproduces the published targets within the stated tolerances."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from lifelines import KaplanMeierFitter
 
 from analytics import demo, demo_params as P, iccc, warehouse
-from analytics.calibration import report
+from analytics.calibration import HIGH_INCOME, report
 
 
 def test_every_demo_code_classifies_to_its_subgroup():
@@ -34,13 +36,40 @@ def test_high_income_incidence_multipliers_average_one():
 
 
 def test_stage_mixture_keeps_the_subgroup_target():
-    import numpy as np
     for sub, (_, levels) in P.STAGES.items():
         c = demo._stage_scale(sub)
         h = -np.log(demo.subgroup_s5()[sub])
         shares = np.array([lv[1] for lv in levels]) / sum(lv[1] for lv in levels)
         s = (shares * np.exp(-c * np.array([lv[2] for lv in levels]) * h)).sum()
         assert s == pytest.approx(demo.subgroup_s5()[sub], abs=1e-9)
+
+
+def test_age_survival_rows_cover_every_age_once_and_cite_a_source():
+    subs = demo.subgroup_s5()
+    for sub, (kind, ranges, source) in P.AGE_SURVIVAL.items():
+        assert sub in subs and kind in ("s5", "hr") and len(source) > 20, sub
+        assert [a for first, last, _ in ranges for a in range(first, last + 1)] == list(range(20)), sub
+        assert all(0 < v and (kind == "hr" or v < 100) for _, _, v in ranges), sub
+
+
+def test_age_gradient_keeps_the_subgroup_target_and_the_published_order():
+    for sub in P.AGE_SURVIVAL:
+        s5 = demo.age_s5(sub)
+        mix = demo.expected_age_mix(sub)
+        assert mix.sum() == pytest.approx(1.0) and (mix > 0).all()
+        assert (mix * s5).sum() == pytest.approx(demo.subgroup_s5()[sub], abs=1e-9)
+        order = np.argsort(demo._relative_age_hazard(sub), kind="stable")  # published: best first
+        assert (np.diff(s5[order]) <= 1e-12).all(), sub
+    assert demo.age_s5("V").tolist() == [demo.subgroup_s5()["V"]] * 20  # no published gradient
+
+
+def test_stage_mixture_keeps_the_target_at_every_age():
+    for sub, (_, levels) in P.STAGES.items():
+        shares = np.array([lv[1] for lv in levels]) / sum(lv[1] for lv in levels)
+        hrs = np.array([lv[2] for lv in levels])
+        for target, c in zip(demo.age_s5(sub), demo._stage_scales_by_age(sub)):
+            s = (shares * np.exp(-c * hrs * -np.log(target))).sum()
+            assert s == pytest.approx(target, abs=1e-9), sub
 
 
 def test_demo_pool_accounting_and_labels(demo_warehouse):
@@ -66,3 +95,28 @@ def test_demo_pool_reproduces_its_targets(demo_warehouse):
     table = report(con)
     print(table.to_string())
     assert table["ok"].all(), table[~table["ok"]].to_string()
+    by_age = table[table["measure"].str.contains(", age ")]
+    assert {f"5-year survival, ICCC {sub}, age {age}" for sub in ("Ia", "IVa")
+            for age in ("0", "1-4", "5-9", "10-14", "15-19")} <= set(by_age["measure"])
+    assert set(by_age["measure"].str.extract(r"ICCC (\w+),")[0]) == set(P.AGE_SURVIVAL)
+
+
+def _five_year_by_age_group(con, sub: str) -> dict[str, float]:
+    """5-year Kaplan-Meier survival by age group of one subgroup, high-income countries, all years."""
+    df = con.execute("""
+        SELECT age_group, followup_years, event, count(*) AS n FROM cases
+        WHERE iccc_sub = $sub AND list_contains($c, country) AND NOT dco GROUP BY ALL""",
+                     {"sub": sub, "c": HIGH_INCOME}).df()
+    return {age: float(KaplanMeierFitter().fit(g["followup_years"], g["event"], weights=g["n"])
+                       .survival_function_at_times(5.0).iloc[0])
+            for age, g in df.groupby("age_group")}
+
+
+def test_demo_pool_survival_depends_on_age_as_published(demo_warehouse):
+    con = warehouse.connect(demo_warehouse, read_only=True)
+    nb = _five_year_by_age_group(con, "IVa")  # neuroblastoma: infants far better than 1-4s
+    assert nb["0"] > nb["1-4"] + 0.10, nb
+    all_ = _five_year_by_age_group(con, "Ia")  # ALL: best at 1-9, worse in infants and at 15-19
+    for best in ("1-4", "5-9"):
+        for worse in ("0", "15-19"):
+            assert all_[best] > all_[worse] + 0.05, all_
