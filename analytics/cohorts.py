@@ -142,10 +142,20 @@ def combined_events(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys:
     return out
 
 
+def _full_rank(df: pd.DataFrame, covariates: list[str]) -> bool:
+    """Whether the dummy-coded design of `covariates` (rows with all of them known) has full
+    column rank: no covariate is a combination of the others (e.g. age group within cohorts
+    defined by age)."""
+    X, names = survival.design(df.dropna(subset=covariates), covariates, set())
+    return bool(names) and np.linalg.matrix_rank(X.to_numpy(dtype=float)) == len(names)
+
+
 def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
                   adjust: tuple[str, ...] = ("age_group", "sex", "period"), min_level: int | None = None,
                   keys: bool = False) -> pd.DataFrame:
-    """Cox model: cohort as a factor (reference: the first cohort), adjusted for `adjust`.
+    """Cox model: cohort as a factor (reference: the first cohort), adjusted for `adjust`; an
+    adjustment nested in the cohorts (cohorts defined by age group, say) is left out and named
+    in `attrs["left_out"]`.
 
     For the viewer's release layer (both off by default), as `survival.cox`: `min_level` leaves
     out the levels (cohorts included) with fewer cases (`attrs["dropped_levels"]`, cohorts by
@@ -168,7 +178,17 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
     dropped = []
     if min_level:
         df, dropped = survival.drop_small_levels(df, covariates, set(), min_level)
+    left_out = []
+    while len(covariates) > 1 and not _full_rank(df, covariates):
+        # an adjustment nested in the cohorts (cohorts defined by age, say): its effect and the
+        # cohorts' cannot be told apart, so it is left out (the first whose removal mends it)
+        c = next((c for c in covariates[1:] if _full_rank(df, [x for x in covariates if x != c])), covariates[-1])
+        covariates.remove(c)
+        left_out.append(c)
     res = survival.cox_fit(df, "followup_days", "event", covariates, set())
+    res.attrs["left_out"] = left_out
+    res.attrs["reference"] = {c: re.sub(r"^\d+:", "", v) if c == "cohort" else v
+                              for c, v in res.attrs.get("reference", {}).items()}
     res["term"] = res["term"].str.replace(r"^cohort=\d+:", "cohort=", regex=True)
     if min_level or keys:
         unnumbered = lambda v: re.sub(r"^(cohort=)?\d+:", r"\1", v)  # noqa: E731

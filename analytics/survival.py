@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
+from analytics import labels
 from analytics.filters import Selection, SelectionError, check_by, sort_rows
 from analytics.suppression import threshold
 
@@ -580,15 +581,16 @@ def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 def design(df: pd.DataFrame, covariates: list[str], numeric: set[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Dummy-code categorical covariates as COLUMN=LEVEL against the first level in sort order
-    of the stored codes (R's factor default); numeric ones enter as linear terms."""
+    """Dummy-code categorical covariates as COLUMN=LEVEL against the first level in natural order
+    (`labels.order`: age groups by age, ICCC-3 groups by number; otherwise text order of the
+    stored codes, R's factor default); numeric ones enter as linear terms."""
     cols, names = {}, []
     for c in covariates:
         if c in numeric:
             cols[c] = df[c].astype(float)
             names.append(c)
             continue
-        levels = sorted(df[c].dropna().unique().tolist())
+        levels = labels.order(c, df[c].dropna().unique().tolist())
         for lv in levels[1:]:
             name = f"{c}={lv}"
             cols[name] = (df[c] == lv).astype(float)
@@ -615,7 +617,9 @@ def cox_fit(df: pd.DataFrame, duration: str, event: str, covariates: list[str], 
         cph.fit(fit_df, duration_col=duration, event_col=event, strata=strata or None,
                 fit_options={"precision": 1e-12, "r_precision": 1e-15, "max_steps": 500})
     except Exception as e:  # lifelines: ConvergenceError, singular matrices on degenerate data
-        raise SelectionError(f"the Cox model cannot be fitted on this selection ({type(e).__name__})") from None
+        raise SelectionError("the Cox model cannot be fitted on this selection: its estimates do not converge, "
+                             "which happens when a covariate is fixed within another or when one level has no "
+                             f"deaths; try fewer covariates ({type(e).__name__})") from None
     s = cph.summary
     out = pd.DataFrame({"term": names,
                         "hr": np.exp(s.loc[names, "coef"].to_numpy()),
@@ -624,6 +628,8 @@ def cox_fit(df: pd.DataFrame, duration: str, event: str, covariates: list[str], 
                         "p": s.loc[names, "p"].to_numpy(),
                         "coef": s.loc[names, "coef"].to_numpy(), "se": s.loc[names, "se(coef)"].to_numpy()})
     out.attrs["model"] = cph
+    out.attrs["reference"] = {c: labels.order(c, data[c].unique().tolist())[0] for c in covariates
+                              if c not in numeric}
     out.attrs["n"], out.attrs["events"] = len(data), int(data[event].sum())
     return out
 

@@ -61,6 +61,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from analytics import warehouse
 from analytics.ingest import ingest_file
+from analytics.tables import NOT_SHOWN
 from tests.conftest import EXAMPLE_CODES, valid_row, write_csv
 from tests.test_app import run_page
 
@@ -264,7 +265,7 @@ class Shown:
                 v = getattr(node, attr, None)
                 if isinstance(v, str) and v and t not in ("metric",):
                     texts.append(v)
-        frames = [df.value for df in at.dataframe]
+        frames = [_as_codes(df.value) for df in at.dataframe]
         figures = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
         downloads = {}
         storage = _RecordingStorage.last
@@ -279,7 +280,70 @@ class Shown:
         return cls(name, texts, frames, figures, downloads, metrics)
 
     def frame_with(self, *cols: str) -> pd.DataFrame | None:
-        return next((f for f in self.frames if set(cols) <= set(f.columns)), None)
+        """The first table on screen with these columns, else the first CSV download with them (a
+        table read in papers, e.g. survival at 1/3/5/10 years as '93.4 (92.6–94.1)' cells, is
+        downloaded with one row per group and time and a column per number)."""
+        return next((f for f in [*self.frames, *self.csv_frames()] if set(cols) <= set(f.columns)), None)
+
+    def all_frames(self) -> list[pd.DataFrame]:
+        """The tables on screen and those of the CSV downloads."""
+        return [*self.frames, *self.csv_frames()]
+
+    def csv_frames(self) -> list[pd.DataFrame]:
+        out = []
+        for name, data in self.downloads.items():
+            if str(name).endswith(".csv"):
+                try:
+                    out.append(pd.read_csv(io.BytesIO(data), comment="#", dtype={"country": str, "sex": str}))
+                except (pd.errors.ParserError, pd.errors.EmptyDataError):
+                    continue
+        return out
+
+
+def _codes_by_words() -> dict[str, dict[str, str]]:
+    """Column -> {words: code} for the columns the pages write in words (`analytics.labels`)."""
+    import pycountry
+
+    from analytics import labels
+    from analytics.schema import AGE_BANDS, AGE_GROUPS, TORONTO_STAGES
+
+    ages = {labels.level("age_group", g): g for g, *_ in [*AGE_GROUPS, *AGE_BANDS]}
+    return {"country": {labels.country(c.alpha_3): c.alpha_3 for c in pycountry.countries},
+            "sex": {labels.level("sex", v): v for v in ("1", "2", "9")},
+            "age_group": ages, "age_band": ages,
+            "stage": {labels.stage(v): v for v in TORONTO_STAGES}}
+
+
+CODES_BY_WORDS = _codes_by_words()
+ANY_CODE = {w: c for m in CODES_BY_WORDS.values() for w, c in m.items()}
+
+
+def _code(words: str) -> str:
+    """A name in words read back as its code ('France' -> 'FRA', 'Male' -> '1'), else as given."""
+    return ANY_CODE.get(words, words)
+
+
+def _numeric_text(v) -> bool:
+    """A cell that is a number written as text ('1,234', '93.4%', '0.25') or `NOT_SHOWN`."""
+    return isinstance(v, str) and (v == NOT_SHOWN or re.fullmatch(r"-?[\d,]+(\.\d+)?%?", v) is not None)
+
+
+def _as_codes(df: pd.DataFrame) -> pd.DataFrame:
+    """A shown table with its names in words ('Iceland', 'Under 1 year') read back as the codes
+    ('ISL', '0') the attacks compare with the truth (the pages write codes in words,
+    `analytics.labels`)."""
+    cols = {c: [m.get(v, v) if isinstance(v, str) else v for v in df[c]]
+            for c, m in CODES_BY_WORDS.items() if c in df.columns}
+    for c in df.columns:  # numbers shown as text ("1,234", "93.4%", "–" for a value not shown) read back
+        if c not in cols and df[c].dtype == object and len(df) and all(_numeric_text(v) for v in df[c]):
+            cols[c] = [np.nan if v == NOT_SHOWN else float(str(v).replace(",", "").rstrip("%")) for v in df[c]]
+    if {"characteristic", "level"} <= set(df.columns):
+        from analytics import labels
+
+        columns = {w: c for c, w in reversed(list(labels.COLUMN.items()))}  # 'Age group' -> 'age_group'
+        cols["level"] = [_code(v) if isinstance(v, str) else v for v in df["level"]]
+        cols["characteristic"] = [columns.get(v, str(v).lower()) for v in df["characteristic"]]
+    return df.assign(**cols) if cols else df
 
 
 @pytest.fixture(scope="module")
@@ -738,11 +802,14 @@ KM_VIEWS = {
 }
 
 
-def _curves(fig: dict):
-    """(name, x in years, y) of each survival curve (step lines, not CI bands)."""
+def _curves(fig: dict, groups: bool = False):
+    """(name, x in years, y) of each survival curve (step lines, not CI bands), the name read back
+    as its code (a legend's 'France' as 'FRA'); with `groups`, (name, legendgroup, x, y)."""
     for tr in fig.get("data", []):
         if (tr.get("line") or {}).get("shape") == "hv" and not tr.get("fill") and tr.get("mode", "lines") == "lines":
-            yield tr.get("name"), np.asarray(_arr(tr.get("x")), float), np.asarray(_arr(tr.get("y")), float)
+            name = _code(html.unescape(re.sub(r"<br>", " ", str(tr.get("name")))))
+            x, y = np.asarray(_arr(tr.get("x")), float), np.asarray(_arr(tr.get("y")), float)
+            yield (name, tr.get("legendgroup"), x, y) if groups else (name, x, y)
 
 
 def small_risk_set_steps(fig: dict, names: dict, events: dict) -> list[str]:
@@ -835,7 +902,7 @@ def test_svg_export_follows_the_threshold(min10):
         pytest.skip("Debian's /usr/bin/chromium is needed to render figures")
     import plotly.graph_objects as go
 
-    fig = next(f for f in min10.figures if "At risk" in json.dumps(f.get("layout", {})))
+    fig = next(f for f in min10.figures if "Number at risk" in json.dumps(f.get("layout", {})))
     raw = figure_bytes(go.Figure(fig), "svg").decode("utf-8")
     points = [html.unescape(p) for p in re.findall(r'<g class="textpoint"[^>]*><text[^>]*>([^<]*)</text>', raw)]
     svg = html.unescape(raw)  # points: the numbers at risk

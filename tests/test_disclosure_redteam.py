@@ -214,8 +214,8 @@ def risk_sets_from_bands(fig: dict) -> list[tuple[str, float, float, float]]:
     bands = {tr.get("legendgroup"): tr for tr in fig.get("data", [])
              if tr.get("fill") == "toself" and (tr.get("line") or {}).get("shape") == "hv"}
     out = []
-    for name, t, s in _curves(fig):
-        band = bands.get(name)
+    for name, group, t, s in _curves(fig, groups=True):
+        band = bands.get(group)
         if band is None:
             continue
         bx, by = np.asarray(_arr(band["x"]), float), np.asarray(_arr(band["y"]), float)
@@ -290,7 +290,7 @@ def test_no_survival_statistic_of_a_group_below_the_threshold(show, pool):
     shown, checked = [], 0
     for name, ((page, params), by) in SMALL_GROUP_VIEWS.items():
         sizes = _group_sizes(pool.db, _where(params), by)
-        for df in show(page, **params).frames:
+        for df in show(page, **params).all_frames():
             if by not in df.columns:
                 continue
             stats = [c for c in STAT_COLUMNS if c in df.columns]
@@ -317,7 +317,7 @@ def test_age_standardised_survival_only_with_every_band_above_the_threshold(show
         by = params["by"]
         bands = {(k, b): n for k, b, n in sql(pool.db, f"""SELECT {f"CAST({by} AS VARCHAR)" if by else "''"}, age_band,
                  count(*) FROM cases WHERE {_where(params)} AND NOT dco GROUP BY ALL""")}
-        std = [df for df in show(page, **params).frames
+        std = [df for df in show(page, **params).all_frames()
                if {"time_years", "survival"} <= set(df.columns) and "n_at_risk" not in df.columns]
         need(std or [None], f"the age-standardised table on {name}")
         for _, r in std[0].iterrows():
@@ -340,7 +340,7 @@ def test_no_cohort_statistic_of_a_cohort_below_the_threshold(show, pool):
     s = show(page, **params)
     need([s.frame_with("cohort", "n")], "the cohorts' characteristics")
     bad = []
-    for df in s.frames:
+    for df in s.all_frames():
         if "cohort" not in df.columns:
             continue
         for c in [c for c in STAT_COLUMNS if c in df.columns]:
@@ -768,7 +768,7 @@ def test_svg_export_holds_no_small_count(show):
     import plotly.graph_objects as go
 
     page, params = BAND_VIEWS["survival-partners-pooled"]
-    fig = next((f for f in show(page, **params).figures if "At risk" in str(f.get("layout", {}))), None)
+    fig = next((f for f in show(page, **params).figures if "Number at risk" in str(f.get("layout", {}))), None)
     need([fig], "the survival figure")
     svg = figure_bytes(go.Figure(fig), "svg").decode("utf-8")
     texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)]

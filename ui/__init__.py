@@ -18,7 +18,7 @@ from ui.cache import (COX_MAX_TERMS, cached_age_standardised, cached_cohorts, ca
                       pool_summary)
 from ui.charts import chart
 from ui.connection import connection, db_path
-from ui.page import SYNTHETIC_NOTICE, AnalysisPage, page_header, presentation_mode
+from ui.page import SYNTHETIC_NOTICE, AnalysisPage, page_header, presentation_mode, presenting
 from ui.tables import LABELS, logrank_line, median_text, p_text, survival_tables, table
 from ui.widgets import METHOD_HELP, checked_filters, tumour_filter, tumour_options, year_range_widget
 
@@ -27,7 +27,7 @@ __all__ = [
     "pool_summary", "cached_incidence", "cached_trend", "cached_rate_ratio", "cached_survival",
     "cached_age_standardised", "cached_cox", "cached_ph_test", "COX_MAX_TERMS", "cached_international",
     "cached_cohorts",
-    "SYNTHETIC_NOTICE", "page_header", "presentation_mode", "AnalysisPage",
+    "SYNTHETIC_NOTICE", "page_header", "presentation_mode", "presenting", "AnalysisPage",
     "METHOD_HELP", "tumour_options", "tumour_filter", "year_range_widget", "checked_filters",
     "LABELS", "p_text", "table", "median_text", "logrank_line", "survival_tables",
     "chart",

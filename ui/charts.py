@@ -1,4 +1,4 @@
-"""Released Plotly figures on screen, with slide-sized PNG and SVG downloads."""
+"""Released Plotly figures on screen, with slide-sized PNG, SVG and PowerPoint downloads."""
 from __future__ import annotations
 
 import streamlit as st
@@ -16,14 +16,20 @@ def chart(fig, name: str, config: dict | None = None) -> None:
            "toImageButtonOptions": {"format": "png", "filename": name, "width": 960, "height": 540, "scale": 2}}
     cfg.update(config or {})
     if st.query_params.get("present") == "on":
-        fig.update_layout(font_size=18, title_font_size=24)
-    st.plotly_chart(fig, width="stretch", config=cfg)
-    from analytics.export import figure_bytes
+        fig.update_layout(font_size=16, title_font_size=22)
+    # theme=None: the figure as it is exported (title at the left, the house palette), not
+    # restyled by Streamlit's theme
+    st.plotly_chart(fig, width="stretch", config=cfg, theme=None)
+    from analytics.export import figure_bytes, slide_bytes
 
     title = str(fig.layout.title.text or name)
     slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")[:60] or name
-    cols = st.columns([1, 1, 6])
-    for col, fmt, mime in ((cols[0], "png", "image/png"), (cols[1], "svg", "image/svg+xml")):
-        col.download_button(f"{fmt.upper()}", data=lambda f=fmt: figure_bytes(fig, f), file_name=f"{slug}.{fmt}",
-                            mime=mime, key=f"export-{name}-{slug}-{fmt}", icon=":material/download:",
-                            help="Slide-sized figure (1920 x 1080 PNG, or SVG) with its legend, footnote and notices")
+    cols = st.columns([1, 1, 1, 5])
+    for col, fmt, mime, text in (
+            (cols[0], "png", "image/png", "Slide-sized figure, 1920 x 1080 PNG, with its legend, footnote and notices"),
+            (cols[1], "svg", "image/svg+xml", "The figure as SVG (scalable, for papers and posters)"),
+            (cols[2], "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+             "A PowerPoint slide: the title and footnote as text you can edit, the figure as a picture")):
+        data = (lambda: slide_bytes(fig)) if fmt == "pptx" else (lambda f=fmt: figure_bytes(fig, f))
+        col.download_button("Slide" if fmt == "pptx" else fmt.upper(), data=data, file_name=f"{slug}.{fmt}",
+                            mime=mime, key=f"export-{name}-{slug}-{fmt}", icon=":material/download:", help=text)

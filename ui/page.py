@@ -14,35 +14,61 @@ SYNTHETIC_NOTICE = ("Synthetic demonstration data: these cases are simulated (ca
                     "figures) and are not real patients or real outcomes.")
 
 
+def presenting() -> bool:
+    """True in presentation mode (URL: ?present=on)."""
+    return st.query_params.get("present") == "on"
+
+
 def page_header(title: str) -> dict:
-    """Title plus the notices every page carries; returns the pool summary."""
-    st.title(title)
+    """Title plus the notices every page carries; returns the pool summary. In presentation
+    mode the title shares its line with the way back, and the notice is one compact line, so
+    that the first figure starts high on the first screen."""
     path = db_path()
+    if presenting():
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.title(title)
+        with right:
+            presentation_mode()
+    else:
+        st.title(title)
     if not path.exists():
         st.error(f"No warehouse at `{path}`. Build it with `python -m analytics demo` "
                  f"(or start the app with `python3 dev.py run`, which does it for you).")
         st.stop()
     info = pool_summary(str(path))
-    if st.query_params.get("present") == "on":
-        presentation_mode()
     if info["synthetic"]:
-        st.warning(SYNTHETIC_NOTICE, icon="⚠️")
+        if presenting():
+            st.markdown(f'<div class="ccoe-notice">⚠️ {SYNTHETIC_NOTICE}</div>', unsafe_allow_html=True)
+        else:
+            st.warning(SYNTHETIC_NOTICE, icon="⚠️")
     return info
 
 
+# Presentation mode: controls, captions and downloads hidden (the figures' own footnotes carry
+# the counts and methods), Streamlit's header and top padding gone, headline numbers large.
 _PRESENTATION_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stToolbar"],
-[data-testid="stExpander"], [data-testid="stDownloadButton"] { display: none !important; }
-html, [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.25rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem !important; }
-h1 { font-size: 3.2rem !important; } h2, h3 { font-size: 2.2rem !important; }
+[data-testid="stExpander"], [data-testid="stDownloadButton"], [data-testid="stHeader"],
+[data-testid="stCaptionContainer"], [data-testid="stExpandSidebarButton"],
+[data-testid="stMain"] [data-testid="stSelectbox"], [data-testid="stMain"] [data-testid="stMultiSelect"],
+[data-testid="stMain"] [data-testid="stRadio"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1rem !important; padding-bottom: 1rem !important;
+  max-width: 100% !important; }
+[data-testid="stMarkdownContainer"] p { font-size: 1.2rem !important; }
+[data-testid="stMetric"] [data-testid="stMetricValue"], [data-testid="stMetric"] [data-testid="stMetricValue"] p,
+[data-testid="stMetric"] [data-testid="stMetricValue"] div { font-size: 3.2rem !important; line-height: 1.15 !important; }
+[data-testid="stMetric"] [data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
+h1 { font-size: 2.2rem !important; padding: 0 !important; } h2, h3 { font-size: 1.6rem !important; }
+.ccoe-notice { font-size: 0.95rem; color: #7a5d00; background: #fff8e1; padding: 0.2rem 0.6rem;
+  border-radius: 0.3rem; }
 </style>"""
 
 
 def presentation_mode() -> None:
-    """Controls hidden, fonts enlarged (URL: ?present=on), with a way back."""
+    """Controls hidden, text enlarged (URL: ?present=on), with a way back: the button returns
+    to the same view with its controls."""
     st.markdown(_PRESENTATION_CSS, unsafe_allow_html=True)
-    if st.button("Exit presentation mode", icon=":material/close_fullscreen:"):
+    if st.button("Exit presentation mode", icon=":material/close_fullscreen:", width="stretch"):
         del st.query_params["present"]
         st.rerun()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import disclosure, iccc, suppression
+from analytics import disclosure, iccc, suppression, tables
 from analytics.safe_text import csv_comment, csv_frame
 from ui.cache import pool_summary
 from ui.connection import db_path
@@ -28,7 +28,7 @@ LABELS = {
     "apc": "APC (%/year)", "apc_lower": "APC lower 95%", "apc_upper": "APC upper 95%",
     "time_years": "Years", "n_at_risk": "At risk", "survival": "Survival", "std_err_surv": "SE",
     "n": "Cases", "events": "Deaths", "median": "Median (years)", "median_lower": "Median lower 95%",
-    "median_upper": "Median upper 95%", "term": "Term", "hr": "Hazard ratio", "hr_lower": "HR lower 95%",
+    "median_upper": "Median upper 95%", "median_ci": "Median, years (95% CI)", "term": "Term", "label": "Term", "hr": "Hazard ratio", "hr_lower": "HR lower 95%",
     "hr_upper": "HR upper 95%", "p": "p",
     "incidence_suppressed": "Incidence suppressed", "surv5": "5-year survival", "surv5_lower": "5-year lower 95%",
     "surv5_upper": "5-year upper 95%", "n_survival": "Cases analysed (survival)", "net5": "5-year net survival",
@@ -66,7 +66,7 @@ def _percent_columns(df: pd.DataFrame) -> list[str]:
 
 
 def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent: list[str] = (),
-          **kw) -> None:
+          csv: pd.DataFrame | None = None, **kw) -> None:
     """A table with readable headers and a CSV download of the same rows (machine-readable
     headers, full precision; the footnote and the synthetic-data notice as '#' header comments,
     which pandas' comment='#' skips; text that a spreadsheet would run as a formula starts with
@@ -76,7 +76,7 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
 
     Only frames released by `analytics.release` (stamped, `disclosure.is_released`) are shown:
     anything else raises DisclosureError, so a page that forgets disclosure control fails closed."""
-    if not disclosure.is_released(df):
+    if not disclosure.is_released(df) or (csv is not None and not disclosure.is_released(csv)):
         raise disclosure.DisclosureError(f"{file_name}: this table did not come out of analytics.release")
     df = _with_names(df)
     shown = df
@@ -84,8 +84,9 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
         shown = df.drop(columns="suppressed")
         if df["suppressed"].any():
             shown = shown.assign(note=df["suppressed"].map({True: suppression.notice(), False: ""}))
-    if "stage" in shown.columns and "stage" not in percent:  # as the figures label it
-        shown = shown.assign(stage=shown["stage"].astype(object).where(shown["stage"].notna(), "Unknown"))
+    shown = tables.in_words(shown)  # countries, sex, age groups and stages in words, as the figures name them
+    if "label" in shown.columns and "term" in shown.columns:  # a model's terms in words only
+        shown = shown.drop(columns="term")
     named = [c for c in percent if c in shown.columns]  # the caller's columns (cohort names, say): as named
     label = {c: c if c in named else LABELS.get(c, c.replace("_", " ").capitalize()) for c in shown.columns}
     config = {c: st.column_config.Column(label[c]) for c in shown.columns}
@@ -109,12 +110,24 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
         # a hidden count reads "<T" (the policy's label) rather than "None": the column becomes text
         shown[c] = shown[c].map(lambda v: below if pd.isna(v) else f"{int(v):,}").astype(object)
         config[c] = st.column_config.TextColumn(label[c])
+    first = shown.columns[0] if len(shown.columns) else None
+    if first is not None and len(shown.columns) > 5 and shown[first].dtype == object:  # the row's name stays in view when a wide table scrolls
+        config[first] = st.column_config.Column(label[first], pinned=True)
+    # every row in view up to 40 rows (no ten-row window); longer tables scroll inside 40 rows
+    kw.setdefault("height", "content" if len(shown) <= 40 else 35 * 41 + 3)
+    for c in [c for c in shown.columns if shown[c].dtype.kind == "f" and shown[c].isna().any()]:
+        # a value not shown reads as a dash, not "None": the column becomes text in its format
+        fmt = "{:.1f}%" if c in percent else "{:,.0f}" if (config[c].get("type_config") or {}).get("format") == "%d" \
+            else "{:.2f}"
+        shown[c] = shown[c].map(lambda v, f=fmt: tables.NOT_SHOWN if pd.isna(v) else f.format(v)).astype(object)
+        config[c] = st.column_config.TextColumn(label[c])
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(str(db_path()))
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]
     lines += [SYNTHETIC_NOTICE] if info["synthetic"] else []
     header = "".join(f"{csv_comment(ln)}\n" for ln in lines)
-    st.download_button("Download CSV", header + csv_frame(df).to_csv(index=False), file_name=file_name,
+    st.download_button("Download CSV", header + csv_frame(df if csv is None else csv).to_csv(index=False),
+                       file_name=file_name,
                        mime="text/csv", key=f"dl-{file_name}")
 
 
@@ -140,18 +153,28 @@ def logrank_line(lr: dict, across: str) -> None:
 
 
 def survival_tables(res: dict, prefix: str, footnote: str) -> None:
-    """Survival at 1/3/5/10 years beside the medians, each with its CSV download (released frames
-    of `analytics.release.curves`; net survival has no medians)."""
-    if res.get("medians") is None:
-        st.subheader("Survival at 1, 3, 5 and 10 years")
-        table(res["at_times"], f"{prefix}survival_at_times.csv", footnote=footnote)
-        return
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Survival at 1, 3, 5 and 10 years")
-        table(res["at_times"], f"{prefix}survival_at_times.csv", footnote=footnote)
-    with right:
-        st.subheader("Median survival (years)")
-        table(median_text(res["medians"]), f"{prefix}median_survival.csv", footnote=footnote)
+    """Survival at 1/3/5/10 years as read in papers (a row per group, a column per time, each
+    cell 'survival % (95% CI)'; the CSV keeps one row per group and time with every column)
+    beside the medians, each with its CSV download (released frames of
+    `analytics.release.curves`; net survival has no medians)."""
+    at = res["at_times"]
+    by = list(at.columns[:list(at.columns).index("time_years")])
+    wide = tables.survival_wide(at, by)
+    what = "Net survival" if res.get("medians") is None else "Survival"
+    st.markdown(f"**{what} at 1, 3, 5 and 10 years**, % (95% CI)")
+    table(wide, f"{prefix}survival_at_times.csv", footnote=footnote, csv=at)
+    if (at["survival"].isna()).any():
+        st.caption(f"{tables.NOT_SHOWN}: not shown, because fewer than {disclosure.policy().threshold} remain at "
+                   "risk by then (or the group is too small to show).")
+    if res.get("conditional") is not None:
+        st.markdown("**Conditional survival**: the chance of reaching a later year for those alive at an "
+                    "earlier one, % (95% CI)")
+        table(tables.survival_wide(res["conditional"], by, column=tables.conditional_label),
+              f"{prefix}conditional_survival.csv", footnote=footnote, csv=res["conditional"])
+        st.caption("S(t) / S(s), with a CI from the Greenwood variance of the interval.")
+    if res.get("medians") is not None:
+        st.markdown("**Median survival** (years)")
+        table(tables.median_cells(res["medians"]), f"{prefix}median_survival.csv", footnote=footnote,
+              csv=res["medians"])
         st.caption(f"Not reached: survival (or its confidence limit) stays above 50% while at least "
                    f"{disclosure.policy().threshold} remain at risk.")

@@ -5,7 +5,7 @@ Cohort names are the user's (or a shared link's) text: in markdown they go throu
 `markdown_text`; figures and CSV downloads escape them themselves."""
 import streamlit as st
 
-from analytics import figures
+from analytics import figures, labels
 from analytics.disclosure import policy
 from analytics.safe_text import markdown_text
 from analytics.schema import AGE_GROUPS, TORONTO_STAGES
@@ -15,7 +15,7 @@ from ui import (AnalysisPage, cached_cohorts, chart, checked_filters, db_path, l
 page = AnalysisPage("Compare cohorts", "cohorts")
 info, state, tumours = page.info, page.state, page.tumours
 periods = sorted({f"{y // 5 * 5}-{y // 5 * 5 + 4}" for y in range(page.y_lo, page.y_hi + 1)})
-SEXES = ["1", "2"]
+SEXES = ["1", "2", "9"]  # male, female, unknown: every case by default
 AGES = [g for g, _, _ in AGE_GROUPS]
 DEFAULTS = [("ALL", "Ia"), ("AML", "Ib"), ("Hodgkin", "IIa"), ("Neuroblastoma", "IVa")]
 
@@ -30,13 +30,14 @@ with st.sidebar:
             page.tumour_widget(f"c{i}_tumour", DEFAULTS[i][1], label="Tumour type")
             page.countries_widget(f"c{i}_countries")
             k = state.multi(f"c{i}_sex", SEXES, SEXES)
-            st.multiselect("Sex", SEXES, key=k, format_func={"1": "Male", "2": "Female"}.get)
+            st.multiselect("Sex", SEXES, key=k, format_func=lambda v: labels.level("sex", v))
             k = state.multi(f"c{i}_ages", AGES, AGES)
-            st.multiselect("Age groups", AGES, key=k)
+            st.multiselect("Age groups", AGES, key=k, format_func=lambda v: labels.level("age_group", v))
             k = state.multi(f"c{i}_periods", periods, periods)
             st.multiselect("Periods of diagnosis", periods, key=k)
             k = state.multi(f"c{i}_stages", list(TORONTO_STAGES), [])
-            st.multiselect("Stage (empty = any, including unknown)", list(TORONTO_STAGES), key=k)
+            st.multiselect("Stage (empty = any, including unknown)", list(TORONTO_STAGES), key=k,
+                           format_func=labels.stage)
     state.share_box()
 state.write_back()
 state.show_notices()
@@ -67,9 +68,14 @@ if res["overlap"]:
 sizes = ", ".join(f"{k[0]} n = {res['sizes'][k[0]]}" for k in res["curves"])
 foot = page.footnote(f"Cohorts: {sizes}. Kaplan-Meier, 95% CI log-log; curves stop below {res['min_at_risk']} at "
                      f"risk.\n{res['footnote']}")
+st.caption("Each cohort holds every case that matches its choices; by default every country, sex (unknown "
+           "included), age group and period. The sizes below the curve count the cases analysed: those selected "
+           "minus death-certificate-only registrations, which have no survival time (see Methods).")
 if res["curves"]:
-    chart(figures.survival_plot(res["curves"], res["at_risk"], ["cohort"], "Observed survival by cohort",
-                                "Survival probability", footnote=foot, suppressed_label=pol.below), "cohorts")
+    ordered = {(n,): res["curves"][(n,)] for n, _, _ in spec if (n,) in res["curves"]}  # the user's order
+    chart(figures.survival_plot(ordered, res["at_risk"], ["cohort"], "Observed survival by cohort",
+                                "Survival probability", footnote=foot, suppressed_label=pol.below,
+                                legend_title="Cohort"), "cohorts")
 if res["suppressed"]:
     st.caption(f"{len(res['suppressed'])} cohort(s) too small to show (fewer than the minimum number of cases).")
 lr = res["logrank"]
@@ -83,7 +89,7 @@ ch = res["characteristics"]
 table(ch["summary"], "cohort_characteristics.csv", footnote=foot)
 # one "share <cohort>" column per cohort: a cohort may be called "level" or "suppressed" too
 table(ch["mix"], "cohort_mix.csv", footnote=foot, percent=ch["share_columns"])
-st.caption(f"Share of each cohort (%), from the changed counts; sex 1 male, 2 female, 9 unknown. Empty: fewer than "
+st.caption(f"Share of each cohort (%), from the changed counts. Empty: fewer than "
            f"{pol.threshold} cases in the level, or in the rest of the cohort.")
 if not ch["tests"].empty:
     table(ch["tests"], "cohort_tests.csv", footnote=foot)
@@ -94,8 +100,9 @@ survival_tables(res, "cohort_", foot)
 
 st.subheader("Hazard ratios: cohort, adjusted for age group, sex and period")
 if res["cox"] is not None:
-    chart(figures.forest_plot(res["cox"], "Cox model (reference: the first cohort)", footnote=foot.split("\n")[0]),
-          "cohorts-forest")
+    chart(figures.forest_plot(res["cox"], "Hazard ratios: cohorts, adjusted", footnote=foot.split("\n")[0] +
+                              "\nCox proportional hazards, Efron ties, Wald 95% CI; each term against its reference.",
+                              not_shown=f"not shown ({pol.fewer} deaths)"), "cohorts-forest")
     table(res["cox"], "cohort_hazard_ratios.csv", footnote=foot)
     if res["cox"].attrs.get("note"):
         st.caption(markdown_text(res["cox"].attrs["note"]))

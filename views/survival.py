@@ -1,9 +1,8 @@
 """Survival: Kaplan-Meier curves with CI bands and numbers at risk, survival at 1/3/5/10 years,
 medians, log-rank test, Cox hazard ratios."""
-import pandas as pd
 import streamlit as st
 
-from analytics import figures
+from analytics import figures, labels, tables
 from analytics.disclosure import policy
 from analytics.filters import SelectionError
 from analytics.safe_text import markdown_text
@@ -14,7 +13,6 @@ STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_grou
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
           "iccc_sub": "ICCC-3 subgroup"}
 CI = {"log-log": "log-log (default)", "log": "log", "plain": "plain"}
-SEX = {1: "Male", 2: "Female", 9: "Unknown"}
 MEASURES = {"km": "Observed (Kaplan-Meier)", "pohar-perme": "Net survival (Pohar-Perme)",
             "ederer2": "Relative survival (Ederer II)"}
 
@@ -42,6 +40,7 @@ with st.sidebar:
 COX_OPTIONS = [c for c in STRATA if c]
 k_weights = state.choice("std_weights", ["cohort", "equal"], "cohort")
 k_cox = state.multi("cox", COX_OPTIONS, list(dict.fromkeys(c for c in [state.get("by"), "sex", "age_group"] if c)))
+k_highlight = state.text("highlight", "", max_len=20)  # a group (its code) drawn in colour over the others
 state.write_back(ranges=("years",))
 state.show_notices()
 with st.sidebar:
@@ -72,11 +71,10 @@ if not res["groups"]:
             f"({len(res['suppressed'])} group(s) suppressed, fewer than the minimum number of cases).")
     st.stop()
 
-labels = {}
-for key in res["groups"]:
-    v = key[0] if key else None
-    labels[key] = ("All" if not key else "Unknown" if pd.isna(v) else SEX.get(v, v) if by == "sex"
-                   else figures.group_label(v) if by in ("iccc_main", "iccc_sub") else str(v))
+# groups in their natural order (age groups by age, ICCC-3 groups by number), named in words
+groups = sorted(res["groups"], key=lambda k: labels.sort_key(by)(k[0]) if k else 0)
+names = {k: labels.level(by, k[0]) if k else "All" for k in groups}
+short = {k: labels.level(by, k[0], short=by in ("iccc_main", "iccc_sub", "stage")) if k else "All" for k in groups}
 method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
                f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
 stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if measure == "km"
@@ -84,10 +82,19 @@ stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if me
 foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {res['analysed']} analysed ({res['dco']} DCO "
                      f"excluded); {method_text}; {stop}.\n{res['footnote']}")
 if measure == "km":
-    fig = figures.survival_plot(res["curves"], res["at_risk"], [by] if by else [],
+    highlight = None
+    if len(groups) > 4:  # many curves: one can be drawn in colour over the others in grey
+        codes = {str(k[0]): k for k in groups}
+        if st.session_state.get(k_highlight) not in codes:
+            st.session_state[k_highlight] = ""
+        st.selectbox("Highlight one group against the others", ["", *codes], key=k_highlight,
+                     format_func=lambda c: names[codes[c]] if c else "None: every group in colour")
+        highlight = codes.get(st.session_state[k_highlight])
+    fig = figures.survival_plot({k: res["curves"][k] for k in groups}, res["at_risk"], [by] if by else [],
                                 f"Observed survival: {what}", "Survival probability", footnote=foot,
                                 ci_bands=state.get("bands") == "on", censor_ticks=state.get("ticks") == "on",
-                                labels=labels, suppressed_label=pol.below)
+                                labels=names, short_labels=short, suppressed_label=pol.below,
+                                legend_title=labels.COLUMN.get(by), highlight=highlight)
     chart(fig, "survival")
     if state.get("min_at_risk") < res["min_at_risk"]:
         st.caption(f"Curves stop where fewer than {res['min_at_risk']} remain at risk, the smallest number at "
@@ -95,7 +102,7 @@ if measure == "km":
 else:
     st.caption(markdown_text(res["footnote"]))
 if res["suppressed"]:
-    st.caption(f"{len(res['suppressed'])} group(s) not shown: fewer than the minimum number of cases.")
+    st.caption(f"{len(res['suppressed'])} group(s) not shown: {pol.fewer} cases.")
 
 lr = res["logrank"]
 if lr is not None:
@@ -103,49 +110,54 @@ if lr is not None:
 elif res["logrank_note"]:
     st.caption(res["logrank_note"])
 
-survival_tables(res, "", foot)
+# the curve answers the question on the first screen; the rest, one tab each
+tab_times, tab_std, tab_cox, tab_methods = st.tabs(
+    ["Survival at 1, 3, 5, 10 years", "Age-standardised", "Hazard ratios (Cox)", "Methods"])
+with tab_times:
+    survival_tables(res, "", foot)
 
-if by not in ("age_group",):
-    st.subheader("Age-standardised survival")
-    st.radio("Weights over the age bands 0-4, 5-9, 10-14, 15-19", ["cohort", "equal"], key=k_weights, horizontal=True,
-             format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
-    asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
-                                  state.get("ci"))
-    table(asd, "age_standardised_survival.csv", footnote=foot)
-    st.caption("Kaplan-Meier survival in each age band (from the rounded counts), averaged with the chosen "
-               "weights; the variance is the weighted sum of the bands' Greenwood variances. Not estimated when "
-               f"a group lacks an age band with at least {pol.threshold} cases, nor at a time when fewer than "
-               f"{pol.threshold} remain at risk in one of its bands.")
+with tab_std:
+    if by == "age_group":
+        st.info("Age-standardised survival is not shown when the curves are by age group: each curve is one age group.")
+    else:
+        st.radio("Weights over the age bands 0-4, 5-9, 10-14, 15-19", ["cohort", "equal"], key=k_weights,
+                 horizontal=True,
+                 format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
+        asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
+                                      state.get("ci"))
+        st.markdown("**Age-standardised survival**, % (95% CI)")
+        table(tables.survival_wide(asd, [by] if by else []), "age_standardised_survival.csv", footnote=foot, csv=asd)
+        st.caption("Kaplan-Meier survival in each age band (from the rounded counts), averaged with the chosen "
+                   "weights; the variance is the weighted sum of the bands' Greenwood variances. Not estimated "
+                   f"when a group lacks an age band with at least {pol.threshold} cases, nor at a time when fewer "
+                   f"than {pol.threshold} remain at risk in one of its bands.")
 
-if res["conditional"] is not None:
-    st.subheader("Conditional survival")
-    table(res["conditional"], "conditional_survival.csv", footnote=foot)
-    st.caption("Probability of surviving to the given year for those alive at the earlier one: S(t) / S(s), "
-               "with a CI from the Greenwood variance of the interval.")
+with tab_cox:
+    covs = st.multiselect("Covariates", COX_OPTIONS, format_func=STRATA.get, key=k_cox)
+    if not covs:
+        st.info("Choose at least one covariate to fit a Cox model.")
+    else:
+        try:
+            with st.spinner("Fitting the Cox model…"):
+                hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
+            chart(figures.forest_plot(hr, f"Hazard ratios: {what}", not_shown=f"not shown ({pol.fewer} deaths)",
+                                      footnote=foot.split("\n")[0] + "\nCox proportional hazards, Efron ties, "
+                                      "Wald 95% CI; each term against its covariate's reference level."), "survival-cox")
+            table(hr, "hazard_ratios.csv", footnote=foot)
+            if hr.attrs.get("note"):
+                st.caption(markdown_text(hr.attrs["note"]))
+            with st.expander("Proportional-hazards check", key="ph_check_open", on_change="rerun") as ph_box:
+                if ph_box.open:  # computed only when asked for
+                    with st.spinner("Testing proportional hazards…"):
+                        table(cached_ph_test(str(db_path()), fkey, years, tuple(covs)),
+                              "proportional_hazards_check.csv", footnote=foot)
+                st.caption("Score test per covariate and overall (GLOBAL), as R's cox.zph with the Kaplan-Meier "
+                           "time transform (Grambsch & Therneau 1994): a small p suggests that covariate's hazard "
+                           "ratio changes over follow-up, and the hazard ratio above is then an average.")
+        except SelectionError as e:
+            st.info(f"Cox model not available: {markdown_text(e)}")
 
-st.subheader("Hazard ratios (Cox model)")
-covs = st.multiselect("Covariates", COX_OPTIONS, format_func=STRATA.get, key=k_cox)
-if covs:
-    try:
-        with st.spinner("Fitting the Cox model…"):
-            hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
-        chart(figures.forest_plot(hr, f"Hazard ratios: {what}", footnote=foot.split("\n")[0] +
-                                            "\nCox proportional hazards, Efron ties; reference: first level of each covariate."), "survival")
-        table(hr, "hazard_ratios.csv", footnote=foot)
-        if hr.attrs.get("note"):
-            st.caption(markdown_text(hr.attrs["note"]))
-        with st.expander("Proportional-hazards check", key="ph_check_open", on_change="rerun") as ph_box:
-            if ph_box.open:  # computed only when asked for
-                with st.spinner("Testing proportional hazards…"):
-                    table(cached_ph_test(str(db_path()), fkey, years, tuple(covs)),
-                          "proportional_hazards_check.csv", footnote=foot)
-            st.caption("Score test per covariate and overall (GLOBAL), as R's cox.zph with the Kaplan-Meier "
-                       "time transform (Grambsch & Therneau 1994): a small p suggests that covariate's hazard "
-                       "ratio changes over follow-up, and the hazard ratio above is then an average.")
-    except SelectionError as e:
-        st.info(f"Cox model not available: {e}")
-
-with st.expander("Methods and definitions"):
+with tab_methods:
     for note in res["notes"]:
         st.markdown(f"- {note}")
     st.markdown(f"- Numbers at risk: subjects still followed at each time (follow-up of at least t), from the "
@@ -154,3 +166,4 @@ with st.expander("Methods and definitions"):
                 "Cox model: Efron ties, Wald 95% confidence intervals (lifelines, checked against R's survival); "
                 f"levels with fewer than {pol.threshold} cases are left out of the model, and hazard ratios of "
                 f"levels with fewer than {pol.threshold} deaths are not shown.")
+    st.markdown("- Definitions of every term (DCO, Toronto stage, ICCC-3 groups ...): see **Help & methods**.")

@@ -30,7 +30,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from analytics import disclosure
+from analytics import disclosure, labels
 from analytics import survival as S
 from analytics.cohorts import Cohort
 from analytics.disclosure import Count, Policy, count, policy, release_counts, stamp
@@ -371,11 +371,6 @@ def _cox_refusal(e: Exception, pol: Policy) -> str:
     return msg
 
 
-_LABELS = {"age_group": "age group", "age_band": "age group", "iccc_main": "ICCC-3 group",
-           "iccc_sub": "ICCC-3 subgroup", "sex": "sex", "period": "period", "stage": "stage",
-           "country": "country", "registry": "registry", "cohort": "cohort"}
-
-
 def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
     """Hazard ratios for viewers: term, hr, hr_lower, hr_upper, p, n and events (released counts
     of the model's cases and deaths). A term whose level, or whose covariate's reference level,
@@ -397,11 +392,16 @@ def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
     notes = []
     dropped = model.attrs.get("dropped_levels", [])
     if dropped:
-        levels = "; ".join(f"{_LABELS.get(c, c)} {v}" for c, v in dropped)
+        levels = "; ".join(labels.term(c, v) for c, v in dropped)
         notes.append(f"Left out of the model ({pol.fewer} cases each): {levels}.")
+    for c in model.attrs.get("left_out", []):
+        notes.append(f"{labels.COLUMN.get(c, c)} left out of the model: it is fixed within the cohorts (they are "
+                     f"defined by it), so its effect cannot be told apart from theirs.")
     if hide.any():
         notes.append(f"Hazard ratios not shown where a level, or the reference level of its covariate, has "
-                     f"{pol.fewer} deaths: {', '.join(out.loc[hide, 'term'])}.")
+                     f"{pol.fewer} deaths: {', '.join(labels.term(*labels.split_term(t)) for t in out.loc[hide, 'term'])}.")
+    refs = model.attrs.get("reference", {})
+    out.insert(1, "label", [labels.term(cov, value, refs.get(cov)) for cov, value in map(labels.split_term, out["term"])])
     out.attrs = {}
     out.attrs["note"] = " ".join(notes)
     return stamp(out)
