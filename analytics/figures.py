@@ -193,7 +193,8 @@ def wrap_label(text: str, width: int = 28) -> str:
     names does not take half the figure's width; the text is escaped (`plotly_text`)."""
     import textwrap
 
-    return "<br>".join(plotly_text(line) for line in textwrap.wrap(str(text), width) or [""])
+    lines = textwrap.wrap(str(text), width, break_long_words=False, break_on_hyphens=False)
+    return "<br>".join(plotly_text(line) for line in lines or [""])
 
 
 def short_label(text: str, width: int = 18) -> str:
@@ -256,7 +257,8 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
                                      hoverinfo="skip", showlegend=False, legendgroup=str(i)), row=1, col=1)
         fig.add_trace(go.Scatter(x=t, y=s, mode="lines", name=name, legendgroup=str(i), legendrank=1000 + rank[i],
                                  line=dict(color=colour, dash=dash, shape="hv", width=1.5 if muted else 2.5),
-                                 hovertemplate=plotly_text(names[i]) + ": %{y:.1%} at %{x:.2f} years<extra></extra>"),
+                                 # the name via fullData (never user text inside a template)
+                                 hovertemplate="%{fullData.name}: %{y:.1%} at %{x:.2f} years<extra></extra>"),
                       row=1, col=1)
         if censor_ticks:
             c = tab[tab["censored"] if "censored" in tab else tab["n_censored"] > 0]
@@ -417,12 +419,13 @@ def dot_whisker(df: pd.DataFrame, category: str, value: str, lower: str, upper: 
     return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 
 
-def place_labels(x, y, texts, x_range, y_range, width_px: float = 820, height_px: float = 280,
+def place_labels(x, y, texts, x_range, y_range, width_px: float = 560, height_px: float = 260,
                  char_px: float = 7.5, line_px: float = 15) -> list[str]:
     """A text position for each point's label ('top center', 'bottom center', 'middle right',
     'middle left') that does not overlap an earlier label or point, greedily, in the pixel space
-    of a plot area `width_px` x `height_px` (a slide export) over `x_range`, `y_range`. Labels
-    that fit nowhere keep 'top center' (hover still names every point)."""
+    of a plot area `width_px` x `height_px` (the smallest the page draws; a slide export is
+    larger, so labels only move further apart) over `x_range`, `y_range`. A label that fits
+    nowhere gets None: it is left off, and the hover still names the point."""
     def px(v, rng, size):
         return (v - rng[0]) / ((rng[1] - rng[0]) or 1) * size
 
@@ -431,7 +434,7 @@ def place_labels(x, y, texts, x_range, y_range, width_px: float = 820, height_px
     placed, out = [], []
     for (cx, cy), text in zip(points, texts):
         w, h = char_px * len(text) + 4, line_px
-        choice = "top center"
+        choice = None
         for pos, (dx, dy) in offsets.items():
             x0 = cx - w / 2 + dx * (w / 2 + 8)
             y0 = cy - h / 2 + dy * (h / 2 + 8)
@@ -468,6 +471,8 @@ def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.
     y_range = [max(0.0, min(lows) - 0.06), min(1.0, max(highs) + 0.06)]
     texts = [str(v) for v in d[label_col]]
     positions = place_labels(d[n_col].to_numpy(float), d[p_col].to_numpy(float), texts, x_range, y_range)
+    texts = [t if pos else "" for t, pos in zip(texts, positions)]  # no room: no label (the hover names it)
+    positions = [pos or "top center" for pos in positions]
     lim = limits.set_index("n")
     outside = [bool(p < np.interp(n, lim.index, lim["lower_99.8%"]) or p > np.interp(n, lim.index, lim["upper_99.8%"]))
                for n, p in zip(d[n_col], d[p_col])]

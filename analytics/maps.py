@@ -84,6 +84,30 @@ def _subset(features: list[dict], codes: Sequence[str]) -> dict:
             "features": [f for f in features if f["properties"]["iso_a3"] in wanted]}
 
 
+def colour_range(values, bounds: tuple[float | None, float | None] = (None, None)) -> tuple[float, float] | None:
+    """(zmin, zmax) of the colour scale: the range of the finite `values`, widened around a single
+    value (plotly.js would otherwise centre an arbitrary range on it, below 0 for a small rate),
+    never below 0 when no value is negative (a rate, a count, a proportion), and within
+    `bounds` (e.g. (0, 1) for a proportion). None when there is no finite value."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-12:
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    if float(v.min()) >= 0:
+        lo = max(lo, 0.0)
+    if bounds[0] is not None:
+        lo = max(lo, bounds[0])
+    if bounds[1] is not None:
+        hi = min(hi, bounds[1])
+    if hi <= lo:  # values outside the bounds: any non-empty range will do
+        hi = lo + (abs(lo) * 0.1 or 1.0)
+    return lo, hi
+
+
 def offline_anchor() -> go.Scattergeo:
     """The invisible first trace: one transparent point at 0°, 0° given by lon/lat."""
     return go.Scattergeo(name=OFFLINE_ANCHOR, lon=[0.0], lat=[0.0], mode="markers",
@@ -93,14 +117,18 @@ def offline_anchor() -> go.Scattergeo:
 def choropleth(df: pd.DataFrame, iso3_col: str, value_col: str, title: str,
                colorbar_title: str, hover_cols: Sequence[str] | None = None,
                notice: str | None = None, *, colorscale=DEFAULT_COLORSCALE,
-               value_format: str = ".1f") -> go.Figure:
+               value_format: str = ".1f", bounds: tuple[float | None, float | None] = (None, None),
+               colorbar_format: str | None = None) -> go.Figure:
     """A world map of `df[value_col]` by country (`df[iso3_col]`, ISO 3166-1 alpha-3, one row per
     country; XKX for Kosovo also works).
 
     Rows whose value is missing or not finite (e.g. suppressed for small numbers) and countries
     not in `df` are drawn grey with hover "<country> / no data". `hover_cols` are shown in the
     hover of countries with a value, labelled by column name. `notice` (e.g. "Synthetic data")
-    is printed under the map. `value_format` is a d3 format for the value in the hover.
+    is printed under the map. `value_format` is a d3 format for the value in the hover,
+    `colorbar_format` for the colour bar's ticks. The colour scale spans the values
+    (`colour_range`: never below 0 unless a value is, and within `bounds`, e.g. (0, 1) for a
+    proportion).
 
     Codes with no shape on the map (not ISO alpha-3) are listed in `fig.layout.meta["not_on_map"]`
     and named under the map. Duplicate codes raise ValueError. Show the figure with
@@ -141,14 +169,16 @@ def choropleth(df: pd.DataFrame, iso3_col: str, value_col: str, title: str,
     ))
     if len(with_value):
         codes = with_value["_iso3"].tolist()
+        zmin, zmax = colour_range(with_value["_value"], bounds)
         customdata = [[names[c], *(_format_cell(v) for v in row)]
                       for c, row in zip(codes, with_value[hover_cols].itertuples(index=False))]
         extra = "".join(f"<br>{col}: %{{customdata[{i + 1}]}}" for i, col in enumerate(hover_cols))
         fig.add_trace(go.Choropleth(
             name=DATA_TRACE, geojson=_subset(features, codes), featureidkey="properties.iso_a3",
-            locations=codes, z=with_value["_value"].tolist(), colorscale=colorscale,
+            locations=codes, z=with_value["_value"].tolist(), colorscale=colorscale, zmin=zmin, zmax=zmax,
             marker={"line": {"color": BORDER_COLOUR, "width": 0.5}},
-            colorbar={"title": {"text": colorbar_title}, "thickness": 14, "len": 0.75},
+            colorbar={"title": {"text": colorbar_title}, "thickness": 14, "len": 0.75,
+                      **({"tickformat": colorbar_format} if colorbar_format else {})},
             customdata=customdata,
             hovertemplate=(f"<b>%{{customdata[0]}}</b><br>{colorbar_title}: "
                            f"%{{z:{value_format}}}{extra}<extra></extra>"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import overview
+from analytics import labels, overview
 from ui.cache import pool_summary
 from ui.connection import connection, db_path
 from ui.state import PageState
@@ -94,7 +94,7 @@ class AnalysisPage:
 
     def countries_widget(self, name: str = "countries", label: str = "Countries") -> None:
         k = self.state.multi(name, self.countries, self.countries)
-        st.multiselect(label, self.countries, key=k)
+        st.multiselect(label, self.countries, key=k, format_func=labels.country)  # names; codes in the URL
 
     def footnote(self, text: str) -> str:
         """`text` plus the data version and, for synthetic pools, the notice (one per line)."""

@@ -88,7 +88,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
     if "label" in shown.columns and "term" in shown.columns:  # a model's terms in words only
         shown = shown.drop(columns="term")
     named = [c for c in percent if c in shown.columns]  # the caller's columns (cohort names, say): as named
-    label = {c: c if c in named else LABELS.get(c, c.replace("_", " ").capitalize()) for c in shown.columns}
+    # a column already named in words (e.g. '5 years, % (95% CI)') keeps its name
+    label = {c: c if c in named or " " in c else LABELS.get(c, c.replace("_", " ").capitalize()) for c in shown.columns}
     config = {c: st.column_config.Column(label[c]) for c in shown.columns}
     percent = [*named, *(c for c in _percent_columns(shown) if c not in named)]
     if "p" in shown.columns and "p" not in named:
@@ -96,7 +97,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
     for c in shown.columns:
         if c in percent:
             config[c] = st.column_config.NumberColumn(label[c], format="%.1f%%")
-        elif c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected"):
+        elif c in ("cases", "person_years", "rows", "rows_read", "rows_loaded", "rows_rejected", "n", "events",
+                   "n_at_risk", "n_survival"):
             config[c] = st.column_config.NumberColumn(label[c], format="localized")
         elif shown[c].dtype.kind == "f":  # whole numbers (1, 5 and 10 years; counts with gaps) without decimals
             whole = bool(((shown[c] % 1 == 0) | shown[c].isna()).all())

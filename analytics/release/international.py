@@ -5,8 +5,10 @@ so it reads as on the Overview and Incidence pages), the age-standardised rate f
 counts by age band (`release.rates`), 5-year observed survival from the viewer's rounded
 Kaplan-Meier curves, 5-year net survival only where at least T deaths had occurred and T
 children remained at risk at 5 years, and data-quality shares only where the numerator and its
-complement are each 0 or at least T (`disclosure.shares`). Caveats are written from the released
-values only, so a caveat never quotes a share that is not shown.
+complement are each 0 or at least T (`disclosure.shares`). Caveats and data-quality flags are
+written from the released values only, so neither quotes a share that is not shown; their
+cut-offs are `compare`'s (one place). What a chart cannot show is said in words
+(`international()["not_shown"]`), from what the table already shows.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics import compare, disclosure, survival
+from analytics import compare, disclosure, labels, survival
 from analytics.disclosure import policy, release_counts, shares
 from analytics.filters import AGE_RANGES, Selection, SelectionError
 from analytics.release.curves import net_at_times, viewer_km
@@ -23,6 +25,11 @@ from analytics.incidence import NoDenominators
 #: Re-exported for the page (which reads no exact module).
 FUNNEL_Z = compare.FUNNEL_Z
 funnel_limits = compare.funnel_limits
+#: The data-quality flag's cut-offs in words and their source (`compare.DCO_MAX` ...).
+FLAG_RULES = compare.flag_rules()
+QUALITY_SOURCE = compare.QUALITY_SOURCE
+CASE_MIX_RULE = (f"the share of children under 5 differs from the pool's by more than "
+                 f"{compare.UNDER5_MAX_DIFFERENCE * 100:g} points")
 
 #: shown share -> (numerator part, denominator part) of `compare.QUALITY_PARTS` ("cases": all)
 SHARE_PARTS = {"dco_share": ("dco", "cases"), "mv_share": ("mv", "basis_known"),
@@ -67,10 +74,10 @@ def _survival(con, surv_sel: Selection, at_years: float) -> tuple[pd.DataFrame, 
     return s[["country", *cols]], float(pooled["survival"].iloc[0]) if ok else np.nan
 
 
-def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataFrame, str | None]:
+def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataFrame, list[str]]:
     """5-year net survival (Pohar Perme) per country where a life table covers it, shown only
     where the country had at least T deaths by `at_years` and T still at risk then (§4.2),
-    rounded to 0.001."""
+    rounded to 0.001; and the countries without a life table for their years of follow-up."""
     from analytics.netsurvival import net_survival
 
     pol = policy()
@@ -88,12 +95,64 @@ def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataF
             if not r["suppressed"]:
                 rows.append({"country": country, "net5": r["survival"], "net5_lower": r["lower"],
                              "net5_upper": r["upper"]})
-    nets = pd.DataFrame(rows, columns=["country", "net5", "net5_lower", "net5_upper"])
-    reason = None
-    if missing:
-        reason = (f"net survival not available for {', '.join(missing)}: no life table loaded for their "
-                  f"years of follow-up (`python -m analytics lifetable FILE --country XXX --sex 1|2`)")
-    return nets, reason
+    return pd.DataFrame(rows, columns=["country", "net5", "net5_lower", "net5_upper"]), missing
+
+
+def _names(codes, most: int = 10) -> str:
+    """'Kenya, Uganda and South Africa' (country names; past `most`, '... and 4 more')."""
+    names = [labels.country(c) for c in codes]
+    if len(names) > most:
+        names = names[:most - 1] + [f"{len(names) - most + 1} more"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _not_shown(table: pd.DataFrame, value: str, what: str, reason) -> str | None:
+    """One sentence on the countries without a `value`, grouped by `reason(row)`: '3 of 12
+    countries not shown: Canada and France (fewer than 16 tumours); Kenya (...).', or, when no
+    country has one, 'No <what> to show for this selection: ...'. None when every country has one."""
+    missing = table[table[value].isna()]
+    if not len(missing):
+        return None
+    groups: dict[str, list] = {}
+    for _, row in missing.iterrows():
+        groups.setdefault(reason(row), []).append(row["country"])
+    n = len(table)
+    if len(missing) == n and len(groups) == 1:
+        why, codes = next(iter(groups.items()))
+        who = f"{_names(codes)} has" if n == 1 else f"each of the {n} countries ({_names(codes)}) has"
+        return f"No {what} to show for this selection: {who} {why}."
+    parts = "; ".join(f"{_names(codes)} ({why})" for why, codes in groups.items())
+    if len(missing) == n:
+        return f"No {what} to show for this selection: {parts}."
+    return f"{len(missing)} of {n} countries not shown: {parts}."
+
+
+def _net_text(table: pd.DataFrame, no_life_table: list[str], at_years: float) -> str | None:
+    """Which countries have a life table (net survival needs one), and why a covered country has
+    no net survival shown; None when every country has it."""
+    pol = policy()
+    covered = [c for c in table["country"] if c not in set(no_life_table)]
+    hidden = table[table["country"].isin(covered) & table["net5"].isna()]
+    if not no_life_table and not len(hidden):
+        return None
+    how = "(a data manager loads one with python -m analytics lifetable)"
+    if not covered:
+        return (f"Net survival is not shown: it needs a life table of the country's population for its "
+                f"years of follow-up, and none is loaded for {'this country' if len(table) == 1 else 'these countries'} "
+                f"{how}. Observed survival is shown instead.")
+    if no_life_table:
+        text = (f"Net survival needs a life table of the country's population for its years of follow-up: "
+                f"loaded for {_names(covered)} only; the other {len(no_life_table)} "
+                f"{'country has' if len(no_life_table) == 1 else 'countries have'} observed survival only {how}.")
+    else:
+        text = "Net survival: every country has a life table."
+    small, short = hidden[hidden["suppressed"]], hidden[~hidden["suppressed"]]
+    if len(small):
+        text += f" Not shown for {_names(small['country'])}: {pol.fewer} tumours."
+    if len(short):
+        text += (f" Not shown for {_names(short['country'])}: {pol.fewer} deaths by {at_years:g} years or "
+                 f"{pol.fewer} still at risk then.")
+    return text
 
 
 def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: str = "0-14",
@@ -119,13 +178,17 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     table = (q.merge(inc_table[["country", *rate_cols]], on="country", how="left")
              .merge(surv, on="country", how="left"))
     table["incidence_suppressed"] = table["asr"].isna()
-    nets, net_reason = _net(con, surv_sel, table["country"], at_years)
+    no_population = set(table["country"]) - set(inc_table["country"])
+    nets, no_life_table = _net(con, surv_sel, table["country"], at_years)
     table = table.merge(nets, on="country", how="left")
     stat_cols = [c for c in table.columns if c not in ("country", "cases", "cases_key", "incidence_suppressed")]
     table = release_counts(table, {"cases": "cases_key"}, dependent=stat_cols)
     pooled_under5 = _pooled_under5(con, surv_sel)
-    table["caveat"] = table.apply(compare.caveats, axis=1, pooled_under5=pooled_under5)
-    order = ["country", "cases", *rate_cols, "incidence_suppressed", "surv5", "surv5_lower", "surv5_upper",
+    table["caveat"] = table.apply(compare.caveats, axis=1, pooled_under5=pooled_under5).astype(object)
+    table["quality_flag"] = (table.apply(compare.quality_flag, axis=1) if len(table) else pd.Series(dtype=object))
+    table["flag"] = np.where(table["quality_flag"].fillna("") != "", "\u2691", "").astype(object)  # the table's marker
+    table["country_name"] = [labels.country(c) for c in table["country"]]
+    order = ["country", "country_name", "flag", "quality_flag", "cases", *rate_cols, "incidence_suppressed", "surv5", "surv5_lower", "surv5_upper",
              "n_survival", "net5", "net5_lower", "net5_upper", "dco_share", "mv_share", "median_followup_years",
              "excluded_share", "under5_share", "caveat", "suppressed"]
     table = disclosure.stamp(table[order])
@@ -141,8 +204,31 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
         "histology) among cases with a known basis; median follow-up of the cases analysed. Shares are shown "
         f"only where the group and the rest of the country's cases each hold at least {pol.threshold}.",
     ]
-    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": net_reason,
-            "left_out": left_out or no_rate}
+    fewer = f"{pol.fewer} tumours"
+
+    def asr_reason(row):
+        if row["suppressed"]:
+            return fewer
+        if row["country"] in no_population:
+            return "no population figures for its years"
+        return f"{pol.fewer} tumours in the years with population figures"
+
+    def surv_reason(row):
+        if row["suppressed"]:
+            return fewer
+        if pd.isna(row["n_survival"]):
+            return f"{pol.fewer} cases analysed for survival"
+        return f"{pol.fewer} still at risk at {at_years:g} years"
+
+    not_shown = {
+        "asr": _not_shown(table, "asr", "age-standardised incidence rate", asr_reason),
+        "surv5": _not_shown(table, "surv5", f"{at_years:g}-year survival", surv_reason),
+        "table": (None if not len(table) or not table["suppressed"].all() else
+                  f"Nothing to show by country: {'the one country has' if len(table) == 1 else f'each of the {len(table)} countries has'} "
+                  f"{fewer} in this selection."),
+    }
+    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": _net_text(table, no_life_table, at_years),
+            "left_out": left_out or no_rate, "not_shown": not_shown}
 
 
 def _pooled_under5(con, surv_sel: Selection) -> float | None:
@@ -158,11 +244,14 @@ def _pooled_under5(con, surv_sel: Selection) -> float | None:
 
 def country_map(table: pd.DataFrame, measure: str, title: str, colorbar: str, notice: str | None = None,
                 value_format: str = ".1f"):
-    """The world map of the released comparison table (`measure`: asr or surv5), stamped.
+    """The world map of the released comparison table (`measure`: asr or surv5), stamped. The
+    colour scale never goes below 0, nor past 100% for a proportion (a percent `value_format`).
     Refuses a frame that is not released."""
     from analytics import maps
 
     if not disclosure.is_released(table):
         raise disclosure.DisclosureError("the comparison map needs a released table")
+    percent = value_format.endswith("%")
     return disclosure.stamp(maps.choropleth(table, "country", measure, title, colorbar, notice=notice,
-                                            value_format=value_format))
+                                            value_format=value_format, bounds=(0, 1) if percent else (0, None),
+                                            colorbar_format=".0%" if percent else None))
