@@ -471,17 +471,19 @@ def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.
     y_range = [max(0.0, min(lows) - 0.06), min(1.0, max(highs) + 0.06)]
     texts = [str(v) for v in d[label_col]]
     positions = place_labels(d[n_col].to_numpy(float), d[p_col].to_numpy(float), texts, x_range, y_range)
-    texts = [t if pos else "" for t, pos in zip(texts, positions)]  # no room: no label (the hover names it)
-    positions = [pos or "top center" for pos in positions]
+    placed = [i for i, pos in enumerate(positions) if pos]  # no room: no label (the hover names the point)
     lim = limits.set_index("n")
     outside = [bool(p < np.interp(n, lim.index, lim["lower_99.8%"]) or p > np.interp(n, lim.index, lim["upper_99.8%"]))
                for n, p in zip(d[n_col], d[p_col])]
     names = d[name_col] if name_col else d[label_col]
-    fig.add_trace(go.Scatter(x=d[n_col], y=d[p_col], mode="markers+text", text=_texts(texts),
-                             textposition=positions, customdata=np.array(_texts(names), dtype=object),
+    fig.add_trace(go.Scatter(x=d[n_col], y=d[p_col], mode="markers", text=_texts(texts),
+                             customdata=np.array(_texts(names), dtype=object),
                              marker=dict(size=10, color=["#c0392b" if o else PALETTE[0] for o in outside]),
-                             name="Countries", cliponaxis=False,
+                             name="Countries",
                              hovertemplate="%{customdata}: %{y:.1%} of %{x:,} cases<extra></extra>"))
+    fig.add_trace(go.Scatter(x=d[n_col].iloc[placed], y=d[p_col].iloc[placed], mode="text",
+                             text=[_texts(texts)[i] for i in placed], textposition=[positions[i] for i in placed],
+                             showlegend=False, hoverinfo="skip", cliponaxis=False, name="Labels"))
     fig.update_xaxes(title="Number of cases analysed", range=x_range, rangemode="tozero")
     fig.update_yaxes(title="5-year survival", tickformat=".0%", range=y_range)
     fig = _layout(fig, title, footnote, height=480)

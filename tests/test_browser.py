@@ -145,7 +145,7 @@ SHARED_VIEWS = {
     "incidence": "tumour=III&countries=FRA,DEU,KEN&ages=0-19&years=2003-2012&standard=esp2013&tab=Trend",
     "survival": "tumour=I&countries=FRA,KEN&by=sex&ci=log&cox=period",
     "cohorts": "n=2&c0_tumour=I&c1_tumour=III",
-    "international": "tumour=I&ages=0-19&years=2005-2014&map=surv5",
+    "international": "tumour=&ages=0-19&years=2005-2014&map=surv5",
 }
 
 
