@@ -92,7 +92,7 @@ def tumour_bars(df: pd.DataFrame, footnote: str | None = None) -> go.Figure:
         marker_color=BLUE, hovertemplate="%{y}: %{x:,} tumours<extra></extra>"))
     fig.update_xaxes(title="Tumours (n)")
     fig.update_yaxes(autorange="reversed")
-    _layout(fig, "", footnote)
+    _layout(fig, "", footnote, left_chars=max((len(f"{c}  {n}") for c, n in zip(d["iccc_main"], d["name"])), default=0))
     fig.update_layout(margin=dict(t=10) if footnote else dict(t=10, b=10))
     return disclosure.stamp(fig) if disclosure.is_released(df) else fig
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import figures, labels, survival
+from analytics import figures, iccc, labels, survival
 from analytics.export import CHROMIUM, figure_bytes, slide_bytes
 from tests.svg_layout import off_canvas, overlapping, text_boxes
 from tests.test_survival import data
@@ -94,6 +94,15 @@ def every_figure() -> dict:
     hr["hr_lower"], hr["hr_upper"], hr["p"] = hr["hr"] * 0.8, hr["hr"] * 1.25, 0.01
     from analytics.compare import funnel_limits
 
+    groups = list(iccc.MAIN_GROUPS)
+    grid = pd.DataFrame([(c, g, float(rng.uniform(0.5, 40))) for c in COUNTRIES for g in groups],
+                        columns=["country", "iccc_main", "asr"])
+    ages = pd.DataFrame({"age_band": ["0-4", "5-9", "10-14", "15-19"], "rate": [200.0, 110, 120, 180]})
+    ages["lower"], ages["upper"] = ages["rate"] * 0.9, ages["rate"] * 1.1
+    yearly = pd.DataFrame([(c, y, float(rng.uniform(120, 180))) for c in COUNTRIES[:4] for y in range(2000, 2020)],
+                          columns=["country", "year", "asr"])
+    yearly["asr_lower"], yearly["asr_upper"] = yearly["asr"] * 0.9, yearly["asr"] * 1.1
+
     return {
         "survival": figures.survival_plot(curves, at_risk, ["group"], "Observed survival: acute lymphoid leukaemias",
                                           "Survival probability", footnote=LONG_NOTE, labels=names,
@@ -108,6 +117,16 @@ def every_figure() -> dict:
         "funnel": figures.funnel(by_country.assign(code=COUNTRIES), "n_survival", "surv5", "code",
                                  funnel_limits(0.7, 9000), 0.7, "5-year survival against the number of cases",
                                  footnote=LONG_NOTE, name_col="country"),
+        "heatmap": figures.heatmap(grid, "country", "iccc_main", "asr", "Age-standardised rate by country and ICCC-3 group",
+                                   "per million", footnote=LONG_NOTE, col_order=groups),
+        "rate_points": figures.rate_points(ages, "age_band", "Age-specific incidence", "Age group (years)",
+                                           "Rate per million person-years (95% CI)", footnote=LONG_NOTE),
+        "trend_lines": figures.trend_lines(yearly, "Age-standardised incidence by year of diagnosis",
+                                           "Rate per million person-years", footnote=LONG_NOTE, group="country"),
+        "tumour_bars": figures.tumour_bars(pd.DataFrame({"iccc_main": groups,
+                                                         "name": [iccc.MAIN_GROUPS[g] for g in groups],
+                                                         "cases": rng.integers(100, 9000, len(groups))}),
+                                           footnote=LONG_NOTE),
     }
 
 
@@ -117,7 +136,8 @@ def figures_and_svgs():
     return figs, {name: figure_bytes(fig, "svg") for name, fig in figs.items()}
 
 
-@pytest.mark.parametrize("name", ["survival", "forest", "dot_whisker", "rate_bars", "funnel"])
+@pytest.mark.parametrize("name", ["survival", "forest", "dot_whisker", "rate_bars", "funnel", "heatmap",
+                                  "rate_points", "trend_lines", "tumour_bars"])
 def test_no_text_overlaps_or_leaves_the_canvas_in_the_svg(browser, figures_and_svgs, name):
     boxes, width, height = text_boxes(browser, figures_and_svgs[1][name])
     assert len(boxes) > 10

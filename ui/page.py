@@ -30,6 +30,7 @@ def page_header(title: str) -> dict:
         with right:
             presentation_mode()
     else:
+        st.markdown(_PAGE_CSS, unsafe_allow_html=True)
         st.title(title)
     if not path.exists():
         st.error(f"No warehouse at `{path}`. Build it with `python -m analytics demo` "
@@ -42,6 +43,14 @@ def page_header(title: str) -> dict:
         else:
             st.warning(SYNTHETIC_NOTICE, icon="⚠️")
     return info
+
+
+# Every page: less empty space above the title (Streamlit's default is 6rem), so that the first
+# screen at 1280 x 720 reaches the page's main figure.
+_PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3rem !important; }
+h1 { padding-top: 0.5rem !important; }
+</style>"""
 
 
 # Presentation mode: controls, captions and downloads hidden (the figures' own footnotes carry

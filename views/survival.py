@@ -82,20 +82,21 @@ stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if me
 foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {res['analysed']} analysed ({res['dco']} DCO "
                      f"excluded); {method_text}; {stop}.\n{res['footnote']}")
 if measure == "km":
-    highlight = None
-    if len(groups) > 4:  # many curves: one can be drawn in colour over the others in grey
-        codes = {str(k[0]): k for k in groups}
-        if st.session_state.get(k_highlight) not in codes:
-            st.session_state[k_highlight] = ""
-        st.selectbox("Highlight one group against the others", ["", *codes], key=k_highlight,
-                     format_func=lambda c: names[codes[c]] if c else "None: every group in colour")
-        highlight = codes.get(st.session_state[k_highlight])
+    # many curves: one can be drawn in colour over the others in grey; the control sits under the
+    # figure (its value is read first, from the session), so that the figure opens the page
+    codes = {str(k[0]): k for k in groups} if len(groups) > 4 else {}
+    if st.session_state.get(k_highlight) not in codes:
+        st.session_state[k_highlight] = ""
+    highlight = codes.get(st.session_state[k_highlight])
     fig = figures.survival_plot({k: res["curves"][k] for k in groups}, res["at_risk"], [by] if by else [],
                                 f"Observed survival: {what}", "Survival probability", footnote=foot,
                                 ci_bands=state.get("bands") == "on", censor_ticks=state.get("ticks") == "on",
                                 labels=names, short_labels=short, suppressed_label=pol.below,
                                 legend_title=labels.COLUMN.get(by), highlight=highlight)
     chart(fig, "survival")
+    if codes:
+        st.selectbox("Highlight one group against the others", ["", *codes], key=k_highlight,
+                     format_func=lambda c: names[codes[c]] if c else "None: every group in colour")
     if state.get("min_at_risk") < res["min_at_risk"]:
         st.caption(f"Curves stop where fewer than {res['min_at_risk']} remain at risk, the smallest number at "
                    f"risk this site shows ({state.get('min_at_risk')} chosen).")
