@@ -465,5 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (duckdb.IOException, duckdb.InvalidInputException) as e:  # not a warehouse, or locked
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        _err(f"error: cannot open the warehouse {getattr(args, 'db', None) or warehouse.DEFAULT_DB}: {first}")
+        db = getattr(args, 'db', None) or warehouse.DEFAULT_DB
+        if "lock" in first.lower():  # DuckDB: one process may write a file, or several may read it
+            _err(f"error: the warehouse {db} is in use by another program (the app, or another load): "
+                 "a load needs it to itself. Stop the app (Ctrl+C where it runs), load, and start it again.")
+            return 2
+        _err(f"error: cannot open the warehouse {db}: {first}")
         return 2

@@ -88,3 +88,29 @@ def test_incidence_with_no_person_years_prints_no_numpy_warnings(capsys, small_w
         warnings.simplefilter("error", RuntimeWarning)  # a division warning would now raise
         code, _, err = run(capsys, "incidence", "--db", small_warehouse, "--years", "1990-1995")
     assert code == 0
+
+
+def test_loading_while_another_program_holds_the_warehouse_says_what_to_do(capsys, tmp_path):
+    """DuckDB lets one process write a file (or several read it): a load while the app, or another
+    load, holds the warehouse is refused in one line that says why and what to do, not with
+    DuckDB's raw lock error."""
+    import subprocess
+    import sys
+
+    from analytics import warehouse
+    from tests.conftest import write_csv
+
+    db = tmp_path / "w.duckdb"
+    warehouse.connect(db).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        f = write_csv(tmp_path / "FRA.csv", [valid_row()])
+        assert main(["ingest", str(f), "--db", str(db)]) == 2
+        err = capsys.readouterr().err
+        assert "in use by another program" in err and "Stop the app" in err and "Could not set lock" not in err
+        assert len(err.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
