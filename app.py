@@ -7,7 +7,10 @@ analytics/.
 """
 import streamlit as st
 
+from ui.connection import pin_snapshot
+
 st.set_page_config(page_title="Childhood Cancer Outcomes Explorer", page_icon="📊", layout="wide")
+pin_snapshot()  # this run reads one warehouse version throughout (loads do not stop the app)
 
 pages = [
     # the default page is served at "/" (Streamlit ignores a url_path for it)

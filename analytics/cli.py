@@ -15,29 +15,42 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _writing(args: argparse.Namespace):
+    """A change to the warehouse as a new snapshot (`analytics.snapshots.writing`): the app keeps
+    serving meanwhile, and sees the change whole on its next interaction."""
+    from analytics import snapshots
+
+    return snapshots.writing(args.db or warehouse.DEFAULT_DB, log=_err)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from analytics import audit, snapshots
     from analytics.ingest import StrictRejectError, SubmissionError, ingest_file
 
     if args.name and len(args.files) > 1:
         _err("error: --name applies to a single file")
         return 2
-    con = warehouse.connect(args.db)
     status = 0
-    for f in args.files:
-        try:
-            report = ingest_file(con, f, name=args.name, synthetic=args.synthetic, strict=args.strict,
-                                 replace=args.replace)
-        except StrictRejectError as e:
-            print(e.report.summary(), flush=True)
-            _err(f"error: {e}")
-            status = status or 3
-            continue
-        except SubmissionError as e:
-            _err(f"error: {e}")
-            status = 1
-            continue
-        print(report.summary(), flush=True)
-    con.close()
+    who = audit.command_line_user()
+    with _writing(args) as con:
+        for f in args.files:
+            try:
+                report = ingest_file(con, f, name=args.name, synthetic=args.synthetic, strict=args.strict,
+                                     replace=args.replace)
+            except StrictRejectError as e:
+                print(e.report.summary(), flush=True)
+                _err(f"error: {e}")
+                status = status or 3
+                continue
+            except SubmissionError as e:
+                _err(f"error: {e}")
+                status = 1
+                continue
+            audit.record_ingest(con, report, f, who)
+            print(report.summary(), flush=True)
+        if not con.execute("SELECT 1 FROM audit_log WHERE data_version = ?",
+                           [snapshots.data_version(con) + 1]).fetchone():
+            raise snapshots.Unchanged  # every file refused: the warehouse stays as it was
     return status
 
 
@@ -54,17 +67,43 @@ def cmd_rejected(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from analytics import audit
+    from analytics.safe_text import csv_frame
+
+    con = warehouse.connect(args.db, read_only=True)
+    if args.verify:
+        problems = audit.verify(con)
+        n = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        con.close()
+        for p in problems:
+            _err(f"error: {p}")
+        if not problems:
+            _err(f"the audit log is whole: {n} entries, each chained to the one before")
+        return 1 if problems else 0
+    df = audit.entries(con)
+    con.close()
+    if args.format == "table":
+        cols = ["seq", "at_utc", "who", "action", "what", "file_name", "sha256", "rows_read", "rows_loaded",
+                "rows_rejected"]
+        print(csv_frame(df[cols]).to_string(index=False), flush=True)
+    else:
+        csv_frame(df).to_csv(sys.stdout, index=False, lineterminator="\n")
+    _err(f"{len(df)} audit entr{'y' if len(df) == 1 else 'ies'} (times in UTC)")
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
+    from analytics import audit
     from analytics.ingest import SubmissionError, readmitted_lines, remove_submission
 
-    con = warehouse.connect(args.db)
     try:
-        removal = remove_submission(con, args.submission)
+        with _writing(args) as con:
+            removal = remove_submission(con, args.submission)
+            audit.record_removal(con, args.submission, removal, audit.command_line_user())
     except SubmissionError as e:
         _err(f"error: {e}")
         return 1
-    finally:
-        con.close()
     print(f"removed submission '{args.submission}': {removal.loaded:,} loaded and {removal.rejected:,} "
           f"rejected rows", flush=True)
     for line in readmitted_lines(removal.readmitted):
@@ -92,13 +131,14 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from analytics import reference
+    from analytics import audit, reference
 
-    con = warehouse.connect(args.db)
-    # A new warehouse comes loaded; an older one gets whatever reference data it lacks.
-    added = reference.install(con)
-    rows = reference.status(con)
-    con.close()
+    with _writing(args) as con:
+        # A new warehouse comes loaded; an older one gets whatever reference data it lacks.
+        added = reference.install(con)
+        rows = reference.status(con)
+        audit.record(con, who=audit.command_line_user(), action="init",
+                     what="reference data: " + ", ".join(f"{t} {n} rows" for t, n in rows.items()))
     _err(f"warehouse ready: {args.db or warehouse.DEFAULT_DB}")
     for table, n in rows.items():
         note = f" ({added[table]} added now)" if table != "standard_population" and added[table] else ""
@@ -107,6 +147,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_population(args: argparse.Namespace) -> int:
+    from analytics import audit
     from analytics.reference import ReferenceFileError
     from analytics.reference.population import read_population_file, replace_population
 
@@ -115,25 +156,34 @@ def cmd_population(args: argparse.Namespace) -> int:
     except ReferenceFileError as e:
         _err(f"error: {e}")
         return 1
-    con = warehouse.connect(args.db)
-    report = replace_population(con, pf)
-    con.close()
+    with _writing(args) as con:
+        report = replace_population(con, pf)
+        audit.record(con, who=audit.command_line_user(), action="population",
+                     what=f"population of {', '.join(sorted(pf.rows['country'].unique()))}"
+                          + (f"; replaced {report.rows_replaced} rows" if report.rows_replaced else ""),
+                     file_name=Path(args.file).name, sha256=audit.file_sha256(args.file),
+                     rows_read=pf.rows_read, rows_loaded=report.rows_loaded)
     print(report.summary(), flush=True)
     return 0
 
 
 def cmd_lifetable(args: argparse.Namespace) -> int:
+    from analytics import audit
     from analytics.reference import ReferenceFileError
-    from analytics.reference.lifetable import read_life_table_file, replace_life_table
+    from analytics.reference.lifetable import SEX_NAMES, read_life_table_file, replace_life_table
 
     try:
         table = read_life_table_file(args.file, args.country, args.sex)
     except ReferenceFileError as e:
         _err(f"error: {e}")
         return 1
-    con = warehouse.connect(args.db)
-    replaced = replace_life_table(con, table)
-    con.close()
+    with _writing(args) as con:
+        replaced = replace_life_table(con, table)
+        audit.record(con, who=audit.command_line_user(), action="lifetable",
+                     what=f"life table of {table.country} {SEX_NAMES[table.sex]}"
+                          + (f"; replaced {replaced} rows" if replaced else ""),
+                     file_name=Path(args.file).name, sha256=audit.file_sha256(args.file),
+                     rows_loaded=len(table.rows))
     print(table.summary(replaced), flush=True)
     return 0
 
@@ -340,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("submission", help="submission id (see the Submissions & data quality page)")
     sp.set_defaults(func=cmd_remove)
 
+    sp = with_db(sub.add_parser("audit", help="print the audit log: every change, who, when, file SHA-256"))
+    sp.add_argument("--format", choices=["csv", "table"], default="csv")
+    sp.add_argument("--verify", action="store_true", help="check the log's hash chain instead")
+    sp.set_defaults(func=cmd_audit)
+
     sp = with_db(sub.add_parser("rejected", help="list rejected rows with their reasons (CSV)"))
     sp.add_argument("submission", nargs="?", help="one submission id (default: all)")
     sp.set_defaults(func=cmd_rejected)
@@ -457,9 +512,14 @@ def _seed(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     import duckdb
 
+    from analytics.snapshots import WarehouseBusy
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except WarehouseBusy as e:
+        _err(f"error: {e}")
+        return 2
     except FileNotFoundError as e:  # a read-only command on a warehouse that does not exist
         _err(f"error: {e}")
         return 2
@@ -467,8 +527,11 @@ def main(argv: list[str] | None = None) -> int:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         db = getattr(args, 'db', None) or warehouse.DEFAULT_DB
         if "lock" in first.lower():  # DuckDB: one process may write a file, or several may read it
-            _err(f"error: the warehouse {db} is in use by another program (the app, or another load): "
-                 "a load needs it to itself. Stop the app (Ctrl+C where it runs), load, and start it again.")
+            # Loads never hold the warehouse (they write a copy: analytics.snapshots), nor does the
+            # app; a program that opened the file read-write itself does.
+            _err(f"error: the warehouse {db} is held by another program that opened it for writing "
+                 "(not the app, and not a load of this project: they let each other work); stop that "
+                 "program and try again.")
             return 2
         _err(f"error: cannot open the warehouse {db}: {first}")
         return 2

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import demo_params as P
-from analytics import warehouse
+from analytics import audit, snapshots, warehouse
 from analytics.ingest import IngestReport, ingest_file
 
 SEGI = {"0-4": 12000, "5-9": 10000, "10-14": 9000, "15-19": 9000}  # Segi (Doll) weights, D1 usage
@@ -373,22 +373,24 @@ def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 202
     countries = countries or list(P.COUNTRIES)
     out_dir = Path(out_dir) if out_dir else Path(db or warehouse.DEFAULT_DB).resolve().parent / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = warehouse.connect(db)
-    pop = populations(con, countries)
-    rates = calibrated_rates()
     reports = []
-    for i, c in enumerate(countries, 1):
-        t0 = time.perf_counter()
-        df = generate_country(c, pop[pop["country"] == c], scale, seed, rates)
-        path = out_dir / f"{c}_demo.{fmt}"
-        _write(df, path)
-        t1 = time.perf_counter()
-        report = ingest_file(con, path, name=f"{c}_demo", synthetic=True)
-        reports.append(DemoStep(c, report, t1 - t0, time.perf_counter() - t1))
-        log(f"[{i:>2}/{len(countries)}] {c}: {len(df):,} rows generated in {t1 - t0:.1f} s, "
-            f"loaded {report.rows_loaded:,}, rejected {report.rows_rejected:,} "
-            f"in {time.perf_counter() - t1:.1f} s")
-    con.close()
+    who = audit.command_line_user()
+    # One new snapshot for the whole pool: an app serving the warehouse sees all of it or none.
+    with snapshots.writing(db or warehouse.DEFAULT_DB, log=log) as con:
+        pop = populations(con, countries)
+        rates = calibrated_rates()
+        for i, c in enumerate(countries, 1):
+            t0 = time.perf_counter()
+            df = generate_country(c, pop[pop["country"] == c], scale, seed, rates)
+            path = out_dir / f"{c}_demo.{fmt}"
+            _write(df, path)
+            t1 = time.perf_counter()
+            report = ingest_file(con, path, name=f"{c}_demo", synthetic=True)
+            audit.record_ingest(con, report, path, who, action="demo")
+            reports.append(DemoStep(c, report, t1 - t0, time.perf_counter() - t1))
+            log(f"[{i:>2}/{len(countries)}] {c}: {len(df):,} rows generated in {t1 - t0:.1f} s, "
+                f"loaded {report.rows_loaded:,}, rejected {report.rows_rejected:,} "
+                f"in {time.perf_counter() - t1:.1f} s")
     return reports
 
 

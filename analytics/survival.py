@@ -143,8 +143,11 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
         key_cols = (f", {key_sum_sql('event = 1')} AS key_event, "
                     f"{key_sum_sql('event <> 1')} AS key_censor")
     # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
-    # cursor is a second connection to the same database, so it sees committed rows only.
-    with con.cursor() as cur:
+    # cursor is a second connection to the same database, so it sees committed rows only
+    # (`snapshots.cursor`: on the app's warehouse snapshot, one that reads the same version).
+    from analytics.snapshots import cursor
+
+    with cursor(con) as cur:
         rows = cur.sql(f"""
             SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
                    CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco{key_cols}

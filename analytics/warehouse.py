@@ -9,6 +9,8 @@ Tables:
     population     person-years by country, calendar year, sex and age group (denominators)
     standard_population  weights of the world/European standard populations by age group
     life_table     all-cause mortality (mx, qx) by country, calendar year, sex, single year of age
+    audit_log      every change: who, when, what, file name and SHA-256, rows (analytics.audit)
+    meta           schema_version, cellkey_secret, data_version (changes made: analytics.snapshots)
 """
 from __future__ import annotations
 
@@ -82,6 +84,23 @@ _DDL = [
         raw VARCHAR NOT NULL,
         reasons VARCHAR[] NOT NULL
     )""",
+    # Append-only (analytics.audit inserts; nothing updates or deletes): hash chains each entry
+    # to the one before it.
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        seq BIGINT PRIMARY KEY,
+        at_utc TIMESTAMP NOT NULL,
+        who VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        what VARCHAR NOT NULL,
+        file_name VARCHAR,
+        sha256 VARCHAR,
+        rows_read BIGINT,
+        rows_loaded BIGINT,
+        rows_rejected BIGINT,
+        data_version BIGINT NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL
+    )""",
 ]
 
 
@@ -99,11 +118,7 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
         if _has_record_keys(con):
             return con
         con.close()
-        try:
-            connect(path).close()
-        except duckdb.Error as e:
-            raise RuntimeError(f"warehouse {path} predates disclosure control and could not be "
-                               f"upgraded ({e}); run `python -m analytics init --db {path}` once") from e
+        upgrade(path)
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     existed = path.exists()
@@ -119,6 +134,25 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
                 leftover.unlink(missing_ok=True)
             raise
     return con
+
+
+def upgrade(path: Path, who: str | None = None) -> None:
+    """Give a warehouse made before record keys existed its keys (one write, as a new snapshot:
+    `analytics.snapshots.writing`), since no page may show a count without them."""
+    from analytics import audit, snapshots
+
+    try:
+        with snapshots.writing(path) as con:
+            audit.record(con, who=who or audit.command_line_user(), action="upgrade",
+                         what="record keys and cell-key secret added (disclosure control)")
+    except duckdb.Error as e:
+        raise RuntimeError(f"warehouse {path} predates disclosure control and could not be "
+                           f"upgraded ({e}); run `python -m analytics init --db {path}` once") from e
+
+
+def has_record_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse `con` reads has disclosure control's record keys."""
+    return _has_record_keys(con)
 
 
 #: SQL of a tumour's record key (`cases.record_key`): the first 32 bits of SHA-256 over the

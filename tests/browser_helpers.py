@@ -36,11 +36,17 @@ def _const(node: ast.AST | None):
     return node.value if isinstance(node, ast.Constant) else None
 
 
-def discover_pages(app: Path = APP) -> list[AppPage]:
+def discover_pages(app: Path = APP, roles: bool = False) -> list[AppPage]:
     """Every `st.Page(...)` call in app.py, with its url_path (explicit, else Streamlit's default:
-    the script's file stem). Parsed, not imported, so nothing in the app runs."""
+    the script's file stem). Parsed, not imported, so nothing in the app runs. Pages added under
+    an `if` (those of a role: data managers, admins) only with `roles=True`: a viewer has none."""
+    tree = ast.parse(app.read_text(encoding="utf-8"), filename=str(app))
+    conditional = {id(n) for branch in ast.walk(tree) if isinstance(branch, ast.If)
+                   for n in ast.walk(branch)}
     pages = []
-    for node in ast.walk(ast.parse(app.read_text(encoding="utf-8"), filename=str(app))):
+    for node in ast.walk(tree):
+        if id(node) in conditional and not roles:
+            continue
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "Page"):
             continue
@@ -68,17 +74,18 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run app.py` on 127.0.0.1:<free port>, reading the warehouse at `db`."""
 
-    def __init__(self, db: Path, log_path: Path):
-        self.port = free_port()
+    def __init__(self, db: Path, log_path: Path, *, port: int | None = None, args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None):
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "wb")
-        env = {**os.environ, "CCOE_DB": str(db), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "CCOE_DB": str(db), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", *args],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:

@@ -90,10 +90,9 @@ def test_incidence_with_no_person_years_prints_no_numpy_warnings(capsys, small_w
     assert code == 0
 
 
-def test_loading_while_another_program_holds_the_warehouse_says_what_to_do(capsys, tmp_path):
-    """DuckDB lets one process write a file (or several read it): a load while the app, or another
-    load, holds the warehouse is refused in one line that says why and what to do, not with
-    DuckDB's raw lock error."""
+def test_loading_while_the_app_reads_the_warehouse_works(capsys, tmp_path):
+    """The app holds the warehouse open for reading all day: a load goes ahead beside it (a new
+    version renamed into place: analytics.snapshots), and the reader keeps its own version."""
     import subprocess
     import sys
 
@@ -102,6 +101,37 @@ def test_loading_while_another_program_holds_the_warehouse_says_what_to_do(capsy
 
     db = tmp_path / "w.duckdb"
     warehouse.connect(db).close()
+    reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                               "print('held', flush=True); sys.stdin.readline(); "
+                               "print(c.execute('SELECT count(*) FROM cases').fetchone()[0], flush=True)", str(db)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "held"
+        f = write_csv(tmp_path / "FRA.csv", [valid_row()])
+        assert main(["ingest", str(f), "--db", str(db)]) == 0
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "0"  # its version, untouched
+        con = warehouse.connect(db, read_only=True)
+        assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 1
+        con.close()
+    finally:
+        reader.kill()
+
+
+def test_loading_while_another_program_writes_the_warehouse_says_what_to_do(capsys, tmp_path):
+    """A program that opened the warehouse read-write itself (not the app, not a load) would have
+    its changes lost: the load is refused in one line that says why and what to do, not with
+    DuckDB's raw lock error, and changes nothing."""
+    import subprocess
+    import sys
+
+    from analytics import snapshots, warehouse
+    from tests.conftest import write_csv
+
+    db = tmp_path / "w.duckdb"
+    warehouse.connect(db).close()
+    before = snapshots.version(db)
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
                                "print('held', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
     try:
@@ -109,8 +139,9 @@ def test_loading_while_another_program_holds_the_warehouse_says_what_to_do(capsy
         f = write_csv(tmp_path / "FRA.csv", [valid_row()])
         assert main(["ingest", str(f), "--db", str(db)]) == 2
         err = capsys.readouterr().err
-        assert "in use by another program" in err and "Stop the app" in err and "Could not set lock" not in err
+        assert "held by another program that opened it for writing" in err and "Could not set lock" not in err
         assert len(err.strip().splitlines()) == 1
+        assert snapshots.version(db) == before
     finally:
         holder.kill()
         holder.wait()

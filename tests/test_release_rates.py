@@ -317,7 +317,10 @@ def test_the_pages_cache_is_keyed_by_the_threshold(con, monkeypatch):
     policy in their cache key: a change of CCOE_MIN_CELL is not served from the cache."""
     import ui
 
-    db = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    from analytics.snapshots import Snapshots
+
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    db = Snapshots(path).current()  # what a page passes: the warehouse version it reads
     args = (db, (("country", ("ISL",)),), YEARS, "0-19", "segi", "tiwari")
     monkeypatch.delenv("CCOE_MIN_CELL", raising=False)
     high = ui.cached_incidence(*args)

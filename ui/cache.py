@@ -1,8 +1,10 @@
 """What the pages show, from the release layer (`analytics.release`), cached across sessions.
 
-Each public `cached_*` / `pool_summary` function adds the disclosure policy (or its threshold) to
-the arguments of a private `st.cache_data` function, so a change of CCOE_MIN_CELL is never served
-from the cache. Selections arrive as hashable tuples (`ui.widgets.checked_filters`).
+Each public `cached_*` / `pool_summary` function takes the warehouse snapshot the page reads
+(`ui.connection.snapshot()`) and adds its version and the disclosure policy (or its threshold) to
+the arguments of a private `st.cache_data` function: a result is cached per warehouse version (a
+load makes a new one: `analytics.snapshots`), and a change of CCOE_MIN_CELL is never served from
+the cache. The snapshot itself (`_snap`) is not hashed. Selections arrive as hashable tuples (`ui.widgets.checked_filters`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import streamlit as st
 
 from analytics import disclosure
 from analytics.filters import Selection
-from ui.connection import shared_connection
+from analytics.snapshots import Snapshot
 
 
 def _selection(filters: tuple, years: tuple) -> Selection:
@@ -20,168 +22,168 @@ def _selection(filters: tuple, years: tuple) -> Selection:
 
 # --- the pool ------------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, ttl=60)
-def _pool_summary(path: str, threshold: int) -> dict:
+@st.cache_data(show_spinner=False, ttl=600, max_entries=16)
+def _pool_summary(_snap, version: str, threshold: int) -> dict:
     from analytics.release import pool
 
-    return pool.summary(shared_connection(path).cursor())
+    return pool.summary(_snap.cursor())
 
 
-def pool_summary(path: str) -> dict:
+def pool_summary(snap: Snapshot) -> dict:
     """The pool in figures as a viewer sees it (`analytics.release.pool.summary`: the tumours as a
     released `Count`, `empty` for an empty warehouse, the data-version line), cached per
-    warehouse and threshold."""
+    warehouse version and threshold."""
     from analytics.disclosure import policy
 
-    return _pool_summary(path, policy().threshold)
+    return _pool_summary(snap, snap.version, policy().threshold)
 
 
 # --- incidence -----------------------------------------------------------------------------------
 
-def cached_incidence(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+def cached_incidence(snap: Snapshot, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
                      by: tuple = ()):
     """The Incidence page's released rates (`analytics.release.rates.incidence`: a `Rates`),
     cached per selection and disclosure policy (a change of CCOE_MIN_CELL is not served from the
     cache)."""
     from analytics.disclosure import policy
 
-    return _cached_incidence(db, filters, years, ages, standard, ci, tuple(by), policy())
+    return _cached_incidence(snap, snap.version, filters, years, ages, standard, ci, tuple(by), policy())
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=256)
-def _cached_incidence(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+def _cached_incidence(_snap, version: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
                       by: tuple, pol):
     from analytics.release import rates
 
-    return rates.incidence(shared_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
+    return rates.incidence(_snap.cursor(), _selection(filters, years), list(by), ages=ages,
                            standard=standard, ci=ci, pol=pol)
 
 
-def cached_trend(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+def cached_trend(snap: Snapshot, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
                  by: tuple = ()) -> pd.DataFrame:
     """The released annual percent change (`analytics.release.rates.trend`), cached per selection
     and disclosure policy."""
     from analytics.disclosure import policy
 
-    return _cached_trend(db, filters, years, ages, standard, ci, tuple(by), policy())
+    return _cached_trend(snap, snap.version, filters, years, ages, standard, ci, tuple(by), policy())
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=256)
-def _cached_trend(db: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
+def _cached_trend(_snap, version: str, filters: tuple, years: tuple, ages: str, standard: str, ci: str,
                   by: tuple, pol) -> pd.DataFrame:
     from analytics.release import rates
 
-    return rates.trend(shared_connection(db).cursor(), _selection(filters, years), list(by), ages=ages,
+    return rates.trend(_snap.cursor(), _selection(filters, years), list(by), ages=ages,
                        standard=standard, ci=ci, pol=pol)
 
 
-def cached_rate_ratio(db: str, filters: tuple, ages: str, standard: str, period1: tuple,
+def cached_rate_ratio(snap: Snapshot, filters: tuple, ages: str, standard: str, period1: tuple,
                       period2: tuple) -> dict:
     """The released rate ratio of two periods (`analytics.release.rates.rate_ratio`), cached per
     selection and disclosure policy."""
     from analytics.disclosure import policy
 
-    return _cached_rate_ratio(db, filters, ages, standard, tuple(period1), tuple(period2), policy())
+    return _cached_rate_ratio(snap, snap.version, filters, ages, standard, tuple(period1), tuple(period2), policy())
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=128)
-def _cached_rate_ratio(db: str, filters: tuple, ages: str, standard: str, period1: tuple,
+def _cached_rate_ratio(_snap, version: str, filters: tuple, ages: str, standard: str, period1: tuple,
                        period2: tuple, pol) -> dict:
     from analytics.release import rates
 
-    return rates.rate_ratio(shared_connection(db).cursor(), _selection(filters, None), period1, period2,
+    return rates.rate_ratio(_snap.cursor(), _selection(filters, None), period1, period2,
                             ages=ages, standard=standard, pol=pol)
 
 
 # --- survival ------------------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=128)
-def _cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str, method: str,
+def _cached_survival(_snap, version: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str, method: str,
                      min_at_risk: int, threshold: int) -> dict:
     from analytics.release import curves
 
-    return curves.survival(shared_connection(db).cursor(), _selection(filters, years), list(by), conf_type,
+    return curves.survival(_snap.cursor(), _selection(filters, years), list(by), conf_type,
                            method=method, min_at_risk=min_at_risk)
 
 
-def cached_survival(db: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str,
+def cached_survival(snap: Snapshot, filters: tuple, years: tuple | None, by: tuple, conf_type: str,
                     method: str = "km", min_at_risk: int = 10) -> dict:
     """What the Survival page shows of Kaplan-Meier (or net survival) per group, released
     (`analytics.release.curves.survival`: rounded, truncated curves, numbers at risk, survival at
     1/3/5/10 years, medians, notes, the log-rank test), cached per selection and threshold."""
-    return _cached_survival(db, filters, years, by, conf_type, method, min_at_risk, disclosure.policy().threshold)
+    return _cached_survival(snap, snap.version, filters, years, by, conf_type, method, min_at_risk, disclosure.policy().threshold)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def _cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
+def _cached_age_standardised(_snap, version: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
                              conf_type: str, threshold: int) -> pd.DataFrame:
     from analytics.release import curves
 
-    return curves.age_standardised(shared_connection(db).cursor(), _selection(filters, years), list(by),
+    return curves.age_standardised(_snap.cursor(), _selection(filters, years), list(by),
                                    weights=weights, conf_type=conf_type)
 
 
-def cached_age_standardised(db: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
+def cached_age_standardised(snap: Snapshot, filters: tuple, years: tuple | None, by: tuple, weights: str,
                             conf_type: str) -> pd.DataFrame:
     """Age-standardised survival from the rounded curves (`analytics.release.curves`), cached per
     selection and threshold."""
-    return _cached_age_standardised(db, filters, years, by, weights, conf_type, disclosure.policy().threshold)
+    return _cached_age_standardised(snap, snap.version, filters, years, by, weights, conf_type, disclosure.policy().threshold)
 
 
 COX_MAX_TERMS = 25  # more hazard ratios than a forest plot can show, and minutes of fitting
 
 
 @st.cache_resource(show_spinner=False, ttl=600, max_entries=16)
-def _cox_model(db: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
+def _cox_model(_snap, version: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
     """The fitted model (levels with fewer cases than the threshold left out) with its lazily
     computed proportional-hazards check (not picklable, so a resource: the same read-only result
     for every session). Exact: pages get it only through `cached_cox` and `cached_ph_test`."""
     from analytics.release import curves
 
-    return curves.cox_model(shared_connection(db).cursor(), _selection(filters, years), list(covariates),
+    return curves.cox_model(_snap.cursor(), _selection(filters, years), list(covariates),
                             max_terms=COX_MAX_TERMS)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def _cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
+def _cached_cox(_snap, version: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
     from analytics.release import curves
 
-    return curves.cox_table(_cox_model(db, filters, years, covariates, threshold))
+    return curves.cox_table(_cox_model(_snap, version, filters, years, covariates, threshold))
 
 
-def cached_cox(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+def cached_cox(snap: Snapshot, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
     """Hazard ratios as a viewer sees them (`analytics.release.curves.cox_table`; `attrs["note"]`
     says which levels were left out or hidden), cached per selection and threshold."""
-    return _cached_cox(db, filters, years, covariates, disclosure.policy().threshold)
+    return _cached_cox(snap, snap.version, filters, years, covariates, disclosure.policy().threshold)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def _cached_ph_test(db: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
+def _cached_ph_test(_snap, version: str, filters: tuple, years: tuple | None, covariates: tuple, threshold: int) -> pd.DataFrame:
     from analytics.release import curves
 
-    return curves.ph_table(_cox_model(db, filters, years, covariates, threshold))
+    return curves.ph_table(_cox_model(_snap, version, filters, years, covariates, threshold))
 
 
-def cached_ph_test(db: str, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
+def cached_ph_test(snap: Snapshot, filters: tuple, years: tuple | None, covariates: tuple) -> pd.DataFrame:
     """The proportional-hazards check of `cached_cox`'s model (computed when first asked for)."""
-    return _cached_ph_test(db, filters, years, covariates, disclosure.policy().threshold)
+    return _cached_ph_test(snap, snap.version, filters, years, covariates, disclosure.policy().threshold)
 
 
 # --- international comparison and cohorts --------------------------------------------------------
 
-def cached_international(db: str, filters: tuple, years: tuple | None, ages: str, standard: str,
+def cached_international(snap: Snapshot, filters: tuple, years: tuple | None, ages: str, standard: str,
                          ci: str) -> dict:
     """The International page, released (`analytics.release.international`), cached per
     selection and disclosure policy."""
-    return _cached_international(db, filters, years, ages, standard, ci, disclosure.policy().threshold)
+    return _cached_international(snap, snap.version, filters, years, ages, standard, ci, disclosure.policy().threshold)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def _cached_international(db: str, filters: tuple, years: tuple | None, ages: str, standard: str,
+def _cached_international(_snap, version: str, filters: tuple, years: tuple | None, ages: str, standard: str,
                           ci: str, min_cell: int) -> dict:
     from analytics.release.international import international
 
-    return international(shared_connection(db).cursor(), _selection(filters, years), ages=ages,
+    return international(_snap.cursor(), _selection(filters, years), ages=ages,
                          standard=standard, ci=ci)
 
 
@@ -192,13 +194,13 @@ def _cohorts(spec: tuple):
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=32)
-def _cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int, threshold: int) -> dict:
+def _cached_cohorts(_snap, version: str, spec: tuple, conf_type: str, min_at_risk: int, threshold: int) -> dict:
     from analytics.release import curves
 
-    return curves.cohorts(shared_connection(db).cursor(), _cohorts(spec), conf_type, min_at_risk)
+    return curves.cohorts(_snap.cursor(), _cohorts(spec), conf_type, min_at_risk)
 
 
-def cached_cohorts(db: str, spec: tuple, conf_type: str, min_at_risk: int) -> dict:
+def cached_cohorts(snap: Snapshot, spec: tuple, conf_type: str, min_at_risk: int) -> dict:
     """Everything the cohort page shows, released (`analytics.release.curves.cohorts`), for cohorts
     given as (name, filters, years) tuples; cached per cohorts and threshold."""
-    return _cached_cohorts(db, spec, conf_type, min_at_risk, disclosure.policy().threshold)
+    return _cached_cohorts(snap, snap.version, spec, conf_type, min_at_risk, disclosure.policy().threshold)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics import labels, overview
 from ui.cache import pool_summary
-from ui.connection import connection, db_path
+from ui.connection import connection, db_path, snapshot
 from ui.state import PageState
 from ui.widgets import tumour_options
 
@@ -36,7 +36,7 @@ def page_header(title: str) -> dict:
         st.error(f"No warehouse at `{path}`. Build it with `python -m analytics demo` "
                  f"(or start the app with `python3 dev.py run`, which does it for you).")
         st.stop()
-    info = pool_summary(str(path))
+    info = pool_summary(snapshot())
     if info["synthetic"]:
         if presenting():
             st.markdown(f'<div class="ccoe-notice">⚠️ {SYNTHETIC_NOTICE}</div>', unsafe_allow_html=True)

@@ -9,7 +9,7 @@ import streamlit as st
 from analytics import disclosure, iccc, suppression, tables
 from analytics.safe_text import csv_comment, csv_frame
 from ui.cache import pool_summary
-from ui.connection import db_path
+from ui.connection import snapshot
 from ui.page import SYNTHETIC_NOTICE
 
 
@@ -124,7 +124,7 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
         shown[c] = shown[c].map(lambda v, f=fmt: tables.NOT_SHOWN if pd.isna(v) else f.format(v)).astype(object)
         config[c] = st.column_config.TextColumn(label[c])
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
-    info = pool_summary(str(db_path()))
+    info = pool_summary(snapshot())
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]
     lines += [SYNTHETIC_NOTICE] if info["synthetic"] else []
     header = "".join(f"{csv_comment(ln)}\n" for ln in lines)

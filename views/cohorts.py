@@ -9,7 +9,7 @@ from analytics import figures, labels
 from analytics.disclosure import policy
 from analytics.safe_text import markdown_text
 from analytics.schema import AGE_GROUPS, TORONTO_STAGES
-from ui import (AnalysisPage, cached_cohorts, chart, checked_filters, db_path, logrank_line, survival_tables, table,
+from ui import (AnalysisPage, cached_cohorts, chart, checked_filters, snapshot, logrank_line, survival_tables, table,
                 tumour_filter)
 
 page = AnalysisPage("Compare cohorts", "cohorts")
@@ -56,7 +56,7 @@ if len({s[0] for s in spec}) < len(spec):
     st.stop()
 
 with st.spinner("Comparing cohorts…"):
-    res = cached_cohorts(str(db_path()), tuple(spec), "log-log", 10)
+    res = cached_cohorts(snapshot(), tuple(spec), "log-log", 10)
 
 pol = policy()
 # Counts reach this page as released Counts (analytics.release.curves): '1,234' or 'fewer than T'

@@ -9,7 +9,7 @@ from analytics.filters import SelectionError
 from analytics.release import rates
 from analytics.release.rates import CI_METHODS, STANDARDS, NoDenominators
 from ui import (METHOD_HELP, AnalysisPage, cached_incidence, cached_rate_ratio, cached_trend, chart, checked_filters,
-                db_path, table, tumour_filter, year_range_widget)
+                snapshot, table, tumour_filter, year_range_widget)
 
 page = AnalysisPage("Incidence", "incidence")
 info, state, tumours = page.info, page.state, page.tumours
@@ -38,7 +38,7 @@ with st.sidebar:
 
 tumour, chosen = state.get("tumour"), state.get("countries")
 years, ages, standard, ci = tuple(state.get("years")), state.get("ages"), state.get("standard"), state.get("ci")
-key = (str(db_path()), checked_filters({"country": chosen, **tumour_filter(tumour)}, years), years, ages, standard, ci)
+key = (snapshot(), checked_filters({"country": chosen, **tumour_filter(tumour)}, years), years, ages, standard, ci)
 
 with st.spinner("Computing rates…"):
     try:
@@ -95,7 +95,7 @@ with tab_groups:
         if tumour:
             st.caption("Showing all ICCC-3 main groups for the selected countries "
                        "(the tumour filter is not applied here).")
-        by_group = cached_incidence(str(db_path()), checked_filters({"country": chosen}, years), years, ages,
+        by_group = cached_incidence(snapshot(), checked_filters({"country": chosen}, years), years, ages,
                                     standard, ci, by=("country", "iccc_main"))
         grid = by_group.table
         if by_group.left_out and by_group.left_out != pooled.left_out:
@@ -134,7 +134,7 @@ with tab_trend:
                    "95% CI from the t distribution (SEER*Stat's method).")
         if years[1] - years[0] >= 9:
             p1, p2 = (years[0], years[0] + 4), (years[1] - 4, years[1])
-            rr = cached_rate_ratio(str(db_path()), key[1], ages, standard, p1, p2)
+            rr = cached_rate_ratio(snapshot(), key[1], ages, standard, p1, p2)
             if rr["suppressed"]:
                 why = rr.get("reason") or "too few cases"
                 st.caption(f"Rate ratio {p2[0]}–{p2[1]} vs {p1[0]}–{p1[1]}: not shown ({why}).")

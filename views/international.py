@@ -11,7 +11,7 @@ from analytics.release.international import (CASE_MIX_RULE, FLAG_RULES, QUALITY_
 from analytics.release.rates import CI_METHODS, STANDARDS
 from analytics.safe_text import markdown_text
 from analytics.tables import NOT_SHOWN
-from ui import (METHOD_HELP, AnalysisPage, cached_international, chart, checked_filters, db_path, table, tumour_filter,
+from ui import (METHOD_HELP, AnalysisPage, cached_international, chart, checked_filters, snapshot, table, tumour_filter,
                 year_range_widget)
 
 page = AnalysisPage("International comparison", "international")
@@ -38,7 +38,7 @@ ages, standard = state.get("ages"), state.get("standard")
 fkey = checked_filters({"country": chosen, **tumour_filter(tumour)}, years)
 with st.spinner("Comparing countries…"):
     try:
-        res = cached_international(str(db_path()), fkey, years, ages, standard, "tiwari")
+        res = cached_international(snapshot(), fkey, years, ages, standard, "tiwari")
     except SelectionError as e:  # e.g. a partner's population file does not cover every year
         st.error(f"The comparison cannot be made for this selection: {markdown_text(e)}.")
         st.stop()

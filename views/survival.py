@@ -7,7 +7,7 @@ from analytics.disclosure import policy
 from analytics.filters import SelectionError
 from analytics.safe_text import markdown_text
 from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_ph_test, cached_survival, chart,
-                checked_filters, db_path, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
+                checked_filters, snapshot, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
@@ -51,12 +51,12 @@ fkey = checked_filters({"country": state.get("countries"), **tumour_filter(tumou
 measure = state.get("measure")
 with st.spinner("Estimating survival…"):
     try:
-        res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
+        res = cached_survival(snapshot(), fkey, years, (by,) if by else (), state.get("ci"),
                               method=measure, min_at_risk=state.get("min_at_risk"))
     except SelectionError as e:
         st.info(f"{MEASURES[measure]} is not available for this selection: {markdown_text(e)}. Showing observed survival.")
         measure = "km"
-        res = cached_survival(str(db_path()), fkey, years, (by,) if by else (), state.get("ci"),
+        res = cached_survival(snapshot(), fkey, years, (by,) if by else (), state.get("ci"),
                               min_at_risk=state.get("min_at_risk"))
 
 what = tumours[tumour].strip() if tumour else "All tumours"
@@ -124,7 +124,7 @@ with tab_std:
         st.radio("Weights over the age bands 0-4, 5-9, 10-14, 15-19", ["cohort", "equal"], key=k_weights,
                  horizontal=True,
                  format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
-        asd = cached_age_standardised(str(db_path()), fkey, years, (by,) if by else (), state.get("std_weights"),
+        asd = cached_age_standardised(snapshot(), fkey, years, (by,) if by else (), state.get("std_weights"),
                                       state.get("ci"))
         st.markdown("**Age-standardised survival**, % (95% CI)")
         table(tables.survival_wide(asd, [by] if by else []), "age_standardised_survival.csv", footnote=foot, csv=asd)
@@ -140,7 +140,7 @@ with tab_cox:
     else:
         try:
             with st.spinner("Fitting the Cox model…"):
-                hr = cached_cox(str(db_path()), fkey, years, tuple(covs))
+                hr = cached_cox(snapshot(), fkey, years, tuple(covs))
             chart(figures.forest_plot(hr, f"Hazard ratios: {what}", not_shown=f"not shown ({pol.fewer} deaths)",
                                       footnote=foot.split("\n")[0] + "\nCox proportional hazards, Efron ties, "
                                       "Wald 95% CI; each term against its covariate's reference level."), "survival-cox")
@@ -150,7 +150,7 @@ with tab_cox:
             with st.expander("Proportional-hazards check", key="ph_check_open", on_change="rerun") as ph_box:
                 if ph_box.open:  # computed only when asked for
                     with st.spinner("Testing proportional hazards…"):
-                        table(cached_ph_test(str(db_path()), fkey, years, tuple(covs)),
+                        table(cached_ph_test(snapshot(), fkey, years, tuple(covs)),
                               "proportional_hazards_check.csv", footnote=foot)
                 st.caption("Score test per covariate and overall (GLOBAL), as R's cox.zph with the Kaplan-Meier "
                            "time transform (Grambsch & Therneau 1994): a small p suggests that covariate's hazard "
