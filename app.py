@@ -7,10 +7,17 @@ analytics/.
 """
 import streamlit as st
 
-from ui.connection import pin_snapshot
+from analytics.access import RolesFileError
+from ui.auth import account_box, principal, roles
+from ui.connection import pin_snapshot, release_snapshot
 
 st.set_page_config(page_title="Childhood Cancer Outcomes Explorer", page_icon="📊", layout="wide")
 pin_snapshot()  # this run reads one warehouse version throughout (loads do not stop the app)
+try:
+    roles()  # the roles file, checked once: a mistake in it stops every page with the problem named
+except RolesFileError as e:
+    st.error(f"The app cannot start: {e}", icon=":material/error:")
+    st.stop()
 
 pages = [
     # the default page is served at "/" (Streamlit ignores a url_path for it)
@@ -24,4 +31,14 @@ pages = [
             url_path="data-quality"),
     st.Page("views/help.py", title="Help & methods", icon=":material/help:", url_path="help"),
 ]
-st.navigation(pages).run()
+# Pages for roles (analytics.access refuses their actions to anyone else, whatever is shown).
+who = principal()
+if who.admin or who.countries:
+    pages.append(st.Page("views/upload.py", title="Load data", icon=":material/upload_file:", url_path="upload"))
+if who.admin:
+    pages.append(st.Page("views/audit.py", title="Audit log", icon=":material/history:", url_path="audit"))
+account_box()
+try:
+    st.navigation(pages).run()
+finally:
+    release_snapshot()

@@ -2,6 +2,7 @@
 """The README's two commands, in one place, with nothing but Python 3.11 needed to start them.
 
     python3 dev.py run     # set up .venv, build the demo warehouse if missing, start the app
+    python3 dev.py run --sign-in   # the same with sign-in: a local identity provider and demo roles
     python3 dev.py test    # set up .venv (with test tools and Chromium), run the whole test suite
 
 `.ci/run` calls `python3 dev.py test`, so an install step missing here fails CI.
@@ -69,7 +70,9 @@ def ensure_chromium() -> None:
 
 
 def cmd_run(args: list[str]) -> None:
-    ensure_venv(dev=False)
+    sign_in = "--sign-in" in args
+    args = [a for a in args if a != "--sign-in"]
+    ensure_venv(dev=sign_in)  # the local identity provider is a test tool (requirements-dev.txt)
     if not WAREHOUSE.exists():
         # built under another name and renamed when complete, so an interrupted build is redone
         building = WAREHOUSE.with_name(WAREHOUSE.name + ".building")
@@ -77,6 +80,9 @@ def cmd_run(args: list[str]) -> None:
         say(f"building the demo warehouse {WAREHOUSE.relative_to(ROOT)} (first run only, about a minute)")
         run([str(PY), "-m", "analytics", "demo", "--db", str(building)], cwd=ROOT)
         building.replace(WAREHOUSE)
+    if sign_in:  # a local OpenID Connect provider, demonstration roles, and the app using them
+        run([str(PY), str(ROOT / "scripts" / "local_signin.py"), *args], cwd=ROOT)
+        return
     port = os.environ.get("PORT", "8501")
     run([str(PY), "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", port,
          "--server.headless", "true", "--browser.gatherUsageStats", "false", *args], cwd=ROOT)

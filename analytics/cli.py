@@ -24,19 +24,19 @@ def _writing(args: argparse.Namespace):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from analytics import audit, snapshots
-    from analytics.ingest import StrictRejectError, SubmissionError, ingest_file
+    from analytics import access, snapshots
+    from analytics.ingest import StrictRejectError, SubmissionError
 
     if args.name and len(args.files) > 1:
         _err("error: --name applies to a single file")
         return 2
     status = 0
-    who = audit.command_line_user()
+    who = access.command_line()
     with _writing(args) as con:
         for f in args.files:
-            try:
-                report = ingest_file(con, f, name=args.name, synthetic=args.synthetic, strict=args.strict,
-                                     replace=args.replace)
+            try:  # as the upload page does, for the command line (the warehouse's owner: an admin)
+                report = access.ingest(con, who, f, name=args.name, synthetic=args.synthetic,
+                                       strict=args.strict, replace=args.replace)
             except StrictRejectError as e:
                 print(e.report.summary(), flush=True)
                 _err(f"error: {e}")
@@ -46,7 +46,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 _err(f"error: {e}")
                 status = 1
                 continue
-            audit.record_ingest(con, report, f, who)
             print(report.summary(), flush=True)
         if not con.execute("SELECT 1 FROM audit_log WHERE data_version = ?",
                            [snapshots.data_version(con) + 1]).fetchone():
@@ -94,13 +93,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from analytics import audit
-    from analytics.ingest import SubmissionError, readmitted_lines, remove_submission
+    from analytics import access
+    from analytics.ingest import SubmissionError, readmitted_lines
 
     try:
         with _writing(args) as con:
-            removal = remove_submission(con, args.submission)
-            audit.record_removal(con, args.submission, removal, audit.command_line_user())
+            removal = access.remove(con, access.command_line(), args.submission)
     except SubmissionError as e:
         _err(f"error: {e}")
         return 1

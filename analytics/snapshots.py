@@ -201,7 +201,7 @@ class Snapshot:
         con.execute(f"USE {ALIAS}")
         from analytics import warehouse
 
-        if not warehouse.has_record_keys(con):  # made before disclosure control: upgrade, reopen
+        if not warehouse.is_current(con):  # made before record keys or the audit log: upgrade, reopen
             con.close()
             warehouse.upgrade(path, who="the app (automatic upgrade)")
             return cls.open(path)

@@ -115,7 +115,7 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
             raise FileNotFoundError(f"warehouse {path} does not exist; build it with "
                                     f"`python -m analytics demo` or `python -m analytics init`")
         con = duckdb.connect(str(path), read_only=True)
-        if _has_record_keys(con):
+        if is_current(con):
             return con
         con.close()
         upgrade(path)
@@ -137,22 +137,25 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
 
 
 def upgrade(path: Path, who: str | None = None) -> None:
-    """Give a warehouse made before record keys existed its keys (one write, as a new snapshot:
-    `analytics.snapshots.writing`), since no page may show a count without them."""
+    """Give a warehouse made before record keys or the audit log existed what it lacks (one write,
+    as a new snapshot: `analytics.snapshots.writing`): no page may show a count without record
+    keys, and every change from now on is logged."""
     from analytics import audit, snapshots
 
     try:
         with snapshots.writing(path) as con:
             audit.record(con, who=who or audit.command_line_user(), action="upgrade",
-                         what="record keys and cell-key secret added (disclosure control)")
+                         what="warehouse brought up to date (record keys, audit log)")
     except duckdb.Error as e:
         raise RuntimeError(f"warehouse {path} predates disclosure control and could not be "
                            f"upgraded ({e}); run `python -m analytics init --db {path}` once") from e
 
 
-def has_record_keys(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse `con` reads has disclosure control's record keys."""
-    return _has_record_keys(con)
+def is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse `con` reads has everything a reader needs: disclosure control's
+    record keys, and the audit log (a warehouse made before either is upgraded once: `upgrade`)."""
+    return _has_record_keys(con) and bool(con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'audit_log'").fetchall())
 
 
 #: SQL of a tumour's record key (`cases.record_key`): the first 32 bits of SHA-256 over the

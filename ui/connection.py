@@ -39,6 +39,12 @@ def pin_snapshot() -> None:
     _run.snapshot = _snapshots(str(path)).current() if path.exists() else None
 
 
+def release_snapshot() -> None:
+    """Forget this run's snapshot when the run ends (app.py), so that an idle session does not
+    keep a replaced warehouse file open (its disk space is freed when no one reads it)."""
+    _run.snapshot = None
+
+
 def snapshot() -> snapshots.Snapshot:
     """The warehouse version this script run reads (the newest one when the run pinned none)."""
     pinned = getattr(_run, "snapshot", None)

@@ -10,8 +10,9 @@ st.caption("Every loaded file, with its rows read, loaded, rejected and unclassi
            "A submission usually holds the tumours of one country, so its rows are counts like any "
            f"other on this site: {NOTE[0].lower()}{NOTE[1:]} Rows read therefore need not equal rows "
            "loaded plus rows rejected here. The exact accounting of each file is printed when it is "
-           "loaded (`python -m analytics ingest`); rejected rows are kept in the warehouse with every "
-           "reason: list them with `python -m analytics rejected SUBMISSION`.")
+           "loaded (on the Load data page, or by `python -m analytics ingest`); rejected rows are kept in "
+           "the warehouse with every reason, shown to the data managers of their country on the Load "
+           "data page after signing in (or `python -m analytics rejected SUBMISSION`).")
 con = connection()
 subs = pool.submissions(con)
 if subs.empty:
