@@ -309,6 +309,46 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, data: bytes) -> tuple[
     return ignored, parsed.blank
 
 
+#: Parquet is compressed, and dictionary-encoded text stores a repeated value once: a small file
+#: may hold columns that take far more memory once read (a "zip bomb"). Files whose values would
+#: take more than this (bytes) are refused before they are read.
+MAX_PARQUET_EXPANDED_BYTES = 800 * 1024 * 1024
+
+
+def check_parquet(source, name: str) -> None:
+    """Refuse (SubmissionError, one sentence) a Parquet file with nested columns (lists,
+    structs, maps: a submission has one plain value per column) or whose values would take more
+    than MAX_PARQUET_EXPANDED_BYTES once read. Measured batch by batch with text kept
+    dictionary-encoded, so the measuring itself stays small. `source`: a path or file object."""
+    import pyarrow.compute as pc
+
+    try:
+        schema = pq.ParquetFile(source).schema_arrow
+        nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+        if nested:
+            raise SubmissionError(f"{name}: nested columns ({', '.join(_printable(n) for n in nested[:5])}); "
+                                  "a submission has one plain value per column")
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+        if hasattr(source, "seek"):
+            source.seek(0)
+        expanded = 0
+        for batch in pq.ParquetFile(source, read_dictionary=text).iter_batches(batch_size=10_000):
+            for col in batch.columns:
+                if pa.types.is_dictionary(col.type):
+                    lengths = pc.binary_length(col.dictionary).fill_null(0)
+                    expanded += pc.sum(pc.take(lengths, col.indices)).as_py() or 0
+                else:
+                    expanded += col.nbytes
+            if expanded > MAX_PARQUET_EXPANDED_BYTES:
+                raise SubmissionError(f"{name}: would expand to more than {MAX_PARQUET_EXPANDED_BYTES // 2**20:,} "
+                                      "MB when read; the largest accepted is that much")
+    except SubmissionError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise SubmissionError(f"{name}: cannot be read as Parquet: {str(e).splitlines()[0][:200]}") from None
+
+
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     """Fill `_raw` and `_malformed` (empty) from a Parquet file read by pyarrow. Columns are
     renamed c0, c1, ... before DuckDB sees them, so no column name reaches SQL.
@@ -316,6 +356,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     pandas conventions are honoured: NaN in a float column is a missing value, integral floats
     (pandas writes integer columns with gaps as float64) are integers, datetime64 columns are dates
     (the calendar date written; time-zone-aware ones in UTC). inf/-inf is rejected (NONFINITE)."""
+    check_parquet(path, path.name)
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as e:

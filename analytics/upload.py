@@ -6,7 +6,8 @@ receiving the file is its own:
 
 - `stage` keeps the upload under a name of our making (the file's own name cut to its last part,
   letters, digits, `.`, `-` and `_` only), refuses more than `MAX_UPLOAD_BYTES` and any type but
-  CSV or Parquet, and never lets the name choose a folder;
+  CSV or Parquet (nor a Parquet file the ingest would refuse), and never lets the name choose a
+  folder;
 - `check` loads it on a copy that is then thrown away, to show the row accounting, the rejected
   rows and what a load would replace, before anything changes;
 - `load` and `remove` make the change, as `who`, audited.
@@ -30,9 +31,6 @@ from analytics import access, snapshots
 #: (`server.maxUploadSize`, in MB, .streamlit/config.toml) is set to the same.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 SUFFIXES = (".csv", ".parquet")
-#: Parquet is compressed: its columns may expand far beyond the file (a "zip bomb"). A file whose
-#: row groups declare more than this many bytes uncompressed is refused before it is read.
-MAX_PARQUET_EXPANDED_BYTES = 4 * MAX_UPLOAD_BYTES
 
 STAGING = Path(tempfile.gettempdir()) / "ccoe-uploads"
 
@@ -82,42 +80,14 @@ def stage(name: str, data: bytes, directory: str | Path | None = None) -> Path:
 
 
 def _check_parquet(name: str, data: bytes) -> None:
-    """Refuse a Parquet file with nested columns (lists, structs, maps), or one whose values would
-    take more than MAX_PARQUET_EXPANDED_BYTES once read (compression and dictionary encoding let a
-    small file hold a huge column): measured batch by batch, text kept dictionary-encoded, so
-    the measuring itself stays small."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    """The ingest's own Parquet checks (`analytics.ingest.check_parquet`: nested columns, values
+    that would expand beyond its limit), before the file is kept."""
+    from analytics.ingest import SubmissionError, check_parquet
 
     try:
-        pf = pq.ParquetFile(io.BytesIO(data))
-        schema = pf.schema_arrow
-    except (pa.ArrowException, OSError, ValueError):
-        raise UploadError(f"{name} cannot be read as Parquet") from None
-    nested = [f.name for f in schema if pa.types.is_nested(f.type)]
-    if nested:
-        raise UploadError(f"{name} has nested columns ({', '.join(_shown(n) for n in nested[:5])}); a "
-                          "submission has one plain value per column")
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-            or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
-    expanded = 0
-    try:
-        pf = pq.ParquetFile(io.BytesIO(data), read_dictionary=text)
-        for batch in pf.iter_batches(batch_size=10_000):
-            for col in batch.columns:
-                if pa.types.is_dictionary(col.type):
-                    lengths = pc.binary_length(col.dictionary).fill_null(0)
-                    expanded += pc.sum(pc.take(lengths, col.indices)).as_py() or 0
-                else:
-                    expanded += col.nbytes
-            if expanded > MAX_PARQUET_EXPANDED_BYTES:
-                raise UploadError(f"{name} would expand to more than {MAX_PARQUET_EXPANDED_BYTES // 2**20:,} MB "
-                                  "when read; the largest accepted is that much")
-    except UploadError:
-        raise
-    except (pa.ArrowException, OSError, ValueError):
-        raise UploadError(f"{name} cannot be read as Parquet") from None
+        check_parquet(io.BytesIO(data), name)
+    except SubmissionError as e:
+        raise UploadError(str(e)) from None
 
 
 def discard(path: Path) -> None:

@@ -84,12 +84,16 @@ def test_a_parquet_with_nested_columns_or_that_would_expand_too_far_is_refused(t
     pq.write_table(pa.table({"case_id": ["1"], "country": [{"code": "FRA"}]}), nested)
     with pytest.raises(upload.UploadError, match="nested columns"):
         upload.stage("FRA.parquet", nested.getvalue(), tmp_path)
+    (tmp_path / "nested.parquet").write_bytes(nested.getvalue())  # the command line refuses it too
+    db = tmp_path / "w.duckdb"
+    assert main(["ingest", str(tmp_path / "nested.parquet"), "--db", str(db)]) == 1
+    assert not db.exists()
     big = io.BytesIO()
     # 100,000 copies of one 100 kB value: under a kilobyte on disk, 10 GB once read
     bomb = pa.DictionaryArray.from_arrays(pa.array([0] * 100_000, pa.int32()), pa.array(["x" * 100_000]))
     pq.write_table(pa.table({"case_id": bomb}), big, compression="zstd")
     assert len(big.getvalue()) < 100_000
-    with pytest.raises(upload.UploadError, match="would expand to more than"):
+    with pytest.raises(upload.UploadError, match="would expand to more than 800 MB"):
         upload.stage("FRA.parquet", big.getvalue(), tmp_path)
     with pytest.raises(upload.UploadError, match="cannot be read as Parquet"):
         upload.stage("FRA.parquet", b"PAR1 not really", tmp_path)
