@@ -47,8 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 status = 1
                 continue
             print(report.summary(), flush=True)
-        if not con.execute("SELECT 1 FROM audit_log WHERE data_version = ?",
-                           [snapshots.data_version(con) + 1]).fetchone():
+        if not snapshots.recorded(con):
             raise snapshots.Unchanged  # every file refused: the warehouse stays as it was
     return status
 

@@ -156,8 +156,7 @@ def writing(path: str | Path, *, wait: bool = True, log=None) -> Iterator[duckdb
                     yield con
                 except Unchanged:
                     return
-                if not con.execute("SELECT 1 FROM audit_log WHERE data_version = ?",
-                                   [data_version(con) + 1]).fetchone():
+                if not recorded(con):
                     raise RuntimeError("a change without its audit entry (analytics.audit.record) "
                                        "is not published")
                 con.execute("""INSERT OR REPLACE INTO meta
@@ -172,6 +171,12 @@ def writing(path: str | Path, *, wait: bool = True, log=None) -> Iterator[duckdb
         finally:
             for leftover in (copy, copy.with_name(copy.name + ".wal")):
                 leftover.unlink(missing_ok=True)
+
+
+def recorded(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the change being written on `con` (inside `writing`) has its audit entry yet."""
+    return bool(con.execute("SELECT 1 FROM audit_log WHERE data_version = ?",
+                            [data_version(con) + 1]).fetchone())
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -78,7 +78,7 @@ with load_tab:
                     staged = upload.stage(f.name, f.getvalue())
                     st.write("Reading and validating every row (nothing is changed yet)")
                     outcome = upload.check(db_path(), who, staged, name=name or None, replace=replace)
-                    st.session_state["upload_checked"] = (f.file_id, name, replace, str(staged), outcome)
+                    st.session_state["upload_checked"] = (f.file_id, name, replace, staged, outcome)
                     status.update(label="Checked: nothing has changed yet", state="complete", expanded=False)
                 except (upload.UploadError, SubmissionError, StrictRejectError, access.PermissionDenied,
                         WarehouseBusy) as e:
@@ -96,10 +96,10 @@ with load_tab:
                 done = problem = None
                 with st.status("Loading: a new version of the warehouse ...") as status:
                     try:
-                        done = upload.load(db_path(), who, upload.Path(checked[3]), name=name or None,
+                        done = upload.load(db_path(), who, checked[3], name=name or None,
                                            replace=replace)
                         status.update(label="Loaded", state="complete")
-                        upload.discard(upload.Path(checked[3]))
+                        upload.discard(checked[3])
                         st.session_state.pop("upload_checked", None)
                     except (SubmissionError, access.PermissionDenied, WarehouseBusy) as e:
                         status.update(label="Not loaded", state="error")
