@@ -250,3 +250,45 @@ def remove(con: duckdb.DuckDBPyConnection, who: Principal, submission_id: str):
     removal = remove_submission(con, submission_id)
     audit.record_removal(con, submission_id, removal, who.identity)
     return removal
+
+
+def require_countries(who: Principal, countries, what: str) -> None:
+    """Raise PermissionDenied unless `who` manages every country in `countries` (admins all)."""
+    require_data_manager(who)
+    others = sorted(c for c in countries if not who.manages(c))
+    if others:
+        raise PermissionDenied(f"{what} holds data of {', '.join(others)}, which {who.identity} does not manage")
+
+
+def population(con: duckdb.DuckDBPyConnection, who: Principal, pf, path: str | Path):
+    """`reference.population.replace_population` of a read population file `pf` (from `path`) for
+    `who` (an admin, or the data manager of every country in the file), inside
+    `snapshots.writing`, audited."""
+    from analytics import audit
+    from analytics.reference.population import replace_population
+
+    countries = sorted(pf.rows["country"].unique())
+    require_countries(who, countries, f"the population file {Path(path).name}")
+    report = replace_population(con, pf)
+    audit.record(con, who=who.identity, action="population",
+                 what=f"population of {', '.join(countries)}"
+                      + (f"; replaced {report.rows_replaced} rows" if report.rows_replaced else ""),
+                 file_name=Path(path).name, sha256=audit.file_sha256(path),
+                 rows_read=pf.rows_read, rows_loaded=report.rows_loaded)
+    return report
+
+
+def lifetable(con: duckdb.DuckDBPyConnection, who: Principal, table, path: str | Path) -> int:
+    """`reference.lifetable.replace_life_table` of a read life table (from `path`) for `who` (an
+    admin, or the data manager of its country), inside `snapshots.writing`, audited; returns the
+    number of rows it replaced."""
+    from analytics import audit
+    from analytics.reference.lifetable import SEX_NAMES, replace_life_table
+
+    require_countries(who, [table.country], f"the life table {Path(path).name}")
+    replaced = replace_life_table(con, table)
+    audit.record(con, who=who.identity, action="lifetable",
+                 what=f"life table of {table.country} {SEX_NAMES[table.sex]}"
+                      + (f"; replaced {replaced} rows" if replaced else ""),
+                 file_name=Path(path).name, sha256=audit.file_sha256(path), rows_loaded=len(table.rows))
+    return replaced

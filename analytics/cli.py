@@ -144,9 +144,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_population(args: argparse.Namespace) -> int:
-    from analytics import audit
+    from analytics import access
     from analytics.reference import ReferenceFileError
-    from analytics.reference.population import read_population_file, replace_population
+    from analytics.reference.population import read_population_file
 
     try:
         pf = read_population_file(args.file)  # validated before the warehouse is opened
@@ -154,20 +154,15 @@ def cmd_population(args: argparse.Namespace) -> int:
         _err(f"error: {e}")
         return 1
     with _writing(args) as con:
-        report = replace_population(con, pf)
-        audit.record(con, who=audit.command_line_user(), action="population",
-                     what=f"population of {', '.join(sorted(pf.rows['country'].unique()))}"
-                          + (f"; replaced {report.rows_replaced} rows" if report.rows_replaced else ""),
-                     file_name=Path(args.file).name, sha256=audit.file_sha256(args.file),
-                     rows_read=pf.rows_read, rows_loaded=report.rows_loaded)
+        report = access.population(con, access.command_line(), pf, args.file)
     print(report.summary(), flush=True)
     return 0
 
 
 def cmd_lifetable(args: argparse.Namespace) -> int:
-    from analytics import audit
+    from analytics import access
     from analytics.reference import ReferenceFileError
-    from analytics.reference.lifetable import SEX_NAMES, read_life_table_file, replace_life_table
+    from analytics.reference.lifetable import read_life_table_file
 
     try:
         table = read_life_table_file(args.file, args.country, args.sex)
@@ -175,12 +170,7 @@ def cmd_lifetable(args: argparse.Namespace) -> int:
         _err(f"error: {e}")
         return 1
     with _writing(args) as con:
-        replaced = replace_life_table(con, table)
-        audit.record(con, who=audit.command_line_user(), action="lifetable",
-                     what=f"life table of {table.country} {SEX_NAMES[table.sex]}"
-                          + (f"; replaced {replaced} rows" if replaced else ""),
-                     file_name=Path(args.file).name, sha256=audit.file_sha256(args.file),
-                     rows_loaded=len(table.rows))
+        replaced = access.lifetable(con, access.command_line(), table, args.file)
     print(table.summary(replaced), flush=True)
     return 0
 
@@ -259,6 +249,28 @@ def cmd_incidence(args: argparse.Namespace) -> int:
         notes = [*notes, f"{n_supp} row(s) suppressed (fewer cases than the threshold): values left empty."]
     _write_table(df[cols], args.format)
     _notices(con, notes)
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    """The data-quality indicators by country (or country and year), exact: this command reads the
+    warehouse file, as `ingest` and `rejected` do, for the people who keep it."""
+    import pandas as pd
+
+    from analytics import quality
+
+    con = warehouse.connect(args.db, read_only=True)
+    by = ["country", "year"] if args.by_year else ["country"]
+    df = quality.indicators(con, None, by)
+    df["closing_date"] = pd.to_datetime(df["closing_date"]).dt.strftime("%Y-%m-%d")
+    if not args.by_year:
+        df = df.merge(quality.age_unknown(con), on="country", how="left")
+        df["age_unknown_share"] = df["n_age_unknown"] / (df["cases"] + df["n_age_unknown"])
+    cols = by + ["cases", "dco_share", "mv_share"] + (["age_unknown_share"] if not args.by_year else []) + [
+        "sex_unknown_share", "stage_unknown_share", "followup_completeness", "median_followup_years", "closing_date"]
+    _write_table(df[cols], args.format)
+    _notices(con, ["Exact values (the app shows them released). Definitions: analytics/quality.py; "
+                   f"{quality.QUALITY_SOURCE}; follow-up completeness (Clark's C): {quality.COMPLETENESS_SOURCE}."])
     return 0
 
 
@@ -391,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["csv", "table"], default="csv")
     sp.add_argument("--verify", action="store_true", help="check the log's hash chain instead")
     sp.set_defaults(func=cmd_audit)
+
+    sp = with_db(sub.add_parser("quality", help="data-quality indicators by country: DCO, MV, unknown "
+                                                 "age/sex/stage, follow-up completeness and median"))
+    sp.add_argument("--by-year", action="store_true", help="by country and year of diagnosis")
+    sp.add_argument("--format", choices=["csv", "json"], default="csv")
+    sp.set_defaults(func=cmd_quality)
 
     sp = with_db(sub.add_parser("rejected", help="list rejected rows with their reasons (CSV)"))
     sp.add_argument("submission", nargs="?", help="one submission id (default: all)")

@@ -11,113 +11,37 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics import quality as _quality
 from analytics import survival
+# The data-quality indicators, their cut-offs and flags are defined once, in analytics.quality;
+# re-exported here for this module's callers (the International comparison's release layer).
+from analytics.quality import (DCO_MAX, FOLLOWUP_MIN_YEARS, MV_MIN, QUALITY_SOURCE,  # noqa: F401
+                               UNDER5_MAX_DIFFERENCE, caveats, flag_rules, quality_flag)
 from analytics.filters import AGE_RANGES, Selection, SelectionError
 from analytics.incidence import NoDenominators, incidence
 from analytics.suppression import threshold
 
 #: Funnel-plot control limits (two-sided normal quantiles): 95% and 99.8%.
 FUNNEL_Z = {"95%": 1.959963984540054, "99.8%": 3.090232306167813}
-#: Data-quality indicators and the cut-offs at which a country is flagged, in ONE place (the
-#: caveats, the flags on the International page's charts and their legend all read these).
-#: The indicators are the usual validity and follow-up indicators of a cancer registry: Bray F,
-#: Parkin DM. Evaluation of data quality in the cancer registry: principles and methods. Part I:
-#: comparability, validity and timeliness. Eur J Cancer 2009;45:747-55 (as CI5 uses them: Bray F,
-#: Ferlay J, CI5 Vol. XI, chapter 5). That review sets no pass marks; the cut-offs are this
-#: project's screening values, to flag a country for reading, not to exclude it:
-#: - DCO (death certificate only) share above 5%: incidence may be incomplete, and survival is
-#:   over-estimated (DCO tumours have no survival time and are left out of it);
-DCO_MAX = 0.05
-#: - microscopically verified (cytology or histology) share below 80%: diagnoses less certain;
-MV_MIN = 0.80
-#: - median follow-up of the cases analysed under 5 years: 5-year survival partly extrapolated;
-FOLLOWUP_MIN_YEARS = 5.0
-#: - case mix: share of children under 5 more than 10 points from the pool's (survival here is
-#:   not age-standardised, and the youngest children fare differently). A caveat, not a flag.
-UNDER5_MAX_DIFFERENCE = 0.10
-#: The source, as the page cites it.
-QUALITY_SOURCE = "Bray F, Parkin DM. Eur J Cancer 2009;45:747-55"
-#: The same cut-offs by column (kept for callers of the earlier name).
+#: The same cut-offs by column.
 CAVEATS = {"dco_share": DCO_MAX, "mv_share": MV_MIN, "median_followup_years": FOLLOWUP_MIN_YEARS,
            "under5_difference": UNDER5_MAX_DIFFERENCE}
-
-
-#: The parts of each data-quality share, as SQL conditions (numerator, denominator; None = all
-#: the country's cases). `quality(keys=True)` returns their counts and key sums, from which the
-#: viewer's shares are released (analytics/release/international.py).
-QUALITY_PARTS = {
-    "dco": "dco", "mv": "basis IN (5, 6, 7)", "basis_known": "basis IS NOT NULL AND basis <> 9",
-    "under5": "age_band = '0-4'", "analysed": "NOT dco",
-}
+#: The parts of each data-quality share, as SQL conditions (`quality.PARTS`).
+QUALITY_PARTS = _quality.PARTS
+_COLUMNS = ["country", "cases", "dco_share", "mv_share", "median_followup_years", "excluded_share",
+            "under5_share"]
 
 
 def quality(con: duckdb.DuckDBPyConnection, selection: Selection, keys: bool = False) -> pd.DataFrame:
-    """Per country: cases, share DCO, share microscopically verified (basis 5, 6, 7 among cases
-    with a known basis), median follow-up in years of the cases analysed for survival, and the
-    share excluded from survival (DCO).
+    """Per country (`quality.indicators`): cases, share DCO, share microscopically verified
+    (basis 5, 6, 7 among cases with a known basis), median follow-up in years of the cases
+    analysed for survival, the share excluded from survival (DCO) and the share under 5.
 
-    With `keys`, also the count and the record-key sum (`analytics.disclosure`) of all cases
-    (`cases_key`) and of each part of `QUALITY_PARTS` (`n_dco`, `dco_key`, ...)."""
-    from analytics.disclosure import key_sum_sql
-
-    where, params = selection.where()
-    extra = "".join(f", count(*) FILTER (WHERE {cond}) AS n_{name}, {key_sum_sql(cond)} AS {name}_key"
-                    for name, cond in QUALITY_PARTS.items()) + f", {key_sum_sql()} AS cases_key" if keys else ""
-    return con.execute(f"""
-        SELECT country, count(*) AS cases,
-               avg(dco::INT) AS dco_share,
-               avg(CASE WHEN basis IN (5, 6, 7) THEN 1.0 WHEN basis IS NULL OR basis = 9 THEN NULL ELSE 0.0 END)
-                 AS mv_share,
-               median(followup_years) FILTER (WHERE NOT dco) AS median_followup_years,
-               avg(dco::INT) AS excluded_share,
-               avg((age_band = '0-4')::INT) AS under5_share{extra}
-        FROM cases WHERE {where} GROUP BY country ORDER BY country""", params).df()
-
-
-def flag_rules() -> str:
-    """The flag's cut-offs in words: 'DCO > 5%, microscopically verified < 80% or median
-    follow-up < 5 years'."""
-    return (f"DCO > {DCO_MAX:.0%}, microscopically verified < {MV_MIN:.0%} or median follow-up "
-            f"< {FOLLOWUP_MIN_YEARS:g} years")
-
-
-def _num(row, col) -> float | None:
-    v = row.get(col) if hasattr(row, "get") else None
-    return None if v is None or pd.isna(v) else float(v)
-
-
-def quality_flag(row: pd.Series) -> str:
-    """A short flag for a chart row or table cell: 'DCO 7.3%, follow-up 2.1 y' for the
-    indicators beyond their cut-off (empty when none is; a missing value never flags)."""
-    parts = []
-    dco, mv, fu = _num(row, "dco_share"), _num(row, "mv_share"), _num(row, "median_followup_years")
-    if dco is not None and dco > DCO_MAX:
-        parts.append(f"DCO {dco:.1%}")
-    if mv is not None and mv < MV_MIN:
-        parts.append(f"MV {mv:.0%}")
-    if fu is not None and fu < FOLLOWUP_MIN_YEARS:
-        parts.append(f"follow-up {fu:.1f} y")
-    return ", ".join(parts)
-
-
-def caveats(row: pd.Series, pooled_under5: float | None = None) -> str:
-    """Plain words for a country's data-quality and case-mix flags (empty when none)."""
-    notes = []
-    if bool(row.get("no_population", False)):  # first: it explains the empty incidence columns
-        notes.append("no population (person-years) for its years: no incidence rate")
-    u5 = _num(row, "under5_share")
-    if pooled_under5 is not None and u5 is not None and abs(u5 - pooled_under5) > UNDER5_MAX_DIFFERENCE:
-        notes.append(f"case mix: {u5:.0%} under 5 years vs {pooled_under5:.0%} in the pool")
-    dco, mv, fu = _num(row, "dco_share"), _num(row, "mv_share"), _num(row, "median_followup_years")
-    if dco is not None and dco > DCO_MAX:
-        notes.append(f"{dco:.1%} registered from death certificates only (flag above {DCO_MAX:.0%}): "
-                     f"incidence may be incomplete and survival over-estimated")
-    if mv is not None and mv < MV_MIN:
-        notes.append(f"only {mv:.0%} microscopically verified (flag below {MV_MIN:.0%})")
-    if fu is not None and fu < FOLLOWUP_MIN_YEARS:
-        notes.append(f"median follow-up {fu:.1f} years (flag under {FOLLOWUP_MIN_YEARS:g}): "
-                     f"5-year survival partly extrapolated")
-    return "; ".join(notes)
+    With `keys`, every column of `quality.indicators(keys=True)`: also the count and the
+    record-key sum (`analytics.disclosure`) of all cases (`cases_key`) and of each part of
+    `QUALITY_PARTS` (`n_dco`, `dco_key`, ...)."""
+    q = _quality.indicators(con, selection, ["country"], keys=keys)
+    return q if keys else q[_COLUMNS]
 
 
 def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: str = "0-14",

@@ -488,3 +488,54 @@ def funnel(df: pd.DataFrame, n_col: str, p_col: str, label_col: str, limits: pd.
     fig.update_yaxes(title="5-year survival", tickformat=".0%", range=y_range)
     fig = _layout(fig, title, footnote, height=480)
     return disclosure.stamp(fig) if disclosure.is_released(df) else fig
+
+
+def _panel_range(values: pd.Series, cutoff: float | None) -> list[float]:
+    """The y range of a share's panel: near-zero shares (DCO, sex unknown) magnified from 0,
+    near-one shares (MV, completeness) from just below their smallest value, others 0-100%; a
+    cut-off always in view."""
+    v = values.dropna()
+    lo, hi = (float(v.min()), float(v.max())) if len(v) else (0.0, 1.0)
+    if cutoff is not None:
+        lo, hi = min(lo, cutoff), max(hi, cutoff)
+    if hi <= 0.25:
+        return [0.0, max(0.05, hi * 1.3)]
+    if lo >= 0.6:
+        return [max(0.0, lo - (1.0 - lo) * 0.3 - 0.01), 1.005]
+    return [0.0, 1.0]
+
+
+def quality_panels(df: pd.DataFrame, panels: dict[str, str], cutoffs: dict[str, float], title: str,
+                   footnote: str | None = None) -> go.Figure:
+    """Small multiples of data-quality indicators by `year`: one panel per column of `panels`
+    (column -> panel title), each with its own scale; columns ending in `_share` are proportions
+    (0..1, drawn as %), others in their own unit (years). `cutoffs` draws a flag's cut-off as a
+    dashed grey line in its panel. A year without a value (not releasable) leaves a gap."""
+    from plotly.subplots import make_subplots
+
+    cols = list(panels)
+    ncol = 3
+    nrow = -(-len(cols) // ncol)
+    fig = make_subplots(rows=nrow, cols=ncol, subplot_titles=[plotly_text(panels[c]) for c in cols],
+                        horizontal_spacing=0.08, vertical_spacing=0.22)
+    years = df["year"].astype(int)
+    for i, c in enumerate(cols):
+        r, k = i // ncol + 1, i % ncol + 1
+        share = c.endswith("_share")
+        fig.add_trace(go.Scatter(x=years, y=df[c], mode="lines+markers", line=dict(color=BLUE), marker=dict(size=5),
+                                 name=plotly_text(panels[c]), showlegend=False, connectgaps=False,
+                                 hovertemplate="%{x}: %{y:" + (".1%" if share else ".1f") + "}<extra></extra>"),
+                      row=r, col=k)
+        if c in cutoffs:
+            fig.add_hline(y=cutoffs[c], line=dict(color=GREY, dash="dash", width=1), row=r, col=k)
+        if share:
+            fig.update_yaxes(tickformat=".0%", range=_panel_range(df[c], cutoffs.get(c)), row=r, col=k)
+        else:
+            top = max([float(df[c].max()) if df[c].notna().any() else 0.0, cutoffs.get(c, 0.0)])
+            fig.update_yaxes(range=[0, top * 1.1 + 0.5], row=r, col=k)
+        fig.update_xaxes(dtick=5, row=r, col=k)
+    for a in fig.layout.annotations:  # the panel titles: at the left of their panel, as the figure's title
+        a.update(font=dict(size=13), x=a.x - 0.13, xanchor="left")
+    fig = _layout(fig, title, footnote, height=270 * nrow + 60)
+    fig.update_layout(margin=dict(t=90))
+    return fig

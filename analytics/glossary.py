@@ -89,6 +89,8 @@ REFERENCES: dict[str, Reference] = {
     "parkin_bray": _R("Parkin & Bray 2009", "Parkin DM, Bray F", "Evaluation of data quality in the cancer "
                       "registry: principles and methods. Part II. Completeness", "Eur J Cancer", 2009,
                       "45(5):756-64"),
+    "clark": _R("Clark et al. 2002", "Clark TG, Altman DG, De Stavola BL", "Quantification of the completeness "
+                "of follow-up", "Lancet", 2002, "359(9314):1309-10"),
     # incidence
     "garwood": _R("Garwood 1936", "Garwood F", "Fiducial limits for the Poisson distribution", "Biometrika",
                   1936, "28(3/4):437-42"),
@@ -363,9 +365,26 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "Follow-up is the time from diagnosis to death or to the date a child was last known to be "
              "alive. A child alive at the last contact is censored: counted among those at risk until then, "
              "and not after. The median follow-up (in years) shows how far survival estimates can reach; "
-             f"the International comparison flags a median below {CAVEATS['median_followup_years']:g} years, "
+             f"the International comparison and the Submissions & data quality page flag a median below {CAVEATS['median_followup_years']:g} years, "
              "where 5-year survival is partly extrapolated.",
              (), ("censored", "lost to follow-up", "median follow-up", "last contact")),
+        Term("Completeness of follow-up (Clark's C)", TOPICS[1],
+             "The follow-up a registry observed divided by the follow-up it could have observed had every "
+             "child been followed to the registry's closing date (or to death), over the tumours analysed "
+             "for survival. 100% means every child alive was seen at the closing date; lower values mean "
+             "children lost to follow-up, whom survival counts as alive until last seen, so survival may be "
+             "over-estimated. The Submissions & data quality page takes the latest date of last contact "
+             "among a country's tumours as its closing date, and shows this by country and by year of "
+             "diagnosis.", ("clark",), ("follow-up completeness", "Clark", "lost to follow-up", "closing date")),
+        Term("Unknown age, sex and stage", TOPICS[1],
+             "The shares of a country's records without an age, a sex or a stage. A row with neither a "
+             "birth date nor an age is rejected at load (it could be counted in no age group), so age "
+             "unknown is the share of the country's rows rejected for it; sex unknown is sex coded 9; stage "
+             "unknown is counted among the tumour types the Toronto guidelines stage (leukaemias, "
+             "lymphomas, neuroblastoma, Wilms tumour, retinoblastoma, hepatoblastoma, bone and soft tissue "
+             "sarcomas, medulloblastoma, ependymoma, gonadal germ cell tumours), as other types have no "
+             "stage to know. The Submissions & data quality page shows them by country.",
+             ("bray_parkin", "toronto"), ("age unknown", "sex unknown", "stage unknown", "missing")),
         Term("Submission and data version", TOPICS[1],
              "A submission is one file from one partner registry, validated and loaded as a whole (the "
              "Submissions & data quality page lists them, with the rows rejected and why). The data "

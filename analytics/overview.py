@@ -111,23 +111,29 @@ def population_gaps(con: duckdb.DuckDBPyConnection) -> str | None:
     return left_out.note() if left_out else None
 
 
+#: A submission's countries (of its loaded tumours), "FRA, GBR", for a query over `submissions s`.
+SUBMISSION_COUNTRIES_SQL = """(SELECT string_agg(DISTINCT country, ', ' ORDER BY country) FROM cases c
+     WHERE c.submission_id = s.submission_id) AS countries"""
+
+
 def submissions(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
-    """Provenance of every loaded submission, newest first.
+    """Provenance of every loaded submission, newest first, with the countries of its tumours.
 
     `keys=True` adds the key sums of the rows behind each count (rows_read_key, rows_loaded_key,
     rows_rejected_key, rows_unclassified_key; read = loaded + rejected, so its key is the sum of
     theirs), for the disclosure-control layer (`analytics.release.pool`)."""
     if not keys:
-        return con.execute("""
-            SELECT submission_id, file_name, rows_read, rows_loaded, rows_rejected, rows_unclassified,
-                   synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version
-            FROM submissions ORDER BY loaded_at DESC, submission_id""").df()
+        return con.execute(f"""
+            SELECT submission_id, file_name, {SUBMISSION_COUNTRIES_SQL}, rows_read, rows_loaded, rows_rejected,
+                   rows_unclassified, synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version,
+                   iccc_version
+            FROM submissions s ORDER BY loaded_at DESC, submission_id""").df()
     return con.execute(f"""
         WITH l AS (SELECT submission_id, {key_sum_sql()} AS k, {key_sum_sql("iccc_sub IS NULL")} AS ku
                    FROM cases GROUP BY submission_id),
              r AS (SELECT submission_id, {key_sum_sql(column=REJECTED_KEY_SQL)} AS k
                    FROM rejected_rows GROUP BY submission_id)
-        SELECT s.submission_id, file_name, rows_read, rows_loaded, rows_rejected, rows_unclassified,
+        SELECT s.submission_id, file_name, {SUBMISSION_COUNTRIES_SQL}, rows_read, rows_loaded, rows_rejected, rows_unclassified,
                synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version,
                CAST((coalesce(l.k, 0) + coalesce(r.k, 0)) % {KEY_MODULUS} AS BIGINT) AS rows_read_key,
                coalesce(l.k, 0) AS rows_loaded_key, coalesce(r.k, 0) AS rows_rejected_key,

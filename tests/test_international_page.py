@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import compare, disclosure, figures, maps, warehouse
+from analytics import compare, disclosure, figures, maps, quality, warehouse
 from analytics.filters import Selection
 from analytics.release import international as rel
 from tests.test_app import run_page
@@ -56,7 +56,7 @@ def test_flag_follows_the_cutoffs(monkeypatch):
     assert compare.quality_flag(row) == "DCO 7.3%, MV 75%, follow-up 2.1 y"
     assert compare.quality_flag({"dco_share": 0.05, "mv_share": 0.8, "median_followup_years": 5.0}) == ""
     assert compare.quality_flag({"dco_share": np.nan, "mv_share": None}) == ""  # not shown: never a flag
-    monkeypatch.setattr(compare, "DCO_MAX", 0.10)  # one constant moves the flag and the caveat together
+    monkeypatch.setattr(quality, "DCO_MAX", 0.10)  # one constant moves the flag and the caveat together
     assert compare.quality_flag(row) == "MV 75%, follow-up 2.1 y"
     assert "death certificates" not in compare.caveats(row)
 

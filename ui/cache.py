@@ -204,3 +204,31 @@ def cached_cohorts(snap: Snapshot, spec: tuple, conf_type: str, min_at_risk: int
     """Everything the cohort page shows, released (`analytics.release.curves.cohorts`), for cohorts
     given as (name, filters, years) tuples; cached per cohorts and threshold."""
     return _cached_cohorts(snap, snap.version, spec, conf_type, min_at_risk, disclosure.policy().threshold)
+
+
+# --- data quality ----------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=16)
+def _cached_quality(_snap, version: str, threshold: int) -> pd.DataFrame:
+    from analytics.release import quality
+
+    return quality.by_country(_snap.cursor())
+
+
+def cached_quality(snap: Snapshot) -> pd.DataFrame:
+    """The data-quality indicators by country, released (`analytics.release.quality.by_country`),
+    cached per warehouse version and threshold."""
+    return _cached_quality(snap, snap.version, disclosure.policy().threshold)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _cached_quality_trend(_snap, version: str, country: str, threshold: int) -> pd.DataFrame:
+    from analytics.release import quality
+
+    return quality.trend(_snap.cursor(), country)
+
+
+def cached_quality_trend(snap: Snapshot, country: str) -> pd.DataFrame:
+    """One country's data-quality indicators by year of diagnosis, released
+    (`analytics.release.quality.trend`), cached per warehouse version, country and threshold."""
+    return _cached_quality_trend(snap, snap.version, country, disclosure.policy().threshold)

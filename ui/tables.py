@@ -38,6 +38,9 @@ LABELS = {
     "years": "Years", "cohort": "Cohort", "age_median": "Median age (years)", "age_q1": "Age, 1st quartile",
     "age_q3": "Age, 3rd quartile", "characteristic": "Characteristic", "level": "Level", "test": "Test",
     "statistic": "Statistic", "df": "df", "share": "Share",
+    "countries": "Countries", "flag": "Flag", "age_unknown_share": "Age unknown",
+    "sex_unknown_share": "Sex unknown", "stage_unknown_share": "Stage unknown",
+    "followup_completeness_share": "Follow-up completeness", "followup_to": "Follow-up to",
 }
 
 
@@ -102,7 +105,9 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
             config[c] = st.column_config.NumberColumn(label[c], format="localized")
         elif shown[c].dtype.kind == "f":  # whole numbers (1, 5 and 10 years; counts with gaps) without decimals
             whole = bool(((shown[c] % 1 == 0) | shown[c].isna()).all())
-            config[c] = st.column_config.NumberColumn(label[c], format="%d" if whole else "%.2f")
+            # released to one decimal (a median follow-up in years): shown so, not padded to two
+            tenths = bool(((shown[c].round(1) == shown[c]) | shown[c].isna()).all())
+            config[c] = st.column_config.NumberColumn(label[c], format="%d" if whole else "%.1f" if tenths else "%.2f")
     if percent:  # shown as percentages, one decimal (93.2%), as SEER*Explorer shows survival
         shown = shown.assign(**{c: shown[c] * 100 for c in percent})
     shown = shown.copy(deep=False)
@@ -119,7 +124,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
     kw.setdefault("height", "content" if len(shown) <= 40 else 35 * 41 + 3)
     for c in [c for c in shown.columns if shown[c].dtype.kind == "f" and shown[c].isna().any()]:
         # a value not shown reads as a dash, not "None": the column becomes text in its format
-        fmt = "{:.1f}%" if c in percent else "{:,.0f}" if (config[c].get("type_config") or {}).get("format") == "%d" \
+        num_format = (config[c].get("type_config") or {}).get("format")
+        fmt = "{:.1f}%" if c in percent else "{:,.0f}" if num_format == "%d" else "{:.1f}" if num_format == "%.1f" \
             else "{:.2f}"
         shown[c] = shown[c].map(lambda v, f=fmt: tables.NOT_SHOWN if pd.isna(v) else f.format(v)).astype(object)
         config[c] = st.column_config.TextColumn(label[c])

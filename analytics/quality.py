@@ -1,0 +1,196 @@
+"""Data-quality indicators of the pooled registries, exact (for the release layer and the command line).
+
+The indicators are the usual validity and follow-up indicators of a cancer registry: Bray F,
+Parkin DM. Evaluation of data quality in the cancer registry: principles and methods. Part I:
+comparability, validity and timeliness. Eur J Cancer 2009;45:747-55 (as CI5 uses them: Bray F,
+Ferlay J, CI5 Vol. XI, chapter 5), and the completeness of follow-up of Clark TG, Altman DG,
+De Stavola BL. Quantification of the completeness of follow-up. Lancet 2002;359:1309-10.
+
+Every indicator is defined once here, as SQL over the `cases` table (and `rejected_rows` for
+age), so the International comparison (`analytics.compare`) and the Submissions & data quality
+page (`analytics.release.quality`) show the same number for the same tumours:
+
+- DCO %: tumours registered from a death certificate only (basis 0), among all tumours;
+- MV %: microscopically verified (basis 5, 6, 7: cytology or histology), among tumours with a
+  known basis (not missing, not 9);
+- age unknown %: rows sent for the country with neither a birth date nor an age, among the
+  country's rows (its tumours plus those rows). Ingest rejects such rows, so they are counted
+  from the rejected rows (by the country written in the row); a loaded tumour always has an age;
+- sex unknown %: sex 9, among all tumours;
+- stage unknown %: no Toronto stage, among tumours of the types the Toronto guidelines stage
+  (`TORONTO_SUBGROUPS`; other types have no stage to know);
+- follow-up completeness (Clark's C): the follow-up observed divided by the follow-up that would
+  have been observed had every child been followed to the country's closing date or death, over
+  the tumours analysed for survival (not DCO). The closing date is the latest date of last contact
+  among the country's tumours (registries follow up to a common date). C = 100% means every child
+  alive was seen at the closing date;
+- median follow-up (years): the median time from diagnosis to death or last contact of the
+  tumours analysed for survival (the same as on the International comparison).
+
+The cut-offs at which a country is flagged for reading (not excluded) are this project's
+screening values; the review above sets no pass marks.
+"""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analytics.filters import Selection
+from analytics.overview import REJECTED_KEY_SQL
+from analytics.warehouse import cellkey_secret
+
+#: Flags, one place (the International page's caveats, chart flags and legend, and the Submissions
+#: & data quality page read these):
+#: - DCO share above 5%: incidence may be incomplete, and survival is over-estimated (DCO tumours
+#:   have no survival time and are left out of it);
+DCO_MAX = 0.05
+#: - microscopically verified share below 80%: diagnoses less certain;
+MV_MIN = 0.80
+#: - median follow-up of the cases analysed under 5 years: 5-year survival partly extrapolated;
+FOLLOWUP_MIN_YEARS = 5.0
+#: - case mix: share of children under 5 more than 10 points from the pool's (survival here is
+#:   not age-standardised, and the youngest children fare differently). A caveat, not a flag.
+UNDER5_MAX_DIFFERENCE = 0.10
+#: The sources, as the pages cite them.
+QUALITY_SOURCE = "Bray F, Parkin DM. Eur J Cancer 2009;45:747-55"
+COMPLETENESS_SOURCE = "Clark TG, Altman DG, De Stavola BL. Lancet 2002;359:1309-10"
+
+#: ICCC-3 subgroups of the tumour types the Toronto Paediatric Cancer Stage Guidelines stage
+#: (Gupta S et al., Lancet Oncol 2016;17:e163-72: 16 types), read onto ICCC-3 by this project.
+#: Stage unknown % is computed among these; a tumour of another type has no stage to be unknown.
+TORONTO_SUBGROUPS: dict[str, str] = {
+    "Ia": "acute lymphoblastic leukaemia", "Ib": "acute myeloid leukaemia",
+    "IIa": "Hodgkin lymphoma", "IIb": "non-Hodgkin lymphoma", "IIc": "non-Hodgkin lymphoma (Burkitt)",
+    "IIIa": "ependymoma", "IIIc": "medulloblastoma", "IVa": "neuroblastoma", "V": "retinoblastoma",
+    "VIa": "Wilms tumour", "VIIa": "hepatoblastoma", "VIIIa": "osteosarcoma", "VIIIc": "Ewing sarcoma",
+    "IXa": "rhabdomyosarcoma", "IXb": "non-rhabdomyosarcoma soft tissue sarcoma",
+    "IXd": "non-rhabdomyosarcoma soft tissue sarcoma", "IXe": "non-rhabdomyosarcoma soft tissue sarcoma",
+    "Xc": "testicular and ovarian germ cell tumours",
+}
+
+_STAGED = "iccc_sub IN (" + ", ".join(f"'{s}'" for s in TORONTO_SUBGROUPS) + ")"
+#: Each counted part of an indicator, as an SQL condition on a tumour. `indicators(keys=True)`
+#: returns each part's count (`n_<part>`) and record-key sum (`<part>_key`), from which the
+#: release layer computes what a viewer sees (`analytics.disclosure.shares`).
+PARTS = {
+    "dco": "dco", "mv": "basis IN (5, 6, 7)", "basis_known": "basis IS NOT NULL AND basis <> 9",
+    "under5": "age_band = '0-4'", "analysed": "NOT dco", "sex_unknown": "sex = 9",
+    "staged_type": _STAGED, "stage_unknown": f"{_STAGED} AND stage IS NULL",
+}
+#: indicator -> (numerator part, denominator part; "cases" = all tumours)
+SHARES = {"dco_share": ("dco", "cases"), "mv_share": ("mv", "basis_known"),
+          "sex_unknown_share": ("sex_unknown", "cases"), "stage_unknown_share": ("stage_unknown", "staged_type"),
+          "excluded_share": ("dco", "cases"), "under5_share": ("under5", "cases")}
+#: What a group may be broken down by (names of `cases` columns; nothing else reaches the SQL).
+BY = ("country", "year")
+
+
+def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=("country",),
+               keys: bool = False) -> pd.DataFrame:
+    """Per group of `by` (a subset of `BY`, in that order): tumours (`cases`), the shares of
+    `SHARES` (0..1; NaN where the denominator is 0), `median_followup_years` and
+    `followup_completeness` (Clark's C, 0..1) of the tumours analysed for survival, and the
+    sums behind C (`followup_observed_days`, `followup_potential_days`).
+
+    With `keys`, also the count and record-key sum (`analytics.disclosure`) of all tumours
+    (`cases_key`) and of each part of `PARTS` (`n_dco`, `dco_key`, ...)."""
+    from analytics.disclosure import key_sum_sql
+
+    if any(b not in BY for b in by):
+        raise ValueError(f"indicators by {tuple(by)!r}: only columns of {BY}")
+    by = [b for b in BY if b in by]
+    where, params = (selection or Selection()).where()
+    cols = "".join(f"{b}, " for b in by)
+    share_sql = "".join(
+        f", avg(CASE WHEN {PARTS[n]} THEN 1.0 ELSE 0.0 END)"
+        + (f" FILTER (WHERE {PARTS[d]})" if d != "cases" else "") + f" AS {name}"
+        for name, (n, d) in SHARES.items())
+    extra = ""
+    if keys:
+        extra = (f", {key_sum_sql()} AS cases_key"
+                 + "".join(f", count(*) FILTER (WHERE {cond}) AS n_{name}, {key_sum_sql(cond)} AS {name}_key"
+                           for name, cond in PARTS.items()))
+    group = f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}" if by else ""
+    df = con.execute(f"""
+        WITH closing AS (SELECT country AS closing_country, max(last_contact_date) AS closing_date
+                         FROM cases GROUP BY country)
+        SELECT {cols}count(*) AS cases{share_sql},
+               median(followup_years) FILTER (WHERE NOT dco) AS median_followup_years,
+               sum(followup_days) FILTER (WHERE NOT dco) AS followup_observed_days,
+               sum(CASE WHEN event = 1 THEN followup_days
+                        ELSE greatest(date_diff('day', diagnosis_date, closing_date), 0) END)
+                 FILTER (WHERE NOT dco) AS followup_potential_days,
+               max(closing_date) AS closing_date{extra}
+        FROM cases JOIN closing ON cases.country = closing.closing_country
+        WHERE {where} {group}""", params).df()
+    pot = df["followup_potential_days"].astype(float)
+    df["followup_completeness"] = (df["followup_observed_days"].astype(float) / pot).where(pot > 0)
+    if not by and df["cases"].iloc[0] == 0:
+        return df.iloc[0:0]
+    return df
+
+
+def age_unknown(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
+    """Per country with tumours: the rows sent for it (as the row says) with neither a birth date
+    nor an age, all rejected at load (`n_age_unknown`), and with `keys` their key sum
+    (`age_unknown_key`, from `overview.REJECTED_KEY_SQL`). Rows whose country is not one with
+    tumours, and lines that could not be read as rows at all, are not counted here (the
+    rejection reasons list them)."""
+    from analytics.disclosure import key_sum_sql
+
+    key = f", {key_sum_sql(column='k')} AS age_unknown_key" if keys else ""
+    return con.execute(f"""
+        WITH r AS (SELECT upper(trim(json_extract_string(raw, '$.country'))) AS country, {REJECTED_KEY_SQL} AS k
+                   FROM rejected_rows
+                   WHERE coalesce(trim(json_extract_string(raw, '$.birth_date')), '') = ''
+                     AND coalesce(trim(json_extract_string(raw, '$.age_years')), '') = ''
+                     AND json_extract_string(raw, '$.csv_line') IS NULL)
+        SELECT c.country, count(r.country) AS n_age_unknown{key}
+        FROM (SELECT DISTINCT country FROM cases) c LEFT JOIN r USING (country)
+        GROUP BY c.country ORDER BY c.country""", {"ck": cellkey_secret(con)}).df()
+
+
+def flag_rules() -> str:
+    """The flag's cut-offs in words: 'DCO > 5%, microscopically verified < 80% or median
+    follow-up < 5 years'."""
+    return (f"DCO > {DCO_MAX:.0%}, microscopically verified < {MV_MIN:.0%} or median follow-up "
+            f"< {FOLLOWUP_MIN_YEARS:g} years")
+
+
+def _num(row, col) -> float | None:
+    v = row.get(col) if hasattr(row, "get") else None
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def quality_flag(row: pd.Series) -> str:
+    """A short flag for a chart row or table cell: 'DCO 7.3%, follow-up 2.1 y' for the
+    indicators beyond their cut-off (empty when none is; a missing value never flags)."""
+    parts = []
+    dco, mv, fu = _num(row, "dco_share"), _num(row, "mv_share"), _num(row, "median_followup_years")
+    if dco is not None and dco > DCO_MAX:
+        parts.append(f"DCO {dco:.1%}")
+    if mv is not None and mv < MV_MIN:
+        parts.append(f"MV {mv:.0%}")
+    if fu is not None and fu < FOLLOWUP_MIN_YEARS:
+        parts.append(f"follow-up {fu:.1f} y")
+    return ", ".join(parts)
+
+
+def caveats(row: pd.Series, pooled_under5: float | None = None) -> str:
+    """Plain words for a country's data-quality and case-mix flags (empty when none)."""
+    notes = []
+    if bool(row.get("no_population", False)):  # first: it explains the empty incidence columns
+        notes.append("no population (person-years) for its years: no incidence rate")
+    u5 = _num(row, "under5_share")
+    if pooled_under5 is not None and u5 is not None and abs(u5 - pooled_under5) > UNDER5_MAX_DIFFERENCE:
+        notes.append(f"case mix: {u5:.0%} under 5 years vs {pooled_under5:.0%} in the pool")
+    dco, mv, fu = _num(row, "dco_share"), _num(row, "mv_share"), _num(row, "median_followup_years")
+    if dco is not None and dco > DCO_MAX:
+        notes.append(f"{dco:.1%} registered from death certificates only (flag above {DCO_MAX:.0%}): "
+                     f"incidence may be incomplete and survival over-estimated")
+    if mv is not None and mv < MV_MIN:
+        notes.append(f"only {mv:.0%} microscopically verified (flag below {MV_MIN:.0%})")
+    if fu is not None and fu < FOLLOWUP_MIN_YEARS:
+        notes.append(f"median follow-up {fu:.1f} years (flag under {FOLLOWUP_MIN_YEARS:g}): "
+                     f"5-year survival partly extrapolated")
+    return "; ".join(notes)

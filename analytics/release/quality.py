@@ -1,0 +1,119 @@
+"""What the Submissions & data quality page shows, released (docs/disclosure-control.md §3, §7).
+
+The indicators are `analytics.quality`'s (one definition, also used by the International
+comparison). A country's or a year's tumours are a perturbed count, hidden from 1 to T - 1 with
+complementary suppression; each share is shown only where its numerator and their complement are
+each 0 or at least T (`disclosure.shares`, as on the International page); the median follow-up
+(to 0.1 year) and the follow-up completeness (to 0.1%) only where the tumours analysed for
+survival are a released count. The cut-offs of the flags are `quality`'s.
+"""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics import disclosure, labels, quality
+from analytics.disclosure import KEY_MODULUS, policy, release_counts, shares
+from analytics.filters import Selection
+
+#: The indicators of a released table, in the page's order: column -> (short name for the
+#: figure's panels, what it is in words).
+INDICATORS = {
+    "dco_share": ("DCO %", "registered from a death certificate only (basis 0), of all tumours"),
+    "mv_share": ("Microscopically verified %", "cytology or histology (basis 5, 6, 7), of tumours with a known basis"),
+    "age_unknown_share": ("Age unknown %", "rows sent without a birth date or an age (rejected at load), "
+                                           "of the country's rows"),
+    "sex_unknown_share": ("Sex unknown %", "sex coded 9, of all tumours"),
+    "stage_unknown_share": ("Stage unknown %", "no Toronto stage, of tumours of the types the Toronto "
+                                               "guidelines stage"),
+    "followup_completeness_share": ("Follow-up completeness %", "Clark's C: follow-up observed over the "
+                                    "follow-up possible to the closing date or death, of the tumours "
+                                    "analysed for survival"),
+    "median_followup_years": ("Median follow-up (years)", "from diagnosis to death or last contact, of the "
+                                                          "tumours analysed for survival"),
+}
+#: The flags' cut-offs in words, and the sources.
+FLAG_RULES = quality.flag_rules()
+SOURCES = f"{quality.QUALITY_SOURCE}; follow-up completeness: {quality.COMPLETENESS_SOURCE}"
+#: The tumour types whose stage is counted (Toronto guidelines), in words.
+STAGED_TYPES = ", ".join(dict.fromkeys(quality.TORONTO_SUBGROUPS.values()))
+
+
+def _part(q: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if name == "cases":
+        return q["cases"].to_numpy(), q["cases_key"].to_numpy()
+    return q[f"n_{name}"].to_numpy(), q[f"{name}_key"].to_numpy()
+
+
+def _release(q: pd.DataFrame, by: list[str], age: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The released indicators of `quality.indicators(keys=True)` rows (and, by country, the
+    rows sent without an age: `quality.age_unknown(keys=True)`)."""
+    pol = policy()
+    out = q[by + ["cases", "cases_key"]].copy()
+    for col in ("dco_share", "mv_share", "sex_unknown_share", "stage_unknown_share"):
+        num, den = quality.SHARES[col]
+        out[col] = shares(*_part(q, num), *_part(q, den), pol)
+    if age is not None:
+        a = q[["country"]].merge(age, on="country", how="left").fillna(0)
+        n_age = a["n_age_unknown"].to_numpy(dtype=np.int64)
+        k_age = a["age_unknown_key"].to_numpy(dtype=np.int64)
+        rows = q["cases"].to_numpy(dtype=np.int64) + n_age
+        rows_key = (q["cases_key"].to_numpy(dtype=np.int64) + k_age) % KEY_MODULUS
+        out["age_unknown_share"] = shares(n_age, k_age, rows, rows_key, pol)
+    n, k = _part(q, "analysed")
+    analysed_ok = np.asarray(disclosure.released_mask(n, k, pol)) & (n > 0)
+    out["followup_completeness_share"] = np.where(analysed_ok, q["followup_completeness"].round(3), np.nan)
+    out["median_followup_years"] = np.where(analysed_ok, q["median_followup_years"].round(1), np.nan)
+    shown = [c for c in INDICATORS if c in out.columns]
+    return release_counts(out, {"cases": "cases_key"}, dependent=shown)
+
+
+def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per country, over all its tumours: `country`, `country_name`, `flag` (the indicators
+    beyond their cut-off), `cases` (released), every indicator of `INDICATORS` (NaN where not
+    releasable), and `followup_to` (the month of the closing date, 'YYYY-MM'), stamped released."""
+    q = quality.indicators(con, None, ["country"], keys=True)
+    out = _release(q, ["country"], quality.age_unknown(con, keys=True))
+    out["flag"] = out.apply(quality.quality_flag, axis=1)
+    out["followup_to"] = [None if s else pd.Timestamp(d).strftime("%Y-%m")
+                          for s, d in zip(out["suppressed"], q["closing_date"])]
+    out.insert(1, "country_name", out["country"].map(labels.country))
+    cols = ["country", "country_name", "flag", "cases", *INDICATORS, "followup_to", "suppressed"]
+    return disclosure.stamp(out[cols])
+
+
+def trend(con: duckdb.DuckDBPyConnection, country: str) -> pd.DataFrame:
+    """One country's indicators by year of diagnosis (`year`, `cases`, the indicators of
+    `INDICATORS` but age unknown), released as `by_country` (complementary suppression among the
+    years). Age unknown is by country only: a row rejected at load has no year one can trust. No
+    flag: the median follow-up of recent years is short by nature, not by a registry's fault."""
+    q = quality.indicators(con, Selection.build({"country": [country]}), ["country", "year"], keys=True)
+    out = _release(q, ["year"])
+    cols = ["year", "cases", *[c for c in INDICATORS if c in out.columns], "suppressed"]
+    return disclosure.stamp(out[cols])
+
+
+#: What the trend figure's gaps and dashed lines mean (its footnote says it).
+TREND_NOTE = ("Dashed lines: the flag cut-offs ({rules}). A gap: not shown for that year (a share whose "
+              "part or rest holds {fewer}).")
+
+
+def trend_note() -> str:
+    return TREND_NOTE.format(rules=FLAG_RULES, fewer=policy().fewer)
+
+
+def trend_figure(df: pd.DataFrame, country: str, footnote: str | None = None):
+    """The released `trend` frame as small multiples, one panel per indicator, each with its own
+    scale (DCO near 0%, MV near 100%), the flag cut-offs as dashed lines; `trend_note()` belongs
+    in its footnote."""
+    from analytics.figures import quality_panels
+
+    if not disclosure.is_released(df):
+        raise disclosure.DisclosureError("trend_figure takes the released frame of `trend`")
+    panels = {c: INDICATORS[c][0] for c in INDICATORS if c in df.columns}
+    cutoffs = {"dco_share": quality.DCO_MAX, "mv_share": quality.MV_MIN,
+               "median_followup_years": quality.FOLLOWUP_MIN_YEARS}
+    return disclosure.stamp(quality_panels(df, panels, cutoffs,
+                                           f"Data quality by year of diagnosis: {labels.country(country)}",
+                                           footnote=footnote))
