@@ -31,6 +31,9 @@ from analytics import access, snapshots
 #: (`server.maxUploadSize`, in MB, .streamlit/config.toml) is set to the same.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 SUFFIXES = (".csv", ".parquet")
+#: A partner's person-years (CSV) and an HMD 1x1 life table (text), as the command line reads them.
+POPULATION_SUFFIXES = (".csv",)
+LIFETABLE_SUFFIXES = (".txt", ".csv")
 
 STAGING = Path(tempfile.gettempdir()) / "ccoe-uploads"
 
@@ -39,17 +42,19 @@ class UploadError(ValueError):
     """The upload is refused before it is read; the message is one sentence for the user."""
 
 
-def safe_file_name(name: str) -> str:
+def safe_file_name(name: str, suffixes: tuple[str, ...] = SUFFIXES) -> str:
     """The uploaded file's name made safe to store and show: its last path part only (no folder
     can be named, `..` or otherwise), control and other characters replaced by `_`, at most 100
-    characters; it must end in .csv or .parquet."""
+    characters; it must end in one of `suffixes` (a submission's: .csv or .parquet)."""
     base = re.split(r"[\\/]", name or "")[-1]
     base = unicodedata.normalize("NFKC", base)
     base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")
     stem, dot, suffix = base.rpartition(".")
-    if not dot or f".{suffix.lower()}" not in SUFFIXES or not stem.strip("._-"):
-        raise UploadError(f"{_shown(name)} is not a CSV or Parquet file: a submission's name ends in "
-                          ".csv or .parquet")
+    if not dot or f".{suffix.lower()}" not in suffixes or not stem.strip("._-"):
+        if suffixes == SUFFIXES:
+            raise UploadError(f"{_shown(name)} is not a CSV or Parquet file: a submission's name ends in "
+                              ".csv or .parquet")
+        raise UploadError(f"{_shown(name)} is not a file of this kind: its name ends in {' or '.join(suffixes)}")
     return f"{stem[:90]}.{suffix.lower()}"
 
 
@@ -58,10 +63,12 @@ def _shown(name: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def stage(name: str, data: bytes, directory: str | Path | None = None) -> Path:
+def stage(name: str, data: bytes, directory: str | Path | None = None,
+          suffixes: tuple[str, ...] = SUFFIXES) -> Path:
     """Keep an uploaded file (`name` as the browser sent it, `data` its bytes) for checking and
-    loading, in a folder of its own; raises UploadError for what cannot be a submission."""
-    safe = safe_file_name(name)
+    loading, in a folder of its own; raises UploadError for what cannot be a submission (or, with
+    other `suffixes`, a population file or a life table: `POPULATION_SUFFIXES`, `LIFETABLE_SUFFIXES`)."""
+    safe = safe_file_name(name, suffixes)
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError(f"{safe} is {len(data) / 2**20:,.0f} MB; the largest file accepted here is "
                           f"{MAX_UPLOAD_BYTES // 2**20} MB (load larger ones from the command line)")
@@ -137,3 +144,24 @@ def remove(db: str | Path, who: access.Principal, submission_id: str):
     """Remove a submission as `who`: a new warehouse version, audited."""
     with snapshots.writing(db) as con:
         return access.remove(con, who, submission_id)
+
+
+def load_population(db: str | Path, who: access.Principal, path: Path):
+    """Load a staged population file as `who` (`access.population`: an admin, or the data manager of
+    every country in it): read and validated first (ReferenceFileError names the problem, nothing
+    changed), then a new warehouse version, audited. Returns the `PopulationReport`."""
+    from analytics.reference.population import read_population_file
+
+    pf = read_population_file(path)
+    with snapshots.writing(db) as con:
+        return access.population(con, who, pf, path)
+
+
+def load_lifetable(db: str | Path, who: access.Principal, path: Path, country: str, sex: int):
+    """Load a staged HMD-format life table of `country` and `sex` (1, 2) as `who`
+    (`access.lifetable`), as `load_population`. Returns (the `LifeTable`, rows replaced)."""
+    from analytics.reference.lifetable import read_life_table_file
+
+    table = read_life_table_file(path, country, sex)
+    with snapshots.writing(db) as con:
+        return table, access.lifetable(con, who, table, path)

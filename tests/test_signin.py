@@ -109,7 +109,7 @@ def test_signed_in_without_a_role_is_a_viewer(browser, site):
 
 
 def _upload(page, path) -> None:
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(path))
     page.get_by_role("button", name="Check the file").wait_for()
     wait_for_render(page)
     page.get_by_role("button", name="Check the file").click()
@@ -170,3 +170,38 @@ def test_an_admin_reads_the_audit_log_with_who_and_the_files_sha256(browser, sit
     mine = log[log["who"] == "france@demo.example"]
     assert list(mine["action"]) == ["ingest"]
     assert mine["sha256"].iloc[0] == audit.file_sha256(site["dir"] / "FRA_browser.csv")
+
+
+def test_a_data_manager_loads_their_countrys_person_years_and_not_anothers(browser, site, capsys):
+    from tests.test_reference import pop_rows, write_pop
+
+    ctx, page = _sign_in(browser, site, "france")
+    page.goto(site["url"] + "/upload", wait_until="domcontentloaded")
+    wait_for_render(page)
+    page.get_by_role("tab", name="Population and life tables").click()
+    wait_for_render(page)
+    mine = write_pop(site["dir"] / "fra_population.csv", pop_rows("FRA", years=(2010, 2011)))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(mine))
+    wait_for_render(page)
+    page.get_by_text("Load it: replace the person-years of France with the 16 rows of fra_population.csv").click()
+    wait_for_render(page)
+    page.get_by_role("button", name="Load", exact=True).last.click()
+    wait_for_render(page)
+    main_text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Loaded: replace the person-years of France" in main_text and _exceptions(page) == []
+
+    other = write_pop(site["dir"] / "deu_population.csv", pop_rows("DEU", years=(2010,)))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(other))
+    wait_for_render(page)
+    page.get_by_text("Load it: replace the person-years of Germany").click()
+    wait_for_render(page)
+    page.get_by_role("button", name="Load", exact=True).last.click()
+    wait_for_render(page)
+    assert "does not manage" in page.locator('[data-testid="stMain"]').inner_text()
+    ctx.close()
+    capsys.readouterr()
+    assert main(["audit", "--db", str(site["db"])]) == 0
+    log = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    pops = log[log["action"] == "population"]
+    assert list(pops["who"]) == ["france@demo.example"] and list(pops["file_name"]) == ["fra_population.csv"]
+    assert pops["sha256"].iloc[0] == audit.file_sha256(mine)

@@ -150,3 +150,42 @@ def test_awkward_files_are_accounted_for_exactly_on_the_upload_path(pool, tmp_pa
     assert r.blank_rows == blank == 4
     assert r.rows_rejected == 1 and list(out.rejected["line_no"]) == [len(lines)]
     assert "quote" in out.rejected["reasons"].iloc[0].lower()
+
+
+# --- population and life tables from the browser (issue 13, parts 1 and 4) ----------------------------
+
+def test_population_and_life_tables_load_as_the_data_manager_of_their_country(pool, tmp_path):
+    from analytics.reference import ReferenceFileError
+    from tests.test_reference import hmd_text, pop_rows, write_pop
+
+    fra = upload.stage("fra_pop.csv", write_pop(tmp_path / "fra_pop.csv", pop_rows("FRA")).read_bytes(), tmp_path)
+    deu = upload.stage("deu_pop.csv", write_pop(tmp_path / "deu_pop.csv", pop_rows("FRA") + pop_rows("DEU")
+                                                ).read_bytes(), tmp_path)
+    table = upload.stage("fltper_1x1.txt", hmd_text().encode(), tmp_path, suffixes=upload.LIFETABLE_SUFFIXES)
+    before = snapshots.version(pool)
+    with pytest.raises(access.PermissionDenied, match="DEU"):  # another country's person-years
+        upload.load_population(pool, MARIE, deu)
+    with pytest.raises(access.PermissionDenied, match="DEU"):
+        upload.load_lifetable(pool, MARIE, table, "DEU", 2)
+    with pytest.raises(access.PermissionDenied, match="data manager"):
+        upload.load_population(pool, access.VIEWER, fra)
+    bad = upload.stage("bad.csv", b"country,year\nFRA,2010\n", tmp_path, suffixes=upload.POPULATION_SUFFIXES)
+    with pytest.raises(ReferenceFileError):
+        upload.load_population(pool, MARIE, bad)
+    assert snapshots.version(pool) == before  # nothing changed by any refusal
+    with pytest.raises(upload.UploadError, match=r"\.txt or \.csv"):
+        upload.stage("table.xlsx", b"x", tmp_path, suffixes=upload.LIFETABLE_SUFFIXES)
+
+    report = upload.load_population(pool, MARIE, fra)
+    assert report.rows_loaded >= len(pop_rows("FRA"))
+    _, replaced = upload.load_lifetable(pool, MARIE, table, "FRA", 2)
+    assert replaced == 0  # the packaged life tables are the USA's: France had none
+    con = warehouse.connect(pool, read_only=True)
+    log = audit.entries(con).tail(2)
+    assert list(log["action"]) == ["population", "lifetable"]
+    assert set(log["who"]) == {"marie@registre.example"}
+    assert list(log["sha256"]) == [audit.file_sha256(fra), audit.file_sha256(table)]
+    assert con.execute("SELECT count(*) FROM population WHERE country = 'FRA' AND year = 2010 AND sex = 1 "
+                       "AND person_years = 1000").fetchone()[0] == 4
+    assert con.execute("SELECT count(*) FROM life_table WHERE country = 'FRA' AND sex = 2").fetchone()[0] == 2 * 111
+    con.close()

@@ -1,11 +1,14 @@
 """Load data (registry data managers and admins): a country's file checked, then loaded, its rejected
-rows, and the removal of a submission. Every action goes through `analytics.upload` and
+rows, the removal of a submission, and a country's person-years and life tables. Every action goes through `analytics.upload` and
 `analytics.access`, which refuse what the signed-in role does not allow."""
 import streamlit as st
 
 from analytics import access, upload
 from analytics.ingest import StrictRejectError, SubmissionError
 from analytics.labels import country
+from analytics.reference import ReferenceFileError, year_ranges
+from analytics.reference.lifetable import SEX_NAMES, read_life_table_file
+from analytics.reference.population import read_population_file
 from analytics.safe_text import csv_frame, markdown_text
 from analytics.snapshots import WarehouseBusy
 from ui import page_header
@@ -59,7 +62,8 @@ def _change(outcome: upload.Outcome) -> str:
     return text
 
 
-load_tab, rejected_tab, remove_tab = st.tabs(["Load a file", "Rejected rows", "Remove a submission"])
+load_tab, rejected_tab, remove_tab, reference_tab = st.tabs(
+    ["Load a file", "Rejected rows", "Remove a submission", "Population and life tables"])
 
 with load_tab:
     f = st.file_uploader("Submission file (CSV or Parquet)", type=["csv", "parquet"], key="upload_file")
@@ -91,7 +95,7 @@ with load_tab:
             outcome = checked[4]
             _accounting(outcome)
             change = _change(outcome)
-            sure = st.checkbox(f"Load it: {change}", key="upload_confirm")
+            sure = st.checkbox(f"Load it: {change}", key=f"upload_confirm_{f.file_id}")
             if st.button("Load", type="primary", disabled=not sure, icon=":material/upload:", key="upload_load"):
                 done = problem = None
                 with st.status("Loading: a new version of the warehouse ...") as status:
@@ -133,10 +137,87 @@ with remove_tab:
         sid = st.selectbox("Submission to remove", mine, key="remove_submission")
         n = con.execute("SELECT rows_loaded, rows_rejected FROM submissions WHERE submission_id = ?", [sid]).fetchone()
         sure = st.checkbox(f"Remove submission {sid}: its {n[0]:,} tumours and {n[1]:,} rejected rows leave the pool",
-                           key="remove_confirm")
+                           key=f"remove_confirm_{sid}")
         if st.button("Remove", type="primary", disabled=not sure, icon=":material/delete:", key="remove_go"):
             try:
                 upload.remove(db_path(), who, sid)
                 st.success(f"Removed submission {markdown_text(sid)}. Every session sees it on its next click.")
             except (SubmissionError, access.PermissionDenied, WarehouseBusy) as e:
                 st.error(markdown_text(str(e)))
+
+
+def _staged(kind: str, f, suffixes, read):
+    """The uploaded reference file kept and read once per upload (`read(path)`), or the problem in
+    words: (path, what was read, problem)."""
+    key = f"{kind}_staged"
+    held = st.session_state.get(key)
+    if held and held[0] == f.file_id:
+        return held[1:]
+    path = found = problem = None
+    try:
+        path = upload.stage(f.name, f.getvalue(), suffixes=suffixes)
+        found = read(path)
+    except (upload.UploadError, ReferenceFileError) as e:
+        problem = str(e)
+    st.session_state[key] = (f.file_id, path, found, problem)
+    return path, found, problem
+
+
+with reference_tab:
+    st.caption("Person-years (the denominators of incidence rates) and life tables (the expected mortality "
+               "of net survival) of a country replace the UN World Population Prospects and HMD figures it "
+               "had, for the years and sexes in the file. Their layouts are those of `python -m analytics "
+               "population` and `python -m analytics lifetable` (see the README). Every load is in the audit log.")
+    kind = st.radio("File", ["population", "lifetable"], horizontal=True, key="reference_kind",
+                    format_func={"population": "Population (person-years, CSV)",
+                                 "lifetable": "Life table (HMD 1x1 layout)"}.get)
+    if kind == "population":
+        f = st.file_uploader("Population file: CSV with columns country, year, sex, age_group, population",
+                             type=["csv"], key="population_file")
+        if f is not None:
+            path, pf, problem = _staged("population", f, upload.POPULATION_SUFFIXES, read_population_file)
+            if problem:
+                st.error(markdown_text(problem))
+            else:
+                places = sorted(pf.rows["country"].unique())
+                change = (f"replace the person-years of {', '.join(country(c) for c in places)} with the "
+                          f"{pf.rows_read:,} rows of {path.name} ({year_ranges(pf.rows['year'])})")
+                sure = st.checkbox(f"Load it: {change}", key=f"population_confirm_{f.file_id}")
+                if st.button("Load", type="primary", disabled=not sure, icon=":material/upload:", key="population_load"):
+                    try:
+                        with st.spinner("Loading: a new version of the warehouse ..."):
+                            report = upload.load_population(db_path(), who, path)
+                        upload.discard(path)
+                        st.session_state.pop("population_staged", None)
+                        st.success(f"Loaded: {markdown_text(change)}. Every session sees it on its next click.")
+                        st.code(report.summary(), language=None)
+                    except (ReferenceFileError, access.PermissionDenied, WarehouseBusy) as e:
+                        st.error(markdown_text(str(e)))
+    else:
+        f = st.file_uploader("Life table: a Human Mortality Database 1x1 period table (mltper_1x1.txt or "
+                             "fltper_1x1.txt layout)", type=["txt", "csv"], key="lifetable_file")
+        # the countries of the pool and the person's own (a life table serves the pool's survival)
+        places = sorted(c for c in {c for cs in owners.values() for c in cs} | set(who.countries) if who.manages(c))
+        left, right = st.columns(2)
+        where = left.selectbox("Country", places, format_func=country, key="lifetable_country")
+        sex = right.radio("Sex", [1, 2], format_func=lambda s: SEX_NAMES[s].capitalize(), horizontal=True,
+                          key="lifetable_sex")
+        if f is not None and where:
+            path, table, problem = _staged(f"lifetable_{where}_{sex}", f, upload.LIFETABLE_SUFFIXES,
+                                           lambda p: read_life_table_file(p, where, sex))
+            if problem:
+                st.error(markdown_text(problem))
+            else:
+                change = (f"replace the life table of {country(where)}, {SEX_NAMES[sex]}, with {path.name} "
+                          f"({year_ranges(table.rows['year'])})")
+                sure = st.checkbox(f"Load it: {change}", key=f"lifetable_confirm_{f.file_id}_{where}_{sex}")
+                if st.button("Load", type="primary", disabled=not sure, icon=":material/upload:", key="lifetable_load"):
+                    try:
+                        with st.spinner("Loading: a new version of the warehouse ..."):
+                            _, replaced = upload.load_lifetable(db_path(), who, path, where, sex)
+                        upload.discard(path)
+                        st.session_state.pop(f"lifetable_{where}_{sex}_staged", None)
+                        st.success(f"Loaded: {markdown_text(change)}. Every session sees it on its next click.")
+                        st.code(table.summary(replaced), language=None)
+                    except (ReferenceFileError, access.PermissionDenied, WarehouseBusy) as e:
+                        st.error(markdown_text(str(e)))
