@@ -611,8 +611,11 @@ USING = [
      "each person manages. The *Load data* page then checks a CSV or Parquet file (at most 200 MB) against "
      "the data dictionary and shows its rows read, loaded and rejected, and every rejected row with its "
      "reasons, before anything changes; after a confirmation that names the change, it loads, replaces or "
-     "removes a submission of the manager's countries. Everyone sees the new pool on their next click, and "
-     "every change is kept in an audit log (who, when, the file and its SHA-256) that admins can read."),
+     "removes a submission of the manager's countries, or loads their own person-years and life tables. "
+     "Everyone sees the new pool on their next click, and every change is kept in an audit log (who, when, "
+     "the file and its SHA-256) that admins can read. The *Submissions & data quality* page shows each "
+     "country's data-quality indicators (DCO, microscopic verification, unknown age, sex and stage, "
+     "completeness and length of follow-up), by country and by year of diagnosis."),
     ("Links to a view",
      "Every page keeps its selection in the address bar (e.g. `?tumour=IIIb&countries=FRA,DEU`): copy the "
      "address, or use *Copy link to this view* in the sidebar, and the link reopens exactly the same view. A "
