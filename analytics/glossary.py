@@ -24,6 +24,7 @@ from importlib import metadata
 from analytics import iccc, labels
 from analytics.compare import CAVEATS, FUNNEL_Z
 from analytics.demo_params import WSR_TARGETS
+from analytics.quality import STAGED_TYPES
 from analytics.disclosure import Policy, policy
 from analytics.reference.standard import STANDARD_NAMES
 from analytics.reference.standard import weights as standard_weights
@@ -378,12 +379,11 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "diagnosis.", ("clark",), ("follow-up completeness", "Clark", "lost to follow-up", "closing date")),
         Term("Unknown age, sex and stage", TOPICS[1],
              "The shares of a country's records without an age, a sex or a stage. A row with neither a "
-             "birth date nor an age is rejected at load (it could be counted in no age group), so age "
-             "unknown is the share of the country's rows rejected for it; sex unknown is sex coded 9; stage "
-             "unknown is counted among the tumour types the Toronto guidelines stage (leukaemias, "
-             "lymphomas, neuroblastoma, Wilms tumour, retinoblastoma, hepatoblastoma, bone and soft tissue "
-             "sarcomas, medulloblastoma, ependymoma, gonadal germ cell tumours), as other types have no "
-             "stage to know. The Submissions & data quality page shows them by country.",
+             "birth date nor an age (or an age coded 99) is rejected at load (it could be counted in no age "
+             "group), so age unknown is the share of the country's rows rejected for it; sex unknown is sex "
+             "coded 9; stage unknown is counted among the tumour types the Toronto guidelines stage ("
+             + STAGED_TYPES + "), as other types have no stage to know. The Submissions & data quality "
+             "page shows them by country.",
              ("bray_parkin", "toronto"), ("age unknown", "sex unknown", "stage unknown", "missing")),
         Term("Submission and data version", TOPICS[1],
              "A submission is one file from one partner registry, validated and loaded as a whole (the "

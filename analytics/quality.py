@@ -13,17 +13,18 @@ page (`analytics.release.quality`) show the same number for the same tumours:
 - DCO %: tumours registered from a death certificate only (basis 0), among all tumours;
 - MV %: microscopically verified (basis 5, 6, 7: cytology or histology), among tumours with a
   known basis (not missing, not 9);
-- age unknown %: rows sent for the country with neither a birth date nor an age, among the
-  country's rows (its tumours plus those rows). Ingest rejects such rows, so they are counted
-  from the rejected rows (by the country written in the row); a loaded tumour always has an age;
+- age unknown %: rows sent for the country with neither a birth date nor an age (`NO_AGE_SQL`:
+  missing, unreadable, or coded 99), among the country's rows (its tumours plus those rows).
+  Ingest rejects such rows, so they are counted from the rejected rows (by the country written in
+  the row); a loaded tumour always has an age;
 - sex unknown %: sex 9, among all tumours;
 - stage unknown %: no Toronto stage, among tumours of the types the Toronto guidelines stage
-  (`TORONTO_SUBGROUPS`; other types have no stage to know);
+  (`TORONTO_TYPES`; other types have no stage to know);
 - follow-up completeness (Clark's C): the follow-up observed divided by the follow-up that would
   have been observed had every child been followed to the country's closing date or death, over
-  the tumours analysed for survival (not DCO). The closing date is the latest date of last contact
-  among the country's tumours (registries follow up to a common date). C = 100% means every child
-  alive was seen at the closing date;
+  the tumours analysed for survival (not DCO). The closing date is the latest date a child of the
+  country was last known alive (registries follow up to a common date; a death after it does not
+  move it). C = 100% means every child alive was seen at the closing date;
 - median follow-up (years): the median time from diagnosis to death or last contact of the
   tumours analysed for survival (the same as on the International comparison).
 
@@ -55,20 +56,36 @@ UNDER5_MAX_DIFFERENCE = 0.10
 QUALITY_SOURCE = "Bray F, Parkin DM. Eur J Cancer 2009;45:747-55"
 COMPLETENESS_SOURCE = "Clark TG, Altman DG, De Stavola BL. Lancet 2002;359:1309-10"
 
-#: ICCC-3 subgroups of the tumour types the Toronto Paediatric Cancer Stage Guidelines stage
-#: (Gupta S et al., Lancet Oncol 2016;17:e163-72: 16 types), read onto ICCC-3 by this project.
-#: Stage unknown % is computed among these; a tumour of another type has no stage to be unknown.
-TORONTO_SUBGROUPS: dict[str, str] = {
+#: The tumour types the Toronto Paediatric Cancer Stage Guidelines stage (Gupta S et al., Lancet
+#: Oncol 2016;17:e163-72: 16 types), read onto ICCC-3 by this project: an ICCC-3 subgroup, or an
+#: extended-classification code where the subgroup also holds types the guidelines do not stage
+#: (choroid plexus tumours beside ependymomas, PNET and ATRT beside medulloblastomas, rhabdoid
+#: tumours and sarcomas beside Wilms tumours and hepatoblastomas). Stage unknown % is computed
+#: among these; a tumour of another type has no stage to be unknown.
+TORONTO_TYPES: dict[str, str] = {
     "Ia": "acute lymphoblastic leukaemia", "Ib": "acute myeloid leukaemia",
     "IIa": "Hodgkin lymphoma", "IIb": "non-Hodgkin lymphoma", "IIc": "non-Hodgkin lymphoma (Burkitt)",
-    "IIIa": "ependymoma", "IIIc": "medulloblastoma", "IVa": "neuroblastoma", "V": "retinoblastoma",
-    "VIa": "Wilms tumour", "VIIa": "hepatoblastoma", "VIIIa": "osteosarcoma", "VIIIc": "Ewing sarcoma",
+    "IIIa.1": "ependymoma", "IIIc.1": "medulloblastoma", "IVa": "neuroblastoma", "V": "retinoblastoma",
+    "VIa.1": "Wilms tumour", "VIIa.1": "hepatoblastoma", "VIIIa": "osteosarcoma", "VIIIc": "Ewing sarcoma",
     "IXa": "rhabdomyosarcoma", "IXb": "non-rhabdomyosarcoma soft tissue sarcoma",
     "IXd": "non-rhabdomyosarcoma soft tissue sarcoma", "IXe": "non-rhabdomyosarcoma soft tissue sarcoma",
     "Xc": "testicular and ovarian germ cell tumours",
 }
+#: The staged types in words, once each ("acute lymphoblastic leukaemia, acute myeloid leukaemia, ...").
+STAGED_TYPES = ", ".join(dict.fromkeys(TORONTO_TYPES.values()))
 
-_STAGED = "iccc_sub IN (" + ", ".join(f"'{s}'" for s in TORONTO_SUBGROUPS) + ")"
+
+def _codes(codes) -> str:
+    return "(" + ", ".join(f"'{c}'" for c in codes) + ")"
+
+
+_STAGED = (f"(iccc_sub IN {_codes(c for c in TORONTO_TYPES if '.' not in c)} "
+           f"OR iccc_ext IN {_codes(c for c in TORONTO_TYPES if '.' in c)})")
+#: What counts as "no age" in a row sent without one: a missing or unreadable birth date, and an
+#: age that is missing, not a number, or a registry's unknown code (99, 999).
+NO_AGE_SQL = """try_strptime(nullif(trim(json_extract_string(raw, '$.birth_date')), ''), '%Y-%m-%d') IS NULL
+    AND coalesce(try_cast(trim(json_extract_string(raw, '$.age_years')) AS DOUBLE), 99) IN (99, 999)"""
+
 #: Each counted part of an indicator, as an SQL condition on a tumour. `indicators(keys=True)`
 #: returns each part's count (`n_<part>`) and record-key sum (`<part>_key`), from which the
 #: release layer computes what a viewer sees (`analytics.disclosure.shares`).
@@ -83,6 +100,12 @@ SHARES = {"dco_share": ("dco", "cases"), "mv_share": ("mv", "basis_known"),
           "excluded_share": ("dco", "cases"), "under5_share": ("under5", "cases")}
 #: What a group may be broken down by (names of `cases` columns; nothing else reaches the SQL).
 BY = ("country", "year")
+
+
+#: Each country's follow-up closing date: the latest date one of its children was last known alive.
+CLOSING_SQL = """SELECT country AS closing_country,
+                        max(last_contact_date) FILTER (WHERE event = 0 AND NOT dco) AS closing_date
+                 FROM cases GROUP BY country"""
 
 
 def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=("country",),
@@ -112,8 +135,7 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
                            for name, cond in PARTS.items()))
     group = f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}" if by else ""
     df = con.execute(f"""
-        WITH closing AS (SELECT country AS closing_country, max(last_contact_date) AS closing_date
-                         FROM cases GROUP BY country)
+        WITH closing AS ({CLOSING_SQL})
         SELECT {cols}count(*) AS cases{share_sql},
                median(followup_years) FILTER (WHERE NOT dco) AS median_followup_years,
                sum(followup_days) FILTER (WHERE NOT dco) AS followup_observed_days,
@@ -121,7 +143,7 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
                         ELSE greatest(date_diff('day', diagnosis_date, closing_date), 0) END)
                  FILTER (WHERE NOT dco) AS followup_potential_days,
                max(closing_date) AS closing_date{extra}
-        FROM cases JOIN closing ON cases.country = closing.closing_country
+        FROM cases LEFT JOIN closing ON cases.country = closing.closing_country
         WHERE {where} {group}""", params).df()
     pot = df["followup_potential_days"].astype(float)
     df["followup_completeness"] = (df["followup_observed_days"].astype(float) / pot).where(pot > 0)
@@ -132,7 +154,7 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
 
 def age_unknown(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
     """Per country with tumours: the rows sent for it (as the row says) with neither a birth date
-    nor an age, all rejected at load (`n_age_unknown`), and with `keys` their key sum
+    nor an age (`NO_AGE_SQL`), all rejected at load (`n_age_unknown`), and with `keys` their key sum
     (`age_unknown_key`, from `overview.REJECTED_KEY_SQL`). Rows whose country is not one with
     tumours, and lines that could not be read as rows at all, are not counted here (the
     rejection reasons list them)."""
@@ -142,12 +164,35 @@ def age_unknown(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFr
     return con.execute(f"""
         WITH r AS (SELECT upper(trim(json_extract_string(raw, '$.country'))) AS country, {REJECTED_KEY_SQL} AS k
                    FROM rejected_rows
-                   WHERE coalesce(trim(json_extract_string(raw, '$.birth_date')), '') = ''
-                     AND coalesce(trim(json_extract_string(raw, '$.age_years')), '') = ''
-                     AND json_extract_string(raw, '$.csv_line') IS NULL)
+                   WHERE json_extract_string(raw, '$.csv_line') IS NULL AND {NO_AGE_SQL})
         SELECT c.country, count(r.country) AS n_age_unknown{key}
         FROM (SELECT DISTINCT country FROM cases) c LEFT JOIN r USING (country)
         GROUP BY c.country ORDER BY c.country""", {"ck": cellkey_secret(con)}).df()
+
+
+def closing_dates(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
+    """Per country: its closing date (`CLOSING_SQL`) and the children alive last seen in that
+    calendar month (`n_at_closing`; with `keys` their key sum `at_closing_key`): a closing date is
+    a registry's common follow-up date when many children share it, and one child's date when
+    few do (the release layer shows it only in the first case)."""
+    from analytics.disclosure import key_sum_sql
+
+    cond = ("event = 0 AND NOT dco AND date_trunc('month', last_contact_date) = "
+            "date_trunc('month', closing_date)")
+    key = f", {key_sum_sql(cond)} AS at_closing_key" if keys else ""
+    return con.execute(f"""
+        WITH closing AS ({CLOSING_SQL})
+        SELECT country, any_value(closing_date) AS closing_date, count(*) FILTER (WHERE {cond}) AS n_at_closing{key}
+        FROM cases JOIN closing ON cases.country = closing.closing_country
+        GROUP BY country ORDER BY country""").df()
+
+
+def part(q: pd.DataFrame, name: str):
+    """(counts, key sums) of a part of `PARTS` ("cases": all tumours) in an `indicators(keys=True)`
+    frame, as numpy arrays for `analytics.disclosure`."""
+    if name == "cases":
+        return q["cases"].to_numpy(), q["cases_key"].to_numpy()
+    return q[f"n_{name}"].to_numpy(), q[f"{name}_key"].to_numpy()
 
 
 def flag_rules() -> str:

@@ -40,7 +40,8 @@ def _rows() -> list[dict[str, str]]:
             r["stage"] = rng.choice(STAGES[r["morphology"]])
     # rows without an age (rejected at load): 20 for Kenya, 3 for France, 1 for no real country
     no_age = dict(birth_date="", age_years="")
-    rows += [valid_row(case_id=f"NA{i}", country="KEN", **no_age) for i in range(20)]
+    rows += [valid_row(case_id=f"NA{i}", country="KEN", **no_age) for i in range(17)]
+    rows += [valid_row(case_id=f"NA9{i}", country="KEN", birth_date="", age_years="99") for i in range(3)]
     rows += [valid_row(case_id=f"NF{i}", country="FRA", **no_age) for i in range(3)]
     rows += [valid_row(case_id="NX", country="XXX", **no_age), valid_row(case_id="BADSEX", sex="5")]
     return rows
@@ -52,7 +53,7 @@ def pool(tmp_path_factory):
     rows = _rows()
     con = warehouse.connect(d / "q.duckdb")
     ingest_file(con, write_csv(d / "quality_pool.csv", rows), synthetic=True)
-    loaded = {cid: sub for cid, sub in con.execute("SELECT case_id, iccc_sub FROM cases").fetchall()}
+    loaded = {cid: (sub, ext) for cid, sub, ext in con.execute("SELECT case_id, iccc_sub, iccc_ext FROM cases").fetchall()}
     con.close()  # the page tests' app opens the file itself
     return rows, loaded, d / "q.duckdb"
 
@@ -74,13 +75,14 @@ def _expected(rows, loaded) -> pd.DataFrame:
     for country in sorted({r["country"] for r in rows if r["case_id"] in loaded}):
         mine = [r for r in rows if r["country"] == country and r["case_id"] in loaded]
         known = [r for r in mine if r["basis"] not in ("", "9")]
-        staged = [r for r in mine if loaded[r["case_id"]] in quality.TORONTO_SUBGROUPS]
+        staged = [r for r in mine if set(loaded[r["case_id"]]) & set(quality.TORONTO_TYPES)]
         analysed = [r for r in mine if r["basis"] != "0"]
-        closing = max(_d(r["last_contact_date"]) for r in mine)
+        closing = max(_d(r["last_contact_date"]) for r in analysed if r["vital_status"] == "1")
         seen = [(_d(r["last_contact_date"]) - _d(r["diagnosis_date"])).days for r in analysed]
         possible = [s if r["vital_status"] == "2" else max((closing - _d(r["diagnosis_date"])).days, 0)
                     for r, s in zip(analysed, seen)]
-        no_age = sum(1 for r in rows if r["country"] == country and not r["birth_date"] and not r["age_years"])
+        no_age = sum(1 for r in rows if r["country"] == country and not r["birth_date"]
+                     and r["age_years"] in ("", "99", "999"))
         out.append({"country": country, "cases": len(mine),
                     "dco_share": sum(r["basis"] == "0" for r in mine) / len(mine),
                     "mv_share": sum(r["basis"] in ("5", "6", "7") for r in known) / len(known),
@@ -104,21 +106,24 @@ def test_indicators_match_an_independent_count_of_the_rows(pool, con):
                 "median_followup_years"):
         np.testing.assert_allclose(got[col], exp[col], rtol=1e-12, err_msg=col)
     age = quality.age_unknown(con).set_index("country")["n_age_unknown"]
-    assert age.to_dict() == {"DEU": 0, "FRA": 3, "KEN": 20}  # XXX's row: not a country of the pool
+    assert age.to_dict() == {"DEU": 0, "FRA": 3, "KEN": 20}  # XXX's row: not a country of the pool; 99 = unknown
     assert exp["n_age_unknown"].tolist() == [0, 3, 20]
 
 
 def test_completeness_is_clarks_c_on_a_hand_example(db, tmp_path):
-    """Three children of one country, closing date 2020-01-01 (the latest last contact): one seen
-    then (1826 of 1826 days), one dead after 100 days (100 of 100: death completes follow-up),
-    one last seen after 200 of 1461 possible days. C = 2126 / 3387."""
+    """Four children of one country, closing date 2020-01-01 (the latest date one was last known
+    alive: a death after it does not move it): one seen then (1826 of 1826 days), one dead after
+    100 days and one after 2000 (death completes follow-up), one last seen after 200 of 1461
+    possible days. C = (1826 + 100 + 2000 + 200) / (1826 + 100 + 2000 + 1461)."""
     rows = [valid_row(case_id="A", diagnosis_date="2015-01-01", last_contact_date="2020-01-01"),
             valid_row(case_id="B", diagnosis_date="2016-01-01", last_contact_date="2016-04-10", vital_status="2"),
-            valid_row(case_id="C", diagnosis_date="2016-01-01", last_contact_date="2016-07-19")]
-    ingest_file(db, write_csv(tmp_path / "three.csv", rows))
+            valid_row(case_id="C", diagnosis_date="2016-01-01", last_contact_date="2016-07-19"),
+            valid_row(case_id="D", diagnosis_date="2015-06-01", last_contact_date="2020-11-21", vital_status="2")]
+    ingest_file(db, write_csv(tmp_path / "four.csv", rows))
     q = quality.indicators(db).iloc[0]
-    assert (q["followup_observed_days"], q["followup_potential_days"]) == (1826 + 100 + 200, 1826 + 100 + 1461)
-    assert q["followup_completeness"] == pytest.approx(2126 / 3387, rel=1e-15)
+    assert (q["followup_observed_days"], q["followup_potential_days"]) == (1826 + 100 + 2000 + 200,
+                                                                          1826 + 100 + 2000 + 1461)
+    assert q["followup_completeness"] == pytest.approx(4126 / 5387, rel=1e-15)
     assert str(q["closing_date"])[:10] == "2020-01-01"
 
 
@@ -174,7 +179,8 @@ def test_trend_hides_small_years_and_their_indicators(con):
     tr = rq.trend(con, "KEN")
     assert disclosure.is_released(tr) and "age_unknown_share" not in tr.columns and "flag" not in tr.columns
     exact = quality.indicators(con, Selection.build({"country": ["KEN"]}), ("year",)).set_index("year")
-    assert tr["year"].tolist() == exact.index.tolist()
+    lo, hi = rpool.year_span(con)
+    assert tr["year"].tolist() == list(range(lo, hi + 1))  # every year of the pool, not only the country's
     small = tr["year"].isin(exact.index[exact["cases"] < T])
     assert small.any() and tr.loc[small, "suppressed"].all()
     hidden = tr[tr["suppressed"]]
@@ -186,6 +192,36 @@ def test_trend_hides_small_years_and_their_indicators(con):
     assert disclosure.is_released(fig)
     titles = [a.text for a in fig.layout.annotations]
     assert "DCO %" in titles and "Follow-up completeness %" in titles and "Kenya" in fig.layout.title.text
+
+
+def test_a_country_hidden_by_country_is_not_shown_by_year(tmp_path):
+    """Iceland's 7 tumours are hidden in the table by country, and Germany with them (complementary
+    suppression): neither is offered by year, where their years would date the few tumours or
+    add back to the hidden total."""
+    rows = random_rows(300, seed=5, countries=("FRA",)) + random_rows(300, seed=6, countries=("DEU",))
+    rows = [{**r, "case_id": f"{r['country']}{r['case_id']}"} for r in rows]
+    rows += [{**r, "case_id": f"ISL{i}", "country": "ISL"} for i, r in enumerate(random_rows(7, seed=7))]
+    con = warehouse.connect(tmp_path / "isl.duckdb")
+    ingest_file(con, write_csv(tmp_path / "isl.csv", rows))
+    t = rq.by_country(con).set_index("country")
+    assert t.loc["ISL", "suppressed"] and t["suppressed"].sum() == 2
+    assert rq.trend_countries(con) == [c for c in t.index if not t.loc[c, "suppressed"]]
+    for hidden in t.index[t["suppressed"]]:
+        with pytest.raises(disclosure.DisclosureError):
+            rq.trend(con, hidden)
+    con.close()
+
+
+def test_the_closing_month_is_shown_only_where_many_children_share_it(con):
+    t = rq.by_country(con).set_index("country")
+    c = quality.closing_dates(con, keys=True).set_index("country")
+    for country, row in t.iterrows():
+        common = bool(disclosure.released_mask(c.loc[country, "n_at_closing"], c.loc[country, "at_closing_key"])) \
+            and c.loc[country, "n_at_closing"] >= T
+        assert (row["followup_to"] is not None) == common
+        if common:
+            assert row["followup_to"] == pd.Timestamp(c.loc[country, "closing_date"]).strftime("%Y-%m")
+    assert t["followup_to"].notna().any()
 
 
 # --- the page -----------------------------------------------------------------------------------------

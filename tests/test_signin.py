@@ -183,17 +183,17 @@ def test_a_data_manager_loads_their_countrys_person_years_and_not_anothers(brows
     mine = write_pop(site["dir"] / "fra_population.csv", pop_rows("FRA", years=(2010, 2011)))
     page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(mine))
     wait_for_render(page)
-    page.get_by_text("Load it: replace the person-years of France with the 16 rows of fra_population.csv").click()
+    page.get_by_text("Load it: replace all the person-years of France with the 16 rows of fra_population.csv").click()
     wait_for_render(page)
     page.get_by_role("button", name="Load", exact=True).last.click()
     wait_for_render(page)
     main_text = page.locator('[data-testid="stMain"]').inner_text()
-    assert "Loaded: replace the person-years of France" in main_text and _exceptions(page) == []
+    assert "Loaded: replace all the person-years of France" in main_text and _exceptions(page) == []
 
     other = write_pop(site["dir"] / "deu_population.csv", pop_rows("DEU", years=(2010,)))
     page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(other))
     wait_for_render(page)
-    page.get_by_text("Load it: replace the person-years of Germany").click()
+    page.get_by_text("Load it: replace all the person-years of Germany").click()
     wait_for_render(page)
     page.get_by_role("button", name="Load", exact=True).last.click()
     wait_for_render(page)

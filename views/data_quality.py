@@ -46,6 +46,10 @@ def by_country(q) -> None:
 
 def by_year(countries: list[str]) -> None:
     st.subheader("Trend by year of diagnosis")
+    if not countries:
+        st.info(markdown_text(f"No country can be shown by year: each holds {pol.fewer} tumours."),
+                icon=":material/info:")
+        return
     k = state.choice("country", countries, countries[0])
     state.write_back()
     state.show_notices()
@@ -67,12 +71,15 @@ def by_year(countries: list[str]) -> None:
 
 q = cached_quality(snapshot()) if not info["empty"] else None
 if q is not None and len(q):
+    # by year: the countries the table shows (one hidden there, for its own few tumours or to
+    # protect another's, stays hidden: analytics.release.quality.trend refuses it too)
+    shown = list(q.loc[~q["suppressed"], "country"])
     if presenting():  # a presenter's first screen: the figure (of the country in the link)
-        by_year(list(q["country"]))
+        by_year(shown)
         by_country(q)
     else:
         by_country(q)
-        by_year(list(q["country"]))
+        by_year(shown)
     with st.expander("Definitions of the indicators"):
         st.markdown("\n".join(f"- **{name}**: {markdown_text(what)}." for name, what in rq.INDICATORS.values()))
         st.markdown(f"- Tumour types the Toronto guidelines stage: {markdown_text(rq.STAGED_TYPES)}.\n"

@@ -24,7 +24,7 @@ if not (who.admin or who.countries):
 
 scope = "every country" if who.admin else ", ".join(sorted(country(c) for c in who.countries))
 st.caption(f"Signed in as {markdown_text(who.identity)} ({who.describe()}): you may load, replace and "
-           f"remove submissions of {scope}, and see their rejected rows. A submission is a CSV (UTF-8) "
+           f"remove submissions of {scope}, see their rejected rows, and load their person-years and life tables. A submission is a CSV (UTF-8) "
            f"or Parquet file of at most {upload.MAX_UPLOAD_BYTES // 2**20} MB, in the columns of the data "
            "dictionary; it is checked first and loaded only when you confirm. Viewers see the new pool on "
            "their next click; every change is in the audit log.")
@@ -146,28 +146,60 @@ with remove_tab:
                 st.error(markdown_text(str(e)))
 
 
-def _staged(kind: str, f, suffixes, read):
-    """The uploaded reference file kept and read once per upload (`read(path)`), or the problem in
-    words: (path, what was read, problem)."""
+def _staged(kind: str, ident, f, suffixes, read):
+    """The uploaded reference file kept and read once (`read(path)`) per `ident` (the upload, and for
+    a life table its country and sex): (path, what was read, problem in words). A file it replaces,
+    or one that cannot be read, is not kept."""
     key = f"{kind}_staged"
     held = st.session_state.get(key)
-    if held and held[0] == f.file_id:
+    if held and held[0] == ident:
         return held[1:]
+    if held and held[1] is not None:
+        upload.discard(held[1])
     path = found = problem = None
     try:
         path = upload.stage(f.name, f.getvalue(), suffixes=suffixes)
         found = read(path)
     except (upload.UploadError, ReferenceFileError) as e:
         problem = str(e)
-    st.session_state[key] = (f.file_id, path, found, problem)
+    except Exception as e:  # a hostile file gets a message, not a traceback
+        problem = f"{f.name} cannot be read ({type(e).__name__})"
+    if problem and path is not None:
+        upload.discard(path)
+        path = None
+    st.session_state[key] = (ident, path, found, problem)
     return path, found, problem
 
 
+def _confirm_and_load(kind: str, ident, path, change: str, load) -> None:
+    """The confirmation naming `change`, then `load()` (returning its summary) as a new warehouse
+    version; once loaded, the same upload is not offered again (a second click would load it twice)."""
+    done = st.session_state.get(f"{kind}_loaded")
+    if done and done[0] == ident:
+        st.success(f"Loaded: {markdown_text(change)}. Every session sees it on its next click; choose "
+                   "another file to load more.")
+        st.code(done[1], language=None)
+        return
+    sure = st.checkbox(f"Load it: {change}", key=f"{kind}_confirm_{abs(hash(ident))}")
+    if st.button("Load", type="primary", disabled=not sure, icon=":material/upload:", key=f"{kind}_load"):
+        try:
+            with st.spinner("Loading: a new version of the warehouse ..."):
+                summary = load()
+        except (ReferenceFileError, access.PermissionDenied, WarehouseBusy) as e:
+            st.error(markdown_text(str(e)))
+            return
+        upload.discard(path)
+        st.session_state[f"{kind}_loaded"] = (ident, summary)
+        st.rerun()
+
+
 with reference_tab:
-    st.caption("Person-years (the denominators of incidence rates) and life tables (the expected mortality "
-               "of net survival) of a country replace the UN World Population Prospects and HMD figures it "
-               "had, for the years and sexes in the file. Their layouts are those of `python -m analytics "
-               "population` and `python -m analytics lifetable` (see the README). Every load is in the audit log.")
+    st.caption("A country's own person-years (the denominators of incidence rates) and life tables (the "
+               "expected mortality of net survival) take the place of the UN World Population Prospects and "
+               "HMD figures: a population file replaces **all** the person-years of its countries (every year, "
+               "not only the file's), and a life table the whole table of its country and sex. Their layouts "
+               "are those of `python -m analytics population` and `python -m analytics lifetable` (see the "
+               "README). Every load is in the audit log.")
     kind = st.radio("File", ["population", "lifetable"], horizontal=True, key="reference_kind",
                     format_func={"population": "Population (person-years, CSV)",
                                  "lifetable": "Life table (HMD 1x1 layout)"}.get)
@@ -175,24 +207,15 @@ with reference_tab:
         f = st.file_uploader("Population file: CSV with columns country, year, sex, age_group, population",
                              type=["csv"], key="population_file")
         if f is not None:
-            path, pf, problem = _staged("population", f, upload.POPULATION_SUFFIXES, read_population_file)
+            path, pf, problem = _staged("population", f.file_id, f, upload.POPULATION_SUFFIXES, read_population_file)
             if problem:
                 st.error(markdown_text(problem))
             else:
                 places = sorted(pf.rows["country"].unique())
-                change = (f"replace the person-years of {', '.join(country(c) for c in places)} with the "
+                change = (f"replace all the person-years of {', '.join(country(c) for c in places)} with the "
                           f"{pf.rows_read:,} rows of {path.name} ({year_ranges(pf.rows['year'])})")
-                sure = st.checkbox(f"Load it: {change}", key=f"population_confirm_{f.file_id}")
-                if st.button("Load", type="primary", disabled=not sure, icon=":material/upload:", key="population_load"):
-                    try:
-                        with st.spinner("Loading: a new version of the warehouse ..."):
-                            report = upload.load_population(db_path(), who, path)
-                        upload.discard(path)
-                        st.session_state.pop("population_staged", None)
-                        st.success(f"Loaded: {markdown_text(change)}. Every session sees it on its next click.")
-                        st.code(report.summary(), language=None)
-                    except (ReferenceFileError, access.PermissionDenied, WarehouseBusy) as e:
-                        st.error(markdown_text(str(e)))
+                _confirm_and_load("population", f.file_id, path, change,
+                                  lambda: upload.load_population(db_path(), who, path).summary())
     else:
         f = st.file_uploader("Life table: a Human Mortality Database 1x1 period table (mltper_1x1.txt or "
                              "fltper_1x1.txt layout)", type=["txt", "csv"], key="lifetable_file")
@@ -203,21 +226,13 @@ with reference_tab:
         sex = right.radio("Sex", [1, 2], format_func=lambda s: SEX_NAMES[s].capitalize(), horizontal=True,
                           key="lifetable_sex")
         if f is not None and where:
-            path, table, problem = _staged(f"lifetable_{where}_{sex}", f, upload.LIFETABLE_SUFFIXES,
+            ident = (f.file_id, where, sex)
+            path, table, problem = _staged("lifetable", ident, f, upload.LIFETABLE_SUFFIXES,
                                            lambda p: read_life_table_file(p, where, sex))
             if problem:
                 st.error(markdown_text(problem))
             else:
-                change = (f"replace the life table of {country(where)}, {SEX_NAMES[sex]}, with {path.name} "
+                change = (f"replace the whole life table of {country(where)}, {SEX_NAMES[sex]}, with {path.name} "
                           f"({year_ranges(table.rows['year'])})")
-                sure = st.checkbox(f"Load it: {change}", key=f"lifetable_confirm_{f.file_id}_{where}_{sex}")
-                if st.button("Load", type="primary", disabled=not sure, icon=":material/upload:", key="lifetable_load"):
-                    try:
-                        with st.spinner("Loading: a new version of the warehouse ..."):
-                            _, replaced = upload.load_lifetable(db_path(), who, path, where, sex)
-                        upload.discard(path)
-                        st.session_state.pop(f"lifetable_{where}_{sex}_staged", None)
-                        st.success(f"Loaded: {markdown_text(change)}. Every session sees it on its next click.")
-                        st.code(table.summary(replaced), language=None)
-                    except (ReferenceFileError, access.PermissionDenied, WarehouseBusy) as e:
-                        st.error(markdown_text(str(e)))
+                _confirm_and_load("lifetable", ident, path, change, lambda: table.summary(
+                    upload.load_lifetable(db_path(), who, path, where, sex)[1]))

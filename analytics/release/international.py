@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from analytics import compare, disclosure, labels, survival
+from analytics import quality as quality_exact
+from analytics.release import quality as released_quality
 from analytics.disclosure import policy, release_counts, shares
 from analytics.filters import AGE_RANGES, Selection, SelectionError
 from analytics.release.curves import net_at_times, viewer_km
@@ -31,15 +33,8 @@ QUALITY_SOURCE = compare.QUALITY_SOURCE
 CASE_MIX_RULE = (f"the share of children under 5 differs from the pool's by more than "
                  f"{compare.UNDER5_MAX_DIFFERENCE * 100:g} points")
 
-#: shown share -> (numerator part, denominator part) of `compare.QUALITY_PARTS` ("cases": all)
-SHARE_PARTS = {"dco_share": ("dco", "cases"), "mv_share": ("mv", "basis_known"),
-               "excluded_share": ("dco", "cases"), "under5_share": ("under5", "cases")}
-
-
-def _part(q: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if name == "cases":
-        return q["cases"].to_numpy(), q["cases_key"].to_numpy()
-    return q[f"n_{name}"].to_numpy(), q[f"{name}_key"].to_numpy()
+#: The shares this page shows, of `quality.SHARES` (numerator and denominator parts).
+SHARE_PARTS = {c: quality_exact.SHARES[c] for c in ("dco_share", "mv_share", "excluded_share", "under5_share")}
 
 
 def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFrame:
@@ -50,10 +45,8 @@ def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFram
     q = compare.quality(con, selection, keys=True)
     out = q[["country", "cases", "cases_key"]].copy()
     for col, (num, den) in SHARE_PARTS.items():
-        out[col] = shares(*_part(q, num), *_part(q, den), pol)
-    n, k = _part(q, "analysed")
-    analysed_ok = np.asarray(disclosure.released_mask(n, k, pol)) & (n > 0)
-    out["n_survival"] = np.where(analysed_ok, np.asarray(disclosure.perturb(n, k, pol), dtype=float), np.nan)
+        out[col] = shares(*quality_exact.part(q, num), *quality_exact.part(q, den), pol)
+    analysed_ok, out["n_survival"] = released_quality.analysed(q, pol)
     out["median_followup_years"] = np.where(analysed_ok, q["median_followup_years"].round(1), np.nan)
     return out
 

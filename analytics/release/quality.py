@@ -37,13 +37,18 @@ INDICATORS = {
 FLAG_RULES = quality.flag_rules()
 SOURCES = f"{quality.QUALITY_SOURCE}; follow-up completeness: {quality.COMPLETENESS_SOURCE}"
 #: The tumour types whose stage is counted (Toronto guidelines), in words.
-STAGED_TYPES = ", ".join(dict.fromkeys(quality.TORONTO_SUBGROUPS.values()))
+STAGED_TYPES = quality.STAGED_TYPES
+_part = quality.part
 
 
-def _part(q: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if name == "cases":
-        return q["cases"].to_numpy(), q["cases_key"].to_numpy()
-    return q[f"n_{name}"].to_numpy(), q[f"{name}_key"].to_numpy()
+def analysed(q: pd.DataFrame, pol=None) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, released count) of the tumours analysed for survival in an
+    `quality.indicators(keys=True)` frame: a statistic of their follow-up (median, completeness)
+    is shown only where their count is released and above 0 (the count: perturbed, NaN elsewhere)."""
+    pol = pol or policy()
+    n, k = _part(q, "analysed")
+    ok = np.asarray(disclosure.released_mask(n, k, pol)) & (n > 0)
+    return ok, np.where(ok, np.asarray(disclosure.perturb(n, k, pol), dtype=float), np.nan)
 
 
 def _release(q: pd.DataFrame, by: list[str], age: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -61,8 +66,7 @@ def _release(q: pd.DataFrame, by: list[str], age: pd.DataFrame | None = None) ->
         rows = q["cases"].to_numpy(dtype=np.int64) + n_age
         rows_key = (q["cases_key"].to_numpy(dtype=np.int64) + k_age) % KEY_MODULUS
         out["age_unknown_share"] = shares(n_age, k_age, rows, rows_key, pol)
-    n, k = _part(q, "analysed")
-    analysed_ok = np.asarray(disclosure.released_mask(n, k, pol)) & (n > 0)
+    analysed_ok, _ = analysed(q, pol)
     out["followup_completeness_share"] = np.where(analysed_ok, q["followup_completeness"].round(3), np.nan)
     out["median_followup_years"] = np.where(analysed_ok, q["median_followup_years"].round(1), np.nan)
     shown = [c for c in INDICATORS if c in out.columns]
@@ -72,23 +76,48 @@ def _release(q: pd.DataFrame, by: list[str], age: pd.DataFrame | None = None) ->
 def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per country, over all its tumours: `country`, `country_name`, `flag` (the indicators
     beyond their cut-off), `cases` (released), every indicator of `INDICATORS` (NaN where not
-    releasable), and `followup_to` (the month of the closing date, 'YYYY-MM'), stamped released."""
+    releasable), and `followup_to`, the month of the closing date ('YYYY-MM'), shown only where at
+    least T children alive were last seen in it (a registry's common date, not one child's),
+    stamped released."""
+    pol = policy()
     q = quality.indicators(con, None, ["country"], keys=True)
     out = _release(q, ["country"], quality.age_unknown(con, keys=True))
     out["flag"] = out.apply(quality.quality_flag, axis=1)
-    out["followup_to"] = [None if s else pd.Timestamp(d).strftime("%Y-%m")
-                          for s, d in zip(out["suppressed"], q["closing_date"])]
+    c = q[["country"]].merge(quality.closing_dates(con, keys=True), on="country", how="left")
+    n = c["n_at_closing"].fillna(0).to_numpy(dtype=np.int64)
+    common = np.asarray(disclosure.released_mask(n, c["at_closing_key"].fillna(0).to_numpy(dtype=np.int64), pol))
+    common &= (n >= pol.threshold) & ~out["suppressed"].to_numpy()
+    out["followup_to"] = [pd.Timestamp(d).strftime("%Y-%m") if ok and pd.notna(d) else None
+                          for ok, d in zip(common, c["closing_date"])]
     out.insert(1, "country_name", out["country"].map(labels.country))
     cols = ["country", "country_name", "flag", "cases", *INDICATORS, "followup_to", "suppressed"]
     return disclosure.stamp(out[cols])
 
 
+def trend_countries(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The countries whose indicators may be shown by year: those whose row `by_country` shows
+    (a country hidden there, for its own few tumours or to protect another's, stays hidden)."""
+    t = by_country(con)
+    return list(t.loc[~t["suppressed"], "country"])
+
+
 def trend(con: duckdb.DuckDBPyConnection, country: str) -> pd.DataFrame:
     """One country's indicators by year of diagnosis (`year`, `cases`, the indicators of
     `INDICATORS` but age unknown), released as `by_country` (complementary suppression among the
-    years). Age unknown is by country only: a row rejected at load has no year one can trust. No
-    flag: the median follow-up of recent years is short by nature, not by a registry's fault."""
+    years), on every year of the pool (a year without tumours reads 0, so a listed year says
+    nothing a count does not). Only for `trend_countries` (else DisclosureError). Age unknown is
+    by country only: a row rejected at load has no year one can trust. No flag: the median
+    follow-up of recent years is short by nature, not by a registry's fault."""
+    from analytics.overview import year_span
+
+    if country not in trend_countries(con):
+        raise disclosure.DisclosureError(f"{country}: its tumours are not shown by country, so not by year")
     q = quality.indicators(con, Selection.build({"country": [country]}), ["country", "year"], keys=True)
+    lo, hi = year_span(con)
+    grid = pd.DataFrame({"year": range(lo, hi + 1)})
+    q = grid.merge(q.drop(columns="country"), on="year", how="left")
+    counts = [c for c in q.columns if c == "cases" or c.startswith("n_") or c.endswith("_key")]
+    q[counts] = q[counts].fillna(0).astype("int64")
     out = _release(q, ["year"])
     cols = ["year", "cases", *[c for c in INDICATORS if c in out.columns], "suppressed"]
     return disclosure.stamp(out[cols])
