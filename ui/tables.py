@@ -69,7 +69,7 @@ def _percent_columns(df: pd.DataFrame) -> list[str]:
 
 
 def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent: list[str] = (),
-          csv: pd.DataFrame | None = None, **kw) -> None:
+          csv: pd.DataFrame | None = None, widths: dict[str, str] | None = None, **kw) -> None:
     """A table with readable headers and a CSV download of the same rows (machine-readable
     headers, full precision; the footnote and the synthetic-data notice as '#' header comments,
     which pandas' comment='#' skips; text that a spreadsheet would run as a formula starts with
@@ -78,7 +78,8 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
     the columns `_percent_columns` recognises) read as percentages and p-values as "<0.001".
 
     Only frames released by `analytics.release` (stamped, `disclosure.is_released`) are shown:
-    anything else raises DisclosureError, so a page that forgets disclosure control fails closed."""
+    anything else raises DisclosureError, so a page that forgets disclosure control fails closed.
+    `widths` sets a column's width by its name."""
     if not disclosure.is_released(df) or (csv is not None and not disclosure.is_released(csv)):
         raise disclosure.DisclosureError(f"{file_name}: this table did not come out of analytics.release")
     df = _with_names(df)
@@ -129,6 +130,9 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
             else "{:.2f}"
         shown[c] = shown[c].map(lambda v, f=fmt: tables.NOT_SHOWN if pd.isna(v) else f.format(v)).astype(object)
         config[c] = st.column_config.TextColumn(label[c])
+    for c, w in (widths or {}).items():  # a column of words read whole ("small", "medium", "large")
+        if c in config:
+            config[c] = {**config[c], "width": w}
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
     info = pool_summary(snapshot())
     lines = [ln for ln in (footnote or "").split("\n") if ln and "Synthetic demonstration" not in ln]

@@ -38,10 +38,11 @@ def by_country(q) -> None:
     table(q, "data_quality_by_country.csv",
           footnote=f"Indicators after {rq.SOURCES}.\n{foot_data}", placeholder=NOT_SHOWN,
           column_order=["country", "cases", *rq.INDICATORS, "followup_to", "flag"]
-          + (["note"] if q["suppressed"].any() else []))
+          + (["note"] if q["suppressed"].any() else []), widths={"flag": "medium"})
     st.caption(f"{NOT_SHOWN}: not shown, where the part counted or the rest of the country's tumours holds "
-               f"{pol.fewer} (such a share would tell a small count). Follow-up to: the month of the latest "
-               "last contact among the country's tumours, taken as its follow-up closing date.")
+               f"{pol.fewer} (such a share would tell a small count). Follow-up to: the month of the country's "
+               "follow-up closing date (the latest date a child was last known alive), shown where at least "
+               f"{pol.threshold} children were last seen in it.")
 
 
 def by_year(countries: list[str]) -> None:
