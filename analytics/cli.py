@@ -252,6 +252,23 @@ def cmd_incidence(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    """A partner's row-level file turned into the two tables of an aggregate submission, on the
+    partner's machine (`analytics.aggregate`); no warehouse is read or written."""
+    from analytics.aggregate import aggregate_file
+    from analytics.ingest import SubmissionError
+
+    try:
+        done = aggregate_file(args.file, args.out, unit=args.unit, stage=not args.without_stage)
+    except SubmissionError as e:
+        _err(f"error: {e}")
+        return 1
+    print(done.summary(), flush=True)
+    for reason, n in done.report.reasons.items():
+        _err(f"  {n:>8,}  {reason}")
+    return 0
+
+
 def cmd_quality(args: argparse.Namespace) -> int:
     """The data-quality indicators by country (or country and year), exact: this command reads the
     warehouse file, as `ingest` and `rejected` do, for the people who keep it."""
@@ -403,6 +420,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["csv", "table"], default="csv")
     sp.add_argument("--verify", action="store_true", help="check the log's hash chain instead")
     sp.set_defaults(func=cmd_audit)
+
+    sp = sub.add_parser(
+        "aggregate", help="turn a row-level case file into case counts and survival events (partner side)",
+        description="For a partner who may not send records: validate the row-level file exactly as "
+                    "ingest does and write, into DIR, the two tables an aggregate submission is made "
+                    "of (see the data dictionary). Rows ingest would reject are left out and listed in "
+                    "a file beside ROWFILE, never in DIR.")
+    sp.add_argument("file", type=Path, metavar="ROWFILE")
+    sp.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the two tables")
+    sp.add_argument("--unit", choices=["day", "month", "year"], default="day",
+                    help="follow-up times in days (exact; default), or completed months or years")
+    sp.add_argument("--without-stage", action="store_true", help="leave stage out of the survival events")
+    sp.set_defaults(func=cmd_aggregate)
 
     sp = with_db(sub.add_parser("quality", help="data-quality indicators by country: DCO, MV, unknown "
                                                  "age/sex/stage, follow-up completeness and median"))

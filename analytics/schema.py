@@ -97,6 +97,58 @@ INPUT_COLUMNS: list[InputColumn] = [
 INPUT_NAMES = [c.name for c in INPUT_COLUMNS]
 REQUIRED_NAMES = [c.name for c in INPUT_COLUMNS if c.required == "yes"]
 
+
+# --- aggregate submissions (issue 14): tables instead of rows ---------------------------------------
+# A partner who may not send records sends two tables made from them on its own machine by
+# `python -m analytics aggregate` (analytics/aggregate.py): counts of tumours for incidence, and
+# deaths and censorings per follow-up time for survival. Each is recognised by its header.
+
+#: Follow-up units a survival-events table may use; the time column is named after its unit. Days
+#: are exact; months and years (for partners whose rules forbid days) are whole completed units of
+#: this many days, pooled by the actuarial life-table method.
+FOLLOWUP_UNITS = {"day": 1.0, "month": 365.25 / 12, "year": 365.25}
+#: Five-year periods of diagnosis, as the `period` column of `cases` writes them.
+PERIOD_FORM = "five-year period of diagnosis starting in a year ending in 0 or 5, e.g. 2000-2004"
+
+CASE_COUNT_COLUMNS: list[InputColumn] = [
+    InputColumn("country", "yes", "ISO 3166-1 alpha-3 code (e.g. FRA)"),
+    InputColumn("registry", "no", "code of the contributing registry"),
+    InputColumn("year", "yes", f"calendar year of diagnosis, from {DIAGNOSIS_FROM.year}"),
+    InputColumn("sex", "yes", "coded", SEX),
+    InputColumn("age_group", "yes", "age at diagnosis in completed years: 0, 1-4, 5-9, 10-14, 15-19"),
+    InputColumn("iccc_sub", "yes", "ICCC-3 subgroup as this project writes it (Ia, IIIc, V, ...); empty for "
+                                   "tumours ICCC-3 does not classify"),
+    InputColumn("cases", "yes", "whole number, at least 1: tumours diagnosed (death-certificate-only included)"),
+    InputColumn("dco", "no", "whole number, 0 to cases: of them, registered from a death certificate only (basis 0)"),
+    InputColumn("microscopic", "no", "whole number, 0 to cases: of them, microscopically verified (basis 5, 6, 7)"),
+]
+SURVIVAL_EVENT_COLUMNS: list[InputColumn] = [
+    InputColumn("country", "yes", "ISO 3166-1 alpha-3 code (e.g. FRA)"),
+    InputColumn("registry", "no", "code of the contributing registry"),
+    InputColumn("iccc_sub", "yes", "ICCC-3 subgroup, as in case counts"),
+    InputColumn("sex", "yes", "coded", SEX),
+    InputColumn("age_group", "yes", "as in case counts"),
+    InputColumn("period", "yes", PERIOD_FORM),
+    InputColumn("stage", "no", "Toronto stage as in a case file; empty when unknown"),
+    InputColumn("day", "yes (or month, or year)",
+                "whole number from 0: follow-up (last contact or death minus diagnosis) in days; a column "
+                "`month` or `year` instead gives it in completed months (30.44 days) or years (365.25 days)"),
+    InputColumn("deaths", "yes", "whole number from 0: deaths at that follow-up time"),
+    InputColumn("censored", "yes", "whole number from 0: children last known alive at that follow-up time"),
+]
+#: A table's kind by its columns: the columns that only that kind has.
+KIND_MARKERS = {"case_counts": {"cases"}, "survival_events": {"deaths", "censored"}}
+
+
+def submission_kind(columns) -> str:
+    """'cases' (one row per tumour: `INPUT_COLUMNS`), 'case_counts' or 'survival_events', from a
+    file's column names (case-insensitive)."""
+    names = {str(c).strip().lower() for c in columns}
+    for kind, marker in KIND_MARKERS.items():
+        if marker <= names and "case_id" not in names:
+            return kind
+    return "cases"
+
 #: Sites that are sex-specific: a tumour coded to these sites with the other sex is rejected.
 #: ICD-O-3 topography as integers (C600 -> 600). Male genital organs C60-C63; female genital C51-C58.
 MALE_ONLY_SITES = (600, 639)
@@ -301,6 +353,32 @@ def data_dictionary_markdown() -> str:
         "",
     ]
     out += [f"- **{r.column}**: {r.message}" for r in [*RULES, MALFORMED_LINE]]
+    out += [
+        "",
+        "## Aggregate submissions (tables instead of rows)",
+        "",
+        "A partner who may not send records sends two tables made from them on its own machine by "
+        "`python -m analytics aggregate ROWFILE --out DIR`, after the same validation as a case file (the "
+        "rejected rows stay with the partner). Each file is recognised by its header: a table with a "
+        "`cases` column holds case counts, one with `deaths` and `censored` holds survival events.",
+        "",
+        "### Case counts (for incidence): one row per country, registry, year, sex, age group and ICCC-3 subgroup",
+        "",
+        "| column | required | values |",
+        "|---|---|---|",
+        *[f"| {c.name} | {c.required} | {c.values}" + (": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
+          if c.codes else "") + " |" for c in CASE_COUNT_COLUMNS],
+        "",
+        "### Survival events (for survival): deaths and censorings per follow-up time and stratum",
+        "",
+        "Tumours with a survival time only: death-certificate-only registrations are left out, as "
+        "survival leaves them out.",
+        "",
+        "| column | required | values |",
+        "|---|---|---|",
+        *[f"| {c.name} | {c.required} | {c.values}" + (": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
+          if c.codes else "") + " |" for c in SURVIVAL_EVENT_COLUMNS],
+    ]
     out += [
         "",
         "## Table `cases`",
