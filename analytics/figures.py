@@ -46,7 +46,7 @@ def _texts(values) -> list[str]:
 def _words(column: str, values, short: bool = False) -> list[str]:
     """The values of a grouping column in words (`labels.level`: country names, 'Under 1 year',
     'Male'), escaped for Plotly; other columns' values as they are."""
-    if column in ("country", "sex", "age_group", "age_band", "stage"):
+    if column in labels.WORDED:
         return [plotly_text(labels.level(column, v, short=short)) for v in values]
     return _texts(values)
 

@@ -76,6 +76,11 @@ def iccc_group(code: str) -> str:
     return f"{code} {name}" if name else str(code)
 
 
+#: Grouping columns whose codes a table or a figure shows as words (`level`); ICCC-3 codes keep
+#: their code, with the name beside it (`ui.tables`) or in the label (`figures.group_label`).
+WORDED = ("country", "sex", "age_group", "age_band", "stage")
+
+
 def level(column: str, value, short: bool = False) -> str:
     """A level of a grouping column in words: country names, 'Male', 'Under 1 year', stage
     meanings, ICCC-3 names; a missing value is 'Unknown'."""

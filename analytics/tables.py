@@ -12,7 +12,7 @@ from analytics import disclosure, labels
 NOT_SHOWN = "–"
 
 #: Columns whose codes are shown in words (the CSV download keeps the codes).
-WORD_COLUMNS = ("country", "sex", "age_group", "age_band", "stage")
+WORD_COLUMNS = labels.WORDED  # the columns shown in words (one list: `labels.WORDED`)
 
 
 def estimate(value: float, lower: float, upper: float, percent: bool = True, digits: int = 1) -> str:

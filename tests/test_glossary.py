@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from analytics import glossary, iccc, labels, warehouse
 from analytics.reference.standard import weights
 from analytics.schema import AGE_BANDS, AGE_GROUPS, TORONTO_STAGES
-from tests.conftest import ROOT
+from tests.test_app import run_page
 
 #: The terms issue 12 asks the glossary to explain.
 ISSUE_TERMS = ["ICCC-3", "age group", "Toronto stage", "DCO", "microscopic verification", "person-years",
@@ -149,14 +149,7 @@ def test_software_list_reads_the_installed_versions():
 # --- the page ---------------------------------------------------------------------------------
 
 def _help_page(monkeypatch, db, **params) -> AppTest:
-    monkeypatch.setenv("CCOE_DB", str(db))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page("views/help.py").run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return run_page(monkeypatch, db, "views/help.py", **params)
 
 
 def _text(at: AppTest) -> str:

@@ -20,6 +20,7 @@ from analytics.overview import REJECTED_KEY_SQL
 from analytics.release import pool as rpool
 from analytics.release import quality as rq
 from tests.conftest import random_rows, valid_row, write_csv
+from tests.test_app import run_page
 
 ROOT = Path(__file__).resolve().parents[1]
 T = disclosure.policy().threshold
@@ -227,14 +228,7 @@ def test_the_closing_month_is_shown_only_where_many_children_share_it(con):
 # --- the page -----------------------------------------------------------------------------------------
 
 def _page(monkeypatch, db_path, **params) -> AppTest:
-    monkeypatch.setenv("CCOE_DB", str(db_path))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page("views/data_quality.py").run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return run_page(monkeypatch, db_path, "views/data_quality.py", **params)
 
 
 def test_page_shows_indicators_trend_and_accounting(monkeypatch, pool):

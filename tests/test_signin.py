@@ -172,6 +172,16 @@ def test_an_admin_reads_the_audit_log_with_who_and_the_files_sha256(browser, sit
     assert mine["sha256"].iloc[0] == audit.file_sha256(site["dir"] / "FRA_browser.csv")
 
 
+def _load_reference(page, path, confirmation: str) -> None:
+    """Upload a reference file on the tab, tick the confirmation that names the change, Load."""
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(path))
+    wait_for_render(page)
+    page.get_by_text(confirmation).click()
+    wait_for_render(page)
+    page.get_by_role("button", name="Load", exact=True).last.click()
+    wait_for_render(page)
+
+
 def test_a_data_manager_loads_their_countrys_person_years_and_not_anothers(browser, site, capsys):
     from tests.test_reference import pop_rows, write_pop
 
@@ -181,22 +191,13 @@ def test_a_data_manager_loads_their_countrys_person_years_and_not_anothers(brows
     page.get_by_role("tab", name="Population and life tables").click()
     wait_for_render(page)
     mine = write_pop(site["dir"] / "fra_population.csv", pop_rows("FRA", years=(2010, 2011)))
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(mine))
-    wait_for_render(page)
-    page.get_by_text("Load it: replace all the person-years of France with the 16 rows of fra_population.csv").click()
-    wait_for_render(page)
-    page.get_by_role("button", name="Load", exact=True).last.click()
-    wait_for_render(page)
+    _load_reference(page, mine, "Load it: replace all the person-years of France with the 16 rows of "
+                                "fra_population.csv")
     main_text = page.locator('[data-testid="stMain"]').inner_text()
     assert "Loaded: replace all the person-years of France" in main_text and _exceptions(page) == []
 
     other = write_pop(site["dir"] / "deu_population.csv", pop_rows("DEU", years=(2010,)))
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(str(other))
-    wait_for_render(page)
-    page.get_by_text("Load it: replace all the person-years of Germany").click()
-    wait_for_render(page)
-    page.get_by_role("button", name="Load", exact=True).last.click()
-    wait_for_render(page)
+    _load_reference(page, other, "Load it: replace all the person-years of Germany")
     assert "does not manage" in page.locator('[data-testid="stMain"]').inner_text()
     ctx.close()
     capsys.readouterr()

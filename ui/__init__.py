@@ -19,7 +19,7 @@ from ui.cache import (COX_MAX_TERMS, cached_age_standardised, cached_cohorts, ca
 from ui.charts import chart
 from ui.connection import connection, db_path, pin_snapshot, snapshot
 from ui.page import SYNTHETIC_NOTICE, AnalysisPage, page_header, presentation_mode, presenting
-from ui.tables import LABELS, logrank_line, median_text, p_text, survival_tables, table
+from ui.tables import LABELS, logrank_line, p_text, survival_tables, table
 from ui.widgets import METHOD_HELP, checked_filters, tumour_filter, tumour_options, year_range_widget
 
 __all__ = [
@@ -29,6 +29,6 @@ __all__ = [
     "cached_cohorts",
     "SYNTHETIC_NOTICE", "page_header", "presentation_mode", "presenting", "AnalysisPage",
     "METHOD_HELP", "tumour_options", "tumour_filter", "year_range_widget", "checked_filters",
-    "LABELS", "p_text", "table", "median_text", "logrank_line", "survival_tables",
+    "LABELS", "p_text", "table", "logrank_line", "survival_tables",
     "chart",
 ]

@@ -143,15 +143,6 @@ def table(df: pd.DataFrame, file_name: str, footnote: str | None = None, percent
                        mime="text/csv", key=f"dl-{file_name}")
 
 
-def median_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Medians in years to two decimals, 'not reached' where survival stays above 50% (a released
-    frame stays stamped: a copy keeps its attrs)."""
-    out = df.copy()
-    for c in ("median", "median_lower", "median_upper"):
-        out[c] = out[c].map(lambda v: "not reached" if v != v else f"{v:.2f}")
-    return out
-
-
 def logrank_line(lr: dict, across: str) -> None:
     """The log-rank result in one sentence (p below 0.001 shown as such), with the cases left out
     for an unknown value (a released `Count`), or why there is no test."""
