@@ -31,9 +31,28 @@ DEMO_PEOPLE = {
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for the provider, the app, a test's server)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, what: str, timeout: float, ok=lambda body: True,
+              detail=lambda: "") -> None:
+    """Wait until `url` answers 200 with a body `ok` accepts, while `proc` (the server) runs;
+    RuntimeError naming `what` (and `detail()`, e.g. its log) if it exits or does not answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}" + (f":\n{detail()}" if detail() else ""))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200 and ok(r.read()):
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer at {url} within {timeout:.0f} s" + (f":\n{detail()}" if detail() else ""))
 
 
 def secrets_toml(app_url: str, provider_url: str) -> str:
@@ -67,18 +86,7 @@ class LocalProvider:
                                      stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the identity provider exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/.well-known/openid-configuration", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the identity provider did not answer at {self.url} within {timeout:.0f} s")
+        wait_http(f"{self.url}/.well-known/openid-configuration", self.proc, "the identity provider", timeout)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import ast
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from scripts.local_signin import free_port, wait_http  # one way to start a server and wait for it
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -65,10 +64,6 @@ def discover_pages(app: Path = APP, roles: bool = False) -> list[AppPage]:
     return pages
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AppServer:
@@ -93,18 +88,8 @@ class AppServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200 and r.read().strip() == b"ok":
-                        return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"streamlit not healthy after {timeout:.0f}s:\n{self.log()}")
+        wait_http(f"{self.base_url}/_stcore/health", self.proc, "streamlit", timeout,
+                  ok=lambda body: body.strip() == b"ok", detail=self.log)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
