@@ -637,6 +637,91 @@ def cox_fit(df: pd.DataFrame, duration: str, event: str, covariates: list[str], 
     return out
 
 
+def _efron_grouped(beta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, n: np.ndarray):
+    """Efron's log partial likelihood, gradient and Hessian over grouped data: row k is a covariate
+    pattern X[k] at follow-up time t[k] with d[k] deaths among n[k] people (deaths + censorings).
+    The same sums as over the n[k] individual rows (identical rows enter every sum alike), so the
+    estimate is that of the rows, ties and all. Rows sorted by time, descending."""
+    p = X.shape[1]
+    r = np.exp(X @ beta)
+    w_all, w_dead = n * r, d * r
+    times, start = np.unique(-t, return_index=True)  # t descending: each time's first row
+    bounds = list(start) + [len(t)]
+    s0 = 0.0
+    s1, s2 = np.zeros(p), np.zeros((p, p))
+    loglik, grad, hess = 0.0, np.zeros(p), np.zeros((p, p))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        Xa = X[a:b]
+        s0 += w_all[a:b].sum()
+        s1 = s1 + w_all[a:b] @ Xa
+        s2 = s2 + (Xa * w_all[a:b, None]).T @ Xa
+        dj = d[a:b].sum()
+        if dj == 0:
+            continue
+        d0 = w_dead[a:b].sum()
+        d1 = w_dead[a:b] @ Xa
+        d2 = (Xa * w_dead[a:b, None]).T @ Xa
+        loglik += (d[a:b] * (Xa @ beta)).sum()
+        grad += d[a:b] @ Xa
+        for m in range(int(dj)):
+            f = m / dj
+            den = s0 - f * d0
+            num1 = s1 - f * d1
+            loglik -= np.log(den)
+            grad -= num1 / den
+            hess -= (s2 - f * d2) / den - np.outer(num1, num1) / den ** 2
+    return loglik, grad, hess
+
+
+def cox_grouped(table: pd.DataFrame, time: str, deaths: str, censored: str, covariates: list[str],
+                tol: float = 1e-12, max_steps: int = 100) -> pd.DataFrame:
+    """Cox hazard ratios (Efron ties, Wald 95% CIs and p-values) from counts instead of rows: the
+    survival events of aggregate submissions (`analytics.aggregate`: deaths and censorings per
+    follow-up time and stratum), categorical covariates only. Equal to `cox_fit` on the rows the
+    counts were made from (tests/test_aggregate.py); same columns as `cox_fit`."""
+    data = table[[time, deaths, censored, *covariates]].dropna()
+    data = data[(data[deaths] + data[censored]) > 0]
+    if data.empty or data[deaths].sum() == 0:
+        raise SelectionError(f"no cases with deaths and all of {', '.join(covariates)} known")
+    X, names = design(data, covariates, set())
+    if not names:
+        raise SelectionError(f"{', '.join(covariates)} take(s) a single value in this selection: nothing to compare")
+    order = np.argsort(-data[time].to_numpy(dtype=float), kind="stable")
+    Xm = X.to_numpy(dtype=float)[order]
+    t = data[time].to_numpy(dtype=float)[order]
+    d = data[deaths].to_numpy(dtype=float)[order]
+    n = d + data[censored].to_numpy(dtype=float)[order]
+    beta = np.zeros(len(names))
+    loglik, grad, hess = _efron_grouped(beta, Xm, t, d, n)
+    for _ in range(max_steps):
+        try:
+            step = np.linalg.solve(hess, -grad)
+        except np.linalg.LinAlgError:
+            raise SelectionError("the Cox model cannot be fitted on these counts: a covariate is fixed "
+                                 "within another or one level has no deaths") from None
+        new = beta + step
+        new_ll, new_grad, new_hess = _efron_grouped(new, Xm, t, d, n)
+        halvings = 0
+        while new_ll < loglik - 1e-12 and halvings < 30:  # step halving (as R's coxph)
+            step /= 2
+            new = beta + step
+            new_ll, new_grad, new_hess = _efron_grouped(new, Xm, t, d, n)
+            halvings += 1
+        done = abs(new_ll - loglik) <= tol * max(1.0, abs(new_ll)) and np.max(np.abs(step)) < 1e-9
+        beta, loglik, grad, hess = new, new_ll, new_grad, new_hess
+        if done:
+            break
+    se = np.sqrt(np.diag(np.linalg.inv(-hess)))
+    z = beta / se
+    out = pd.DataFrame({"term": names, "hr": np.exp(beta), "hr_lower": np.exp(beta - Z95 * se),
+                        "hr_upper": np.exp(beta + Z95 * se), "p": 2 * stats.norm.sf(np.abs(z)),
+                        "coef": beta, "se": se})
+    out.attrs["reference"] = {c: labels.order(c, data[c].unique().tolist())[0] for c in covariates}
+    out.attrs["n"], out.attrs["events"] = int(n.sum()), int(d.sum())
+    out.attrs["loglik"] = float(loglik)
+    return out
+
+
 NUMERIC_COVARIATES = {"age_years", "year"}
 COX_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group", "age_band",
                "period", "stage", "age_years", "year"]
