@@ -24,8 +24,7 @@ from analytics.suppression import threshold
 #: Funnel-plot control limits (two-sided normal quantiles): 95% and 99.8%.
 FUNNEL_Z = {"95%": 1.959963984540054, "99.8%": 3.090232306167813}
 #: The same cut-offs by column.
-CAVEATS = {"dco_share": DCO_MAX, "mv_share": MV_MIN, "median_followup_years": FOLLOWUP_MIN_YEARS,
-           "under5_difference": UNDER5_MAX_DIFFERENCE}
+CAVEATS = {**_quality.CUTOFFS, "under5_difference": UNDER5_MAX_DIFFERENCE}
 #: The parts of each data-quality share, as SQL conditions (`quality.PARTS`).
 QUALITY_PARTS = _quality.PARTS
 _COLUMNS = ["country", "cases", "dco_share", "mv_share", "median_followup_years", "excluded_share",

@@ -52,6 +52,8 @@ FOLLOWUP_MIN_YEARS = 5.0
 #: - case mix: share of children under 5 more than 10 points from the pool's (survival here is
 #:   not age-standardised, and the youngest children fare differently). A caveat, not a flag.
 UNDER5_MAX_DIFFERENCE = 0.10
+#: The flags' cut-offs by the column they apply to (the trend figure's dashed lines, the glossary).
+CUTOFFS = {"dco_share": DCO_MAX, "mv_share": MV_MIN, "median_followup_years": FOLLOWUP_MIN_YEARS}
 #: The sources, as the pages cite them.
 QUALITY_SOURCE = "Bray F, Parkin DM. Eur J Cancer 2009;45:747-55"
 COMPLETENESS_SOURCE = "Clark TG, Altman DG, De Stavola BL. Lancet 2002;359:1309-10"

@@ -306,6 +306,18 @@ DIMENSIONS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main"
               "year", "period", "stage", "morphology"]
 
 
+def _column_rows(columns: list[InputColumn]) -> list[str]:
+    """A file's columns as rows of the dictionary's Markdown table (codes with their meanings; the
+    stage values are listed in full elsewhere)."""
+    rows = []
+    for c in columns:
+        values = c.values
+        if c.codes and c.name != "stage":
+            values += ": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
+        rows.append(f"| {c.name} | {c.required} | {values} |")
+    return rows
+
+
 def data_dictionary_markdown() -> str:
     """The data dictionary as Markdown, generated from the lists above (docs/data-dictionary.md)."""
     out = [
@@ -339,11 +351,7 @@ def data_dictionary_markdown() -> str:
         "| column | required | values |",
         "|---|---|---|",
     ]
-    for c in INPUT_COLUMNS:
-        values = c.values
-        if c.codes and c.name != "stage":
-            values += ": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
-        out.append(f"| {c.name} | {c.required} | {values} |")
+    out += _column_rows(INPUT_COLUMNS)
     out += [
         "",
         "## Validation rules",
@@ -366,8 +374,7 @@ def data_dictionary_markdown() -> str:
         "",
         "| column | required | values |",
         "|---|---|---|",
-        *[f"| {c.name} | {c.required} | {c.values}" + (": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
-          if c.codes else "") + " |" for c in CASE_COUNT_COLUMNS],
+        *_column_rows(CASE_COUNT_COLUMNS),
         "",
         "### Survival events (for survival): deaths and censorings per follow-up time and stratum",
         "",
@@ -376,8 +383,7 @@ def data_dictionary_markdown() -> str:
         "",
         "| column | required | values |",
         "|---|---|---|",
-        *[f"| {c.name} | {c.required} | {c.values}" + (": " + ", ".join(f"{k} {v}" for k, v in c.codes.items())
-          if c.codes else "") + " |" for c in SURVIVAL_EVENT_COLUMNS],
+        *_column_rows(SURVIVAL_EVENT_COLUMNS),
     ]
     out += [
         "",

@@ -82,6 +82,15 @@ def presentation_mode() -> None:
         st.rerun()
 
 
+def data_footnote(info: dict) -> str:
+    """The last lines of every figure's and table's footnote: the data version and, for synthetic
+    pools, the notice (`info`: the pool summary `page_header` returns)."""
+    foot = info["data_version"]
+    if info["synthetic"]:
+        foot += "\nSynthetic demonstration data: not real patients or outcomes."
+    return foot
+
+
 class AnalysisPage:
     """What every analysis page starts from: title and notices, the pool's countries and years,
     its URL-backed state, the tumour-type options. Stops the page on an empty warehouse."""
@@ -107,7 +116,4 @@ class AnalysisPage:
 
     def footnote(self, text: str) -> str:
         """`text` plus the data version and, for synthetic pools, the notice (one per line)."""
-        foot = f"{text}\n{self.info['data_version']}"
-        if self.info["synthetic"]:
-            foot += "\nSynthetic demonstration data: not real patients or outcomes."
-        return foot
+        return f"{text}\n{data_footnote(self.info)}"

@@ -12,6 +12,7 @@ from analytics.safe_text import markdown_text
 from analytics.tables import NOT_SHOWN
 from ui import chart, connection, page_header, presenting, snapshot, table
 from ui.cache import cached_quality, cached_quality_trend
+from ui.page import data_footnote
 from ui.state import PageState
 
 info = page_header("Submissions & data quality")
@@ -19,8 +20,7 @@ if info["empty"] and not info["submissions"]:
     st.info("No submissions loaded yet.")
     st.stop()
 state = PageState("data-quality")
-foot_data = info["data_version"] + ("\nSynthetic demonstration data: not real patients or outcomes."
-                                    if info["synthetic"] else "")
+foot_data = data_footnote(info)
 pol = policy()
 
 st.caption("The indicators a cancer registry's data are judged by, for each country's tumours in the pool, "

@@ -96,8 +96,13 @@ def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def trend_countries(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The countries whose indicators may be shown by year: those whose row `by_country` shows
-    (a country hidden there, for its own few tumours or to protect another's, stays hidden)."""
-    t = by_country(con)
+    (a country hidden there, for its own few tumours or to protect another's, stays hidden).
+    That row's suppression depends on the country's tumour count alone, the same released count
+    as the Overview's table by country (`pool.cases_by_country`), read here without computing
+    every indicator again."""
+    from analytics.release.pool import cases_by_country
+
+    t = cases_by_country(con)
     return list(t.loc[~t["suppressed"], "country"])
 
 
@@ -141,8 +146,6 @@ def trend_figure(df: pd.DataFrame, country: str, footnote: str | None = None):
     if not disclosure.is_released(df):
         raise disclosure.DisclosureError("trend_figure takes the released frame of `trend`")
     panels = {c: INDICATORS[c][0] for c in INDICATORS if c in df.columns}
-    cutoffs = {"dco_share": quality.DCO_MAX, "mv_share": quality.MV_MIN,
-               "median_followup_years": quality.FOLLOWUP_MIN_YEARS}
-    return disclosure.stamp(quality_panels(df, panels, cutoffs,
+    return disclosure.stamp(quality_panels(df, panels, quality.CUTOFFS,
                                            f"Data quality by year of diagnosis: {labels.country(country)}",
                                            footnote=footnote))
