@@ -179,10 +179,12 @@ def require_data_manager(who: Principal) -> None:
 def submission_countries(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
     """Every submission's countries: of its loaded tumours, and of its rejected rows as written in
     the file (a row rejected for its country still says whose it claims to be)."""
-    rows = con.execute("""
+    from analytics.warehouse import SCOPE_SQL
+
+    rows = con.execute(f"""
         SELECT s.submission_id, list(DISTINCT c.country) FILTER (WHERE c.country IS NOT NULL)
         FROM submissions s LEFT JOIN (
-            SELECT submission_id, country FROM cases
+            SELECT submission_id, country FROM ({SCOPE_SQL})
             UNION ALL
             SELECT submission_id, upper(trim(json_extract_string(raw, '$.country'))) FROM rejected_rows
         ) c USING (submission_id)
@@ -247,8 +249,9 @@ def remove(con: duckdb.DuckDBPyConnection, who: Principal, submission_id: str):
 
     require_data_manager(who)
     check_submission(con, who, submission_id)
+    kind = con.execute("SELECT kind FROM submissions WHERE submission_id = ?", [submission_id]).fetchone()
     removal = remove_submission(con, submission_id)
-    audit.record_removal(con, submission_id, removal, who.identity)
+    audit.record_removal(con, submission_id, removal, who.identity, kind[0] if kind else "cases")
     return removal
 
 

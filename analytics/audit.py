@@ -104,7 +104,9 @@ def verify(con: duckdb.DuckDBPyConnection) -> list[str]:
 # --- the entries of each kind of change (the command line and the upload page share them) -------
 
 def _countries(con: duckdb.DuckDBPyConnection, submission_id: str) -> str:
-    rows = con.execute("SELECT DISTINCT country FROM cases WHERE submission_id = ? ORDER BY 1",
+    from analytics.warehouse import SCOPE_SQL
+
+    rows = con.execute(f"SELECT DISTINCT country FROM ({SCOPE_SQL}) WHERE submission_id = ? ORDER BY 1",
                        [submission_id]).fetchall()
     return ", ".join(r[0] for r in rows) or "no tumours loaded"
 
@@ -121,9 +123,12 @@ def record_ingest(con: duckdb.DuckDBPyConnection, report, path: str | Path, who:
            rows_loaded=report.rows_loaded, rows_rejected=report.rows_rejected)
 
 
-def record_removal(con: duckdb.DuckDBPyConnection, submission_id: str, removal, who: str) -> None:
-    """The entry of a removed submission (`analytics.ingest.Removal`)."""
-    what = (f"submission {submission_id}: removed its {removal.loaded:,} tumours and "
+def record_removal(con: duckdb.DuckDBPyConnection, submission_id: str, removal, who: str,
+                   kind: str = "cases") -> None:
+    """The entry of a removed submission (`analytics.ingest.Removal`) of `kind` (schema.FILE_KINDS)."""
+    from analytics.ingest import loaded_words
+
+    what = (f"submission {submission_id}: removed its {loaded_words(kind, removal.loaded)} and "
             f"{removal.rejected:,} rejected rows")
     if removal.readmitted:
         what += "; re-admitted " + ", ".join(f"{n} from {s}" for s, n in removal.readmitted.items())

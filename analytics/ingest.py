@@ -37,16 +37,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pycountry
 
-from analytics import csvfile, iccc
-from analytics.warehouse import RECORD_KEY_SQL, cellkey_secret
-from analytics.schema import (AGE_BANDS, AGE_GROUPS, ALREADY_LOADED, CASE_NAMES, ICCC_VERSION, INPUT_NAMES,
-                              MALFORMED_LINE, NONFINITE, REQUIRED_NAMES, RULES, SCHEMA_VERSION, TORONTO_STAGES,
-                              UNTERMINATED_QUOTE, Rule)
+from analytics import csvfile, iccc, ingest_tables
+from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret
+from analytics.schema import (AGE_BANDS, AGE_GROUPS, ALL_INPUT_NAMES, ALREADY_LOADED, CASE_NAMES, FILE_KINDS,
+                              ICCC_VERSION, INPUT_NAMES, MALFORMED_LINE, NONFINITE, RULES, SCHEMA_VERSION,
+                              TORONTO_STAGES, UNTERMINATED_QUOTE, FileKind, Rule, submission_kind)
 
 #: The public names. The validation rules are part of the data contract (`analytics.schema`);
 #: they are applied here and importable from here too.
 __all__ = ["ALREADY_LOADED", "MALFORMED_LINE", "NONFINITE", "RULES", "UNTERMINATED_QUOTE", "IngestReport",
-           "Removal", "Rule", "StrictRejectError", "SubmissionError", "ingest_file", "readmitted_lines",
+           "Removal", "Rule", "StrictRejectError", "SubmissionError", "ingest_file", "loaded_words", "readmitted_lines",
            "remove_submission", "submission_name"]
 
 
@@ -79,6 +79,7 @@ def _parse_sql(source: str = "_raw") -> str:
         case_id_t AS case_id,
         coalesce(dup.n, 1) AS n_same_case_id,
         l.case_id IS NOT NULL AS loaded_elsewhere,
+        h.country IS NOT NULL AS held_as_tables,
         upper(country_t) AS country,
         upper(country_t) IN (SELECT code FROM _iso3) AS is_iso3,
         upper(stage_t) IN (SELECT code FROM _stages) AS is_toronto,
@@ -93,6 +94,7 @@ def _parse_sql(source: str = "_raw") -> str:
       FROM t LEFT JOIN _dups dup ON t.case_id_t = dup.dup_id
         LEFT JOIN _loaded l ON l.case_id = t.case_id_t AND l.country = upper(t.country_t)
                            AND l.registry IS NOT DISTINCT FROM t.registry_t  -- distinct keys: no row repeats
+        LEFT JOIN _held h ON h.country = upper(t.country_t) AND h.registry IS NOT DISTINCT FROM t.registry_t
     ),
     a AS (
       SELECT d.*,
@@ -182,9 +184,11 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     blank_rows: int = 0
     readmitted: dict[str, int] = field(default_factory=dict)
+    kind: str = "cases"
 
     def summary(self) -> str:
-        lines = [f"{self.file_name}: read {self.rows_read}, loaded {self.rows_loaded}, "
+        what = "" if self.kind == "cases" else f" ({FILE_KINDS[self.kind].label}, rows are strata)"
+        lines = [f"{self.file_name}{what}: read {self.rows_read}, loaded {self.rows_loaded}, "
                  f"rejected {self.rows_rejected}, unclassified (ICCC-3) {self.rows_unclassified}"
                  f"  [submission '{self.submission_id}']"]
         if self.blank_rows:
@@ -197,6 +201,14 @@ class IngestReport:
         for reason, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  rejected {n:>8}  {reason}")
         return "\n".join(lines)
+
+
+def loaded_words(kind: str, n: int) -> str:
+    """What n loaded rows of a submission of `kind` are, in words: '1,234 tumours', or '312 rows of
+    survival events (aggregate)' (a row of a table holds many tumours)."""
+    if kind == "cases":
+        return f"{n:,} tumour{'' if n == 1 else 's'}"
+    return f"{n:,} row{'' if n == 1 else 's'} of {FILE_KINDS[kind].label}"
 
 
 def readmitted_lines(readmitted: dict[str, int]) -> list[str]:
@@ -253,25 +265,32 @@ def _printable(name: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check_columns(path: Path, names: list[str]) -> tuple[dict[str, int], list[str]]:
-    """Map contract column -> position of that column in the file; raise on missing/duplicate
-    columns. Unnamed columns (Excel's trailing delimiter) are neither mapped nor reported."""
+def _check_columns(path: Path, names: list[str]) -> tuple[FileKind, dict[str, int], list[str]]:
+    """The file's kind (by its header: `schema.submission_kind`) and the map contract column ->
+    position of that column in the file; raise on missing/duplicate columns. Unnamed columns
+    (Excel's trailing delimiter) are neither mapped nor reported."""
     lowered = [n.strip().lower() for n in names]
     named = [n for n in lowered if n]
     dupes = sorted({n for n in named if named.count(n) > 1})
     if dupes:
         raise SubmissionError(f"{path.name}: duplicate column name(s): {', '.join(map(_printable, dupes))}")
+    kind = FILE_KINDS[submission_kind(named)]
     present = {n: i for i, n in enumerate(lowered) if n}
-    missing = [c for c in REQUIRED_NAMES if c not in present]
-    if "birth_date" not in present and "age_years" not in present:
-        missing.append("birth_date or age_years")
+    missing = [c for c in kind.required if c not in present]
+    missing += [" or ".join(group) for group in kind.any_of if not any(c in present for c in group)]
+    missing += [f"one of {', '.join(group)}" for group in kind.one_of if not any(c in present for c in group)]
     if missing:
         shown = ", ".join(_printable(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
-        raise SubmissionError(f"{path.name}: missing required column(s): {', '.join(missing)} "
-                              f"(the header has {len(names)} column(s): {shown})")
-    mapping = {c: present[c] for c in INPUT_NAMES if c in present}
-    ignored = [_printable(n) for n, low in zip(names, lowered) if low and low not in INPUT_NAMES]
-    return mapping, ignored
+        raise SubmissionError(f"{path.name}: missing required column(s): {', '.join(missing)} (read as a "
+                              f"{kind.label}; the header has {len(names)} column(s): {shown})")
+    for group in kind.one_of:
+        given = [c for c in group if c in present]
+        if len(given) > 1:
+            raise SubmissionError(f"{path.name}: columns {' and '.join(given)} both given; a {kind.label} "
+                                  f"has exactly one of {', '.join(group)}")
+    mapping = {c: present[c] for c in kind.names if c in present}
+    ignored = [_printable(n) for n, low in zip(names, lowered) if low and low not in kind.names]
+    return kind, mapping, ignored
 
 
 def _quote_ident(name: str) -> str:
@@ -279,34 +298,34 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _raw_view(con: duckdb.DuckDBPyConnection, source: str, exprs: dict[str, str],
+def _raw_view(con: duckdb.DuckDBPyConnection, source: str, exprs: dict[str, str], kind: FileKind,
               nonfinite: str = "NULL::VARCHAR") -> None:
-    """Temp view `_raw`: line_no, one text column per contract column (NULL when absent), and
-    `nonfinite` (names of contract columns holding inf, or NULL). `exprs` maps contract column ->
-    SQL over `source`'s generated columns c0, c1, ..."""
+    """Temp view `_raw`: line_no, one text column per column of the kind's contract (NULL when
+    absent), and `nonfinite` (names of contract columns holding inf, or NULL). `exprs` maps
+    contract column -> SQL over `source`'s generated columns c0, c1, ..."""
     cols = ", ".join(f"{exprs[c]} AS \"{c}\"" if c in exprs else f"NULL::VARCHAR AS \"{c}\""
-                     for c in INPUT_NAMES)
+                     for c in kind.names)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT line_no, {cols}, {nonfinite} AS nonfinite "
                 f"FROM {source}")
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, data: bytes) -> tuple[list[str], int]:
-    """Fill `_raw` and `_malformed` from a delimited text file; returns (ignored columns, blank
-    rows). Records are found and counted by csvfile.py, independently of the field parser."""
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, data: bytes) -> tuple[FileKind, list[str], int]:
+    """Fill `_raw` and `_malformed` from a delimited text file; returns (its kind, ignored columns,
+    blank rows). Records are found and counted by csvfile.py, independently of the field parser."""
     try:
         data = csvfile.decode_check(path.name, data)
-        names, delim, begin = csvfile.header(path.name, data, INPUT_NAMES)
+        names, delim, begin = csvfile.header(path.name, data, ALL_INPUT_NAMES)
     except csvfile.CsvFileError as e:
         raise SubmissionError(str(e)) from None
-    mapping, ignored = _check_columns(path, names)
+    kind, mapping, ignored = _check_columns(path, names)
     parsed = csvfile.read_csv_into(con, str(path), data, names, delim, begin)
-    _raw_view(con, "_csv_rows", {c: f"c{i}" for c, i in mapping.items()})
+    _raw_view(con, "_csv_rows", {c: f"c{i}" for c, i in mapping.items()}, kind)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _malformed AS
         SELECT line_no, text AS csv_line,
                CASE reason WHEN 'quote' THEN '{UNTERMINATED_QUOTE.reason}' ELSE '{MALFORMED_LINE.reason}' END
                  AS reason
         FROM _csv_rejects""")
-    return ignored, parsed.blank
+    return kind, ignored, parsed.blank
 
 
 #: Parquet is compressed, and dictionary-encoded text stores a repeated value once: a small file
@@ -349,7 +368,7 @@ def check_parquet(source, name: str) -> None:
         raise SubmissionError(f"{name}: cannot be read as Parquet: {str(e).splitlines()[0][:200]}") from None
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[FileKind, list[str]]:
     """Fill `_raw` and `_malformed` (empty) from a Parquet file read by pyarrow. Columns are
     renamed c0, c1, ... before DuckDB sees them, so no column name reaches SQL.
 
@@ -362,7 +381,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     except (pa.ArrowException, OSError, ValueError) as e:
         raise SubmissionError(f"{path.name}: cannot be read as Parquet: {str(e).splitlines()[0][:200]}") from None
     names = table.column_names
-    mapping, ignored = _check_columns(path, names)
+    kind, mapping, ignored = _check_columns(path, names)
     exprs, infinite = {}, []
     for c, i in mapping.items():
         x, t = f"c{i}", table.schema.field(i).type
@@ -383,9 +402,9 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     con.execute("CREATE OR REPLACE TEMP TABLE _pq AS SELECT * FROM _pq_arrow")
     con.unregister("_pq_arrow")
     nonfinite = f"nullif(concat_ws(', ', {', '.join(infinite)}), '')" if infinite else "NULL::VARCHAR"
-    _raw_view(con, "_pq", exprs, nonfinite)
+    _raw_view(con, "_pq", exprs, kind, nonfinite)
     con.execute("CREATE OR REPLACE TEMP TABLE _malformed (line_no BIGINT, csv_line VARCHAR, reason VARCHAR)")
-    return ignored
+    return kind, ignored
 
 
 # ----------------------------------------------------------------------------------------------
@@ -398,6 +417,7 @@ def _install_lookups(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany("INSERT INTO _iso3 VALUES (?)", iso)
     con.execute("CREATE OR REPLACE TEMP TABLE _stages (code VARCHAR)")
     con.executemany("INSERT INTO _stages VALUES (?)", [(s,) for s in TORONTO_STAGES])
+    con.execute("CREATE OR REPLACE TEMP TABLE _held (country VARCHAR, registry VARCHAR)")
 
 
 def submission_name(path: Path) -> str:
@@ -424,6 +444,7 @@ def _insert_valid(con: duckdb.DuckDBPyConnection, sid: str) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE _loaded AS
         SELECT DISTINCT country, registry, case_id FROM cases
         WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
+    ingest_tables.held(con, "cases")
     con.execute(f"INSERT INTO cases ({', '.join(CASE_NAMES)}) {_cases_select()}",
                 {"sid": sid, "ck": cellkey_secret(con)})
 
@@ -460,8 +481,8 @@ def _check_replacement(con: duckdb.DuckDBPyConnection, sid: str, sha: str, path:
         return []
     if replace:
         return [sid]
-    old = set(con.execute("SELECT DISTINCT country, registry FROM cases WHERE submission_id = $sid",
-                          {"sid": sid}).fetchall())
+    old = set(con.execute(f"SELECT DISTINCT country, registry FROM ({SCOPE_SQL}) "
+                          "WHERE submission_id = $sid", {"sid": sid}).fetchall())
     new = set(con.execute("""SELECT DISTINCT upper(trim(country)), nullif(trim(registry), '') FROM _raw
                              WHERE upper(trim(country)) IN (SELECT code FROM _iso3)""").fetchall())
     if old and old != new:
@@ -488,11 +509,14 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
     _install_lookups(con)
     try:
         if fmt == "csv":
-            ignored, blank = _read_csv(con, path, data)
+            kind, ignored, blank = _read_csv(con, path, data)
         else:
-            ignored, blank = _read_parquet(con, path), 0
+            (kind, ignored), blank = _read_parquet(con, path), 0
         del data
-        _classify_raw(con)
+        if kind.name == "cases":
+            _classify_raw(con)
+        else:
+            ingest_tables.prepare(con)
         replaced = _check_replacement(con, sid, sha, path, replace)
     except BaseException:
         _drop_scratch(con)
@@ -502,38 +526,29 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
         con.execute("BEGIN TRANSACTION")
         for old in replaced:
             _delete_submission(con, old)
-        # Pass 1: every row is parsed once; the valid ones go straight into `cases`.
-        _insert_valid(con, sid)
-        # Pass 2: the rows that did not load (few) are parsed again to list all their reasons.
-        con.execute("""CREATE OR REPLACE TEMP TABLE _bad AS SELECT * FROM _raw WHERE line_no NOT IN
-                       (SELECT line_no FROM cases WHERE submission_id = $sid)""", {"sid": sid})
-        con.execute(f"""INSERT INTO rejected_rows
-            SELECT $sid, p.line_no, p.case_id, to_json(struct_pack({', '.join(f'"{c}" := r."{c}"' for c in INPUT_NAMES)})),
-                   p.reasons
-            FROM (SELECT line_no, case_id, {_reasons_sql()} AS reasons FROM ({_parse_sql('_bad')}) _p) p
-            JOIN _bad r USING (line_no)
-            UNION ALL
-            SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}), [reason]
-            FROM _malformed""", {"sid": sid})
-        loaded, rejected, unclassified = con.execute("""
-            SELECT (SELECT count(*) FROM cases WHERE submission_id = $sid),
+        if kind.name == "cases":
+            _load_cases(con, sid)
+        else:
+            ingest_tables.load(con, kind, sid)
+        loaded, rejected, unclassified = con.execute(f"""
+            SELECT (SELECT count(*) FROM {kind.table} WHERE submission_id = $sid),
                    (SELECT count(*) FROM rejected_rows WHERE submission_id = $sid),
-                   (SELECT count(*) FROM cases WHERE submission_id = $sid AND iccc_sub IS NULL)""",
+                   (SELECT count(*) FROM {kind.table} WHERE submission_id = $sid AND iccc_sub IS NULL)""",
                                                      {"sid": sid}).fetchone()
         rows_read = con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _malformed)"
                                 ).fetchone()[0]
         con.execute("""INSERT INTO submissions (submission_id, file_name, sha256, file_format, rows_read,
                          rows_loaded, rows_rejected, rows_unclassified, loaded_at, schema_version,
-                         iccc_version, synthetic, rows_blank)
+                         iccc_version, synthetic, rows_blank, kind)
                        VALUES ($sid, $file, $sha, $fmt, $read, $loaded, $rejected, $unclassified,
-                               now()::TIMESTAMP, $schema, $iccc, $synthetic, $blank)""",
+                               now()::TIMESTAMP, $schema, $iccc, $synthetic, $blank, $kind)""",
                     {"sid": sid, "file": path.name, "sha": sha, "fmt": fmt, "read": rows_read,
                      "loaded": loaded, "rejected": rejected, "unclassified": unclassified,
                      "schema": SCHEMA_VERSION, "iccc": ICCC_VERSION, "synthetic": synthetic,
-                     "blank": blank})
+                     "blank": blank, "kind": kind.name})
         reasons = _group_reasons(con, sid)
         report = IngestReport(sid, path.name, sha, rows_read, loaded, rejected, unclassified, reasons,
-                              ignored, replaced, blank)
+                              ignored, replaced, blank, kind=kind.name)
         if strict and rejected:
             con.execute("ROLLBACK")
             raise StrictRejectError(report)
@@ -549,8 +564,26 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
     return report
 
 
+def _load_cases(con: duckdb.DuckDBPyConnection, sid: str) -> None:
+    """Insert a case file's valid rows into `cases` and the others, with every reason, into
+    `rejected_rows` (inside the caller's transaction)."""
+    # Pass 1: every row is parsed once; the valid ones go straight into `cases`.
+    _insert_valid(con, sid)
+    # Pass 2: the rows that did not load (few) are parsed again to list all their reasons.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _bad AS SELECT * FROM _raw WHERE line_no NOT IN
+                   (SELECT line_no FROM cases WHERE submission_id = $sid)""", {"sid": sid})
+    con.execute(f"""INSERT INTO rejected_rows
+        SELECT $sid, p.line_no, p.case_id, to_json(struct_pack({', '.join(f'"{c}" := r."{c}"' for c in INPUT_NAMES)})),
+               p.reasons
+        FROM (SELECT line_no, case_id, {_reasons_sql()} AS reasons FROM ({_parse_sql('_bad')}) _p) p
+        JOIN _bad r USING (line_no)
+        UNION ALL
+        SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}), [reason]
+        FROM _malformed""", {"sid": sid})
+
+
 def _delete_submission(con: duckdb.DuckDBPyConnection, sid: str) -> None:
-    for table in ("cases", "rejected_rows", "submissions"):
+    for table in (*(k.table for k in FILE_KINDS.values()), "rejected_rows", "submissions"):
         con.execute(f"DELETE FROM {table} WHERE submission_id = ?", [sid])
 
 

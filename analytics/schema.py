@@ -24,6 +24,11 @@ ICCC_VERSION = "ICCC-3/IARC 2017"
 DIAGNOSIS_FROM = date(1950, 1, 1)
 
 
+#: Age groups in display order, with their bounds in completed years (inclusive).
+AGE_GROUPS = [("0", 0, 0), ("1-4", 1, 4), ("5-9", 5, 9), ("10-14", 10, 14), ("15-19", 15, 19)]
+AGE_BANDS = [("0-4", 0, 4), ("5-9", 5, 9), ("10-14", 10, 14), ("15-19", 15, 19)]
+
+
 @dataclass(frozen=True)
 class InputColumn:
     """One column of the submission file."""
@@ -130,9 +135,12 @@ SURVIVAL_EVENT_COLUMNS: list[InputColumn] = [
     InputColumn("age_group", "yes", "as in case counts"),
     InputColumn("period", "yes", PERIOD_FORM),
     InputColumn("stage", "no", "Toronto stage as in a case file; empty when unknown"),
-    InputColumn("day", "yes (or month, or year)",
-                "whole number from 0: follow-up (last contact or death minus diagnosis) in days; a column "
-                "`month` or `year` instead gives it in completed months (30.44 days) or years (365.25 days)"),
+    InputColumn("day", "one of day/month/year",
+                "whole number from 0: follow-up (last contact or death minus diagnosis) in days"),
+    InputColumn("month", "one of day/month/year",
+                "instead of day: follow-up in completed months of 30.44 days (pooled by the actuarial method)"),
+    InputColumn("year", "one of day/month/year",
+                "instead of day: follow-up in completed years of 365.25 days (pooled by the actuarial method)"),
     InputColumn("deaths", "yes", "whole number from 0: deaths at that follow-up time"),
     InputColumn("censored", "yes", "whole number from 0: children last known alive at that follow-up time"),
 ]
@@ -148,6 +156,41 @@ def submission_kind(columns) -> str:
         if marker <= names and "case_id" not in names:
             return kind
     return "cases"
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """One kind of submission file: its columns, which must be present, and where it is stored.
+
+    `any_of`: groups of columns of which at least one must be present; `one_of`: groups of which
+    exactly one must be (the follow-up time of survival events is in days, months or years)."""
+
+    name: str
+    label: str
+    columns: list[InputColumn]
+    table: str
+    any_of: tuple[tuple[str, ...], ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required == "yes"]
+
+
+FILE_KINDS: dict[str, FileKind] = {
+    "cases": FileKind("cases", "case file (one row per tumour)", INPUT_COLUMNS, "cases",
+                      any_of=(("birth_date", "age_years"),)),
+    "case_counts": FileKind("case_counts", "case counts (aggregate)", CASE_COUNT_COLUMNS, "agg_case_counts"),
+    "survival_events": FileKind("survival_events", "survival events (aggregate)", SURVIVAL_EVENT_COLUMNS,
+                                "agg_survival_events", one_of=(tuple(FOLLOWUP_UNITS),)),
+}
+
+#: Every column name any kind of file may hold (the CSV reader finds the delimiter with these).
+ALL_INPUT_NAMES = list(dict.fromkeys(n for k in FILE_KINDS.values() for n in k.names))
 
 #: Sites that are sex-specific: a tumour coded to these sites with the other sex is rejected.
 #: ICD-O-3 topography as integers (C600 -> 600). Male genital organs C60-C63; female genital C51-C58.
@@ -199,6 +242,17 @@ ALREADY_LOADED = Rule("case_id", "already loaded for this country and registry f
                                  "(admitted automatically if that submission is removed or replaced "
                                  "without it)", "loaded_elsewhere")
 
+#: A country and registry another submission already holds, as rows or as a table of the same kind:
+#: its tumours would be counted twice.
+HELD_ELSEWHERE = Rule("country/registry", "already in the pool from another submission (as rows, or as a "
+                                          "table of this kind); a tumour is counted once: remove that "
+                                          "submission first, or load this file under its name",
+                      "held_elsewhere")
+#: In a case file, a country and registry an aggregate submission holds.
+SENT_AS_TABLES = Rule("country/registry", "already in the pool as aggregate tables from another submission; "
+                                          "a tumour is counted once: remove that submission first",
+                      "held_as_tables")
+
 #: A Parquet float column holding inf or -inf in a contract column (NaN is read as missing).
 NONFINITE = Rule("value", "an infinite number (inf) in a numeric column", "nonfinite_t IS NOT NULL")
 
@@ -207,6 +261,7 @@ RULES: list[Rule] = [
     Rule("case_id", "missing", "case_id IS NULL"),
     Rule("case_id", "appears more than once in this submission", "n_same_case_id > 1"),
     ALREADY_LOADED,
+    SENT_AS_TABLES,
     NONFINITE,
     Rule("country", "missing", "country_t IS NULL"),
     Rule("country", "not an ISO 3166-1 alpha-3 country code",
@@ -247,6 +302,79 @@ RULES: list[Rule] = [
 MALFORMED_LINE = Rule("line", "malformed CSV line (wrong number of fields)", "false")
 UNTERMINATED_QUOTE = Rule("line", "unterminated or misplaced quote (quote a whole field, and double "
                                   "any quote inside it)", "false")
+
+
+# --- validation rules of the aggregate tables (ingest_tables.py applies them; the dictionary lists them)
+
+#: Largest count or follow-up time one row of a table may hold: far above any childhood-cancer
+#: stratum (a million days is 2,700 years), and a bound on the work of keying its tumours.
+MAX_COUNT = 1_000_000
+
+
+def _whole(column: str, required: bool, label: str | None = None) -> list[Rule]:
+    """A count column: a whole number from 0 (`{column}` parsed, NULL when not a whole number)."""
+    label = label or column
+    rules = [Rule(label, "not a whole number", f"{column}_t IS NOT NULL AND {column} IS NULL"),
+             Rule(label, "negative", f"{column} < 0"),
+             Rule(label, f"more than {MAX_COUNT:,} in one row", f"{column} > {MAX_COUNT}")]
+    if required:
+        rules.insert(0, Rule(label, "missing", f"{column}_t IS NULL"))
+    return rules
+
+
+AGE_GROUP_CODES = [g for g, _, _ in AGE_GROUPS]
+
+_AGG_STRATUM_RULES = [
+    NONFINITE,
+    Rule("country", "missing", "country_t IS NULL"),
+    Rule("country", "not an ISO 3166-1 alpha-3 country code", "country_t IS NOT NULL AND NOT is_iso3"),
+    *_coded("sex", SEX, required=True),
+    Rule("age_group", "missing", "age_group_t IS NULL"),
+    Rule("age_group", "must be one of " + ", ".join(AGE_GROUP_CODES),
+         "age_group_t IS NOT NULL AND age_group_t NOT IN " + _in(dict.fromkeys(AGE_GROUP_CODES))),
+    Rule("iccc_sub", "not an ICCC-3 subgroup code such as Ia, IIIc or V (empty when unclassified)",
+         "iccc_sub_t IS NOT NULL AND iccc_sub IS NULL"),
+]
+
+CASE_COUNT_RULES: list[Rule] = [
+    *_AGG_STRATUM_RULES,
+    Rule("year", "missing", "year_t IS NULL"),
+    Rule("year", "not a whole number", "year_t IS NOT NULL AND year IS NULL"),
+    Rule("year", f"before {DIAGNOSIS_FROM.year}, the earliest year of diagnosis the pool covers",
+         f"year < {DIAGNOSIS_FROM.year}"),
+    Rule("year", "in the future", "year > year(current_date)"),
+    *_whole("cases", required=True),
+    Rule("cases", "0 (a row counts at least one tumour)", "cases = 0"),
+    *_whole("dco", required=False),
+    Rule("dco", "more than cases", "dco > cases"),
+    *_whole("microscopic", required=False),
+    Rule("microscopic", "more than cases", "microscopic > cases"),
+    Rule("dco/microscopic", "more than cases together (a death-certificate-only registration is not "
+                            "microscopically verified)",
+         "dco <= cases AND microscopic <= cases AND dco + microscopic > cases"),
+    Rule("stratum", "the same country, registry, year, sex, age group and ICCC-3 subgroup on more than one row",
+         "n_same_stratum > 1"),
+    HELD_ELSEWHERE,
+]
+
+SURVIVAL_EVENT_RULES: list[Rule] = [
+    *_AGG_STRATUM_RULES,
+    Rule("period", "missing", "period_t IS NULL"),
+    Rule("period", f"not a five-year period of diagnosis from {DIAGNOSIS_FROM.year} (1950-1954 ... "
+                   "2015-2019 ...)", "period_t IS NOT NULL AND period IS NULL"),
+    Rule("period", "in the future", "period_start > year(current_date)"),
+    Rule("stage", "not a Toronto stage value (see the data dictionary)", "stage_t IS NOT NULL AND NOT is_toronto"),
+    *_whole("time", required=True, label="follow-up time"),
+    *_whole("deaths", required=True),
+    *_whole("censored", required=True),
+    Rule("deaths/censored", "both 0 (a row counts at least one child)", "deaths = 0 AND censored = 0"),
+    Rule("stratum", "the same stratum (country, registry, ICCC-3 subgroup, sex, age group, period, stage) and "
+                    "follow-up time on more than one row", "n_same_stratum > 1"),
+    HELD_ELSEWHERE,
+]
+
+#: The rules of each kind of file.
+KIND_RULES = {"cases": RULES, "case_counts": CASE_COUNT_RULES, "survival_events": SURVIVAL_EVENT_RULES}
 
 
 @dataclass(frozen=True)
@@ -297,9 +425,50 @@ CASE_COLUMNS: list[StoredColumn] = [
 
 CASE_NAMES = [c.name for c in CASE_COLUMNS]
 
-#: Age groups in display order, with their bounds in completed years (inclusive).
-AGE_GROUPS = [("0", 0, 0), ("1-4", 1, 4), ("5-9", 5, 9), ("10-14", 10, 14), ("15-19", 15, 19)]
-AGE_BANDS = [("0-4", 0, 4), ("5-9", 5, 9), ("10-14", 10, 14), ("15-19", 15, 19)]
+_KEY = "; never shown"
+#: Table `agg_case_counts`: the validated rows of case-count submissions.
+AGG_CASE_COUNT_COLUMNS: list[StoredColumn] = [
+    StoredColumn("submission_id", "VARCHAR", "the submission this row came from"),
+    StoredColumn("line_no", "INTEGER", "line of the source file"),
+    StoredColumn("country", "VARCHAR", "ISO 3166-1 alpha-3, upper case"),
+    StoredColumn("registry", "VARCHAR", "as submitted (may be empty)"),
+    StoredColumn("year", "SMALLINT", "calendar year of diagnosis"),
+    StoredColumn("period", "VARCHAR", "derived: five-year period of diagnosis"),
+    StoredColumn("sex", "TINYINT", "1 male, 2 female, 9 unknown"),
+    StoredColumn("age_group", "VARCHAR", "0, 1-4, 5-9, 10-14, 15-19"),
+    StoredColumn("age_band", "VARCHAR", "derived: five-year band 0-4, 5-9, 10-14, 15-19"),
+    StoredColumn("iccc_main", "VARCHAR", "derived from iccc_sub (NULL when unclassified)"),
+    StoredColumn("iccc_sub", "VARCHAR", "ICCC-3 subgroup as this project writes it (NULL when unclassified)"),
+    StoredColumn("cases", "BIGINT", "tumours diagnosed, death-certificate-only included"),
+    StoredColumn("dco", "BIGINT", "of them, death certificate only (NULL when not sent)"),
+    StoredColumn("microscopic", "BIGINT", "of them, microscopically verified (NULL when not sent)"),
+    StoredColumn("key_cases", "BIGINT", "derived: sum of the row's tumours' record keys mod 2**32" + _KEY),
+    StoredColumn("key_dco", "BIGINT", "derived: the same over its death-certificate-only tumours" + _KEY),
+    StoredColumn("key_microscopic", "BIGINT", "derived: the same over its microscopically verified ones" + _KEY),
+]
+#: Table `agg_survival_events`: the validated rows of survival-event submissions.
+AGG_SURVIVAL_EVENT_COLUMNS: list[StoredColumn] = [
+    StoredColumn("submission_id", "VARCHAR", "the submission this row came from"),
+    StoredColumn("line_no", "INTEGER", "line of the source file"),
+    StoredColumn("country", "VARCHAR", "ISO 3166-1 alpha-3, upper case"),
+    StoredColumn("registry", "VARCHAR", "as submitted (may be empty)"),
+    StoredColumn("iccc_main", "VARCHAR", "derived from iccc_sub (NULL when unclassified)"),
+    StoredColumn("iccc_sub", "VARCHAR", "ICCC-3 subgroup (NULL when unclassified)"),
+    StoredColumn("sex", "TINYINT", "1 male, 2 female, 9 unknown"),
+    StoredColumn("age_group", "VARCHAR", "0, 1-4, 5-9, 10-14, 15-19"),
+    StoredColumn("age_band", "VARCHAR", "derived: five-year band 0-4, 5-9, 10-14, 15-19"),
+    StoredColumn("period", "VARCHAR", "five-year period of diagnosis"),
+    StoredColumn("stage", "VARCHAR", "Toronto stage, upper case (NULL when unknown or not sent)"),
+    StoredColumn("unit", "VARCHAR", "follow-up unit of the file: day, month or year"),
+    StoredColumn("time", "INTEGER", "follow-up in completed units"),
+    StoredColumn("deaths", "BIGINT", "deaths at that time"),
+    StoredColumn("censored", "BIGINT", "children last known alive at that time"),
+    StoredColumn("key_event", "BIGINT", "derived: sum of the record keys of the row's deaths mod 2**32" + _KEY),
+    StoredColumn("key_censor", "BIGINT", "derived: the same over its censorings" + _KEY),
+]
+#: The stored layout of each kind of file's table.
+KIND_TABLE_COLUMNS = {"cases": CASE_COLUMNS, "case_counts": AGG_CASE_COUNT_COLUMNS,
+                      "survival_events": AGG_SURVIVAL_EVENT_COLUMNS}
 
 #: Columns a selection may filter or group by (pages and CLI); the filter layer checks against this.
 DIMENSIONS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub",
@@ -384,6 +553,20 @@ def data_dictionary_markdown() -> str:
         "| column | required | values |",
         "|---|---|---|",
         *_column_rows(SURVIVAL_EVENT_COLUMNS),
+        "",
+        "### Validation rules of the tables",
+        "",
+        "As for a case file: a row failing any rule is kept in `rejected_rows` with every reason; rows read = "
+        "rows loaded + rows rejected; loading a file again under its name replaces it. A follow-up time "
+        "column must be exactly one of `day`, `month`, `year`.",
+        "",
+        "Case counts:",
+        "",
+        *[f"- **{r.column}**: {r.message}" for r in CASE_COUNT_RULES],
+        "",
+        "Survival events:",
+        "",
+        *[f"- **{r.column}**: {r.message}" for r in SURVIVAL_EVENT_RULES],
     ]
     out += [
         "",
@@ -393,5 +576,9 @@ def data_dictionary_markdown() -> str:
         "|---|---|---|",
     ]
     out += [f"| {c.name} | {c.sql_type} | {c.description} |" for c in CASE_COLUMNS]
+    for table, columns in (("agg_case_counts", AGG_CASE_COUNT_COLUMNS),
+                           ("agg_survival_events", AGG_SURVIVAL_EVENT_COLUMNS)):
+        out += ["", f"## Table `{table}`", "", "| column | type | description |", "|---|---|---|"]
+        out += [f"| {c.name} | {c.sql_type} | {c.description} |" for c in columns]
     out.append("")
     return "\n".join(out)

@@ -2,8 +2,12 @@
 
 Tables:
     submissions    one row per loaded file: provenance and row accounting (rows_read = rows_loaded +
-                   rows_rejected; rows_blank: blank lines and rows of only delimiters, skipped)
+                   rows_rejected; rows_blank: blank lines and rows of only delimiters, skipped;
+                   kind: cases, case_counts or survival_events)
     cases          accepted tumours with derived fields (layout from schema.CASE_COLUMNS)
+    agg_case_counts, agg_survival_events
+                   aggregate submissions: tumours counted per stratum, deaths and censorings per
+                   stratum and follow-up time (schema.AGG_*_COLUMNS; analytics.ingest_tables)
     rejected_rows  one row per rejected input row: line, raw values (JSON), every reason
     iccc_rules     the ICCC-3 definition, expanded to ranges (reference; ingest uses it)
     population     person-years by country, calendar year, sex and age group (denominators)
@@ -19,9 +23,15 @@ from pathlib import Path
 import duckdb
 
 from analytics import iccc
-from analytics.schema import CASE_COLUMNS, SCHEMA_VERSION
+from analytics.schema import (AGG_CASE_COUNT_COLUMNS, AGG_SURVIVAL_EVENT_COLUMNS, CASE_COLUMNS, FILE_KINDS,
+                             SCHEMA_VERSION)
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "warehouse.duckdb"
+
+def _table(name: str, columns) -> str:
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n    " + ",\n    ".join(
+        f"{c.name} {c.sql_type}" for c in columns) + "\n)"
+
 
 _DDL = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -44,9 +54,13 @@ _DDL = [
     # rows_blank (blank lines and rows of only delimiters, skipped) came after schema 1.0's first
     # warehouses: added in place, so an existing warehouse keeps working.
     "ALTER TABLE submissions ADD COLUMN IF NOT EXISTS rows_blank BIGINT DEFAULT 0",
-    "CREATE TABLE IF NOT EXISTS cases (\n    "
-    + ",\n    ".join(f"{c.name} {c.sql_type}" for c in CASE_COLUMNS)
-    + "\n)",
+    _table("cases", CASE_COLUMNS),
+    # Aggregate submissions (issue 14): tables instead of rows, one row per stratum (and time).
+    _table("agg_case_counts", AGG_CASE_COUNT_COLUMNS),
+    _table("agg_survival_events", AGG_SURVIVAL_EVENT_COLUMNS),
+    # kind: which kind of file a submission was (schema.FILE_KINDS); added after the first
+    # warehouses, in place.
+    "ALTER TABLE submissions ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'cases'",
     # sex: 0 = both sexes combined (WPP), 1 male, 2 female (a partner's own denominators).
     # age_group: five-year bands '0-4' ... '15-19', and '0', '1-4' where a source gives them.
     """CREATE TABLE IF NOT EXISTS population (
@@ -104,6 +118,12 @@ _DDL = [
 ]
 
 
+#: (submission_id, country, registry) of everything loaded, rows and aggregate tables: what a
+#: submission holds (its countries, its replacement scope).
+SCOPE_SQL = " UNION ALL ".join(
+    f"SELECT DISTINCT submission_id, country, registry FROM {k.table}" for k in FILE_KINDS.values())
+
+
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse at `path` (default data/warehouse.duckdb), creating and initialising it
     when it does not exist yet. Read-only connections never create anything; a warehouse made
@@ -154,8 +174,9 @@ def upgrade(path: Path, who: str | None = None) -> None:
 def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse `con` reads has everything a reader needs: disclosure control's
     record keys, and the audit log (a warehouse made before either is upgraded once: `upgrade`)."""
-    return _has_record_keys(con) and bool(con.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'audit_log'").fetchall())
+    return _has_record_keys(con) and con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
+        "('audit_log', 'agg_case_counts', 'agg_survival_events')").fetchone()[0] == 3
 
 
 #: SQL of a tumour's record key (`cases.record_key`): the first 32 bits of SHA-256 over the

@@ -12,7 +12,7 @@ import pytest
 
 from analytics.ingest import (ALREADY_LOADED as ALREADY_LOADED_RULE, MALFORMED_LINE, NONFINITE, RULES,
                               UNTERMINATED_QUOTE, SubmissionError, ingest_file, remove_submission)
-from analytics.schema import INPUT_NAMES
+from analytics.schema import INPUT_NAMES, SENT_AS_TABLES
 from tests.conftest import ROOT, random_rows, valid_row, write_csv
 
 TOMORROW = (date.today() + timedelta(days=7)).isoformat()  # a week ahead: stays in the future if the run crosses midnight
@@ -84,9 +84,10 @@ BAD_ROWS = [
 def test_every_rule_has_a_bad_row_test():
     tested = {reason for _, reason in BAD_ROWS} | {"case_id: appears more than once in this submission",
                                                    MALFORMED_LINE.reason, UNTERMINATED_QUOTE.reason,
-                                                   ALREADY_LOADED, NONFINITE.reason}
+                                                   ALREADY_LOADED, NONFINITE.reason, SENT_AS_TABLES.reason}
     # tested elsewhere: duplicates and already-loaded below, malformed lines and quotes below and in
-    # test_ingest_hostile.py, NONFINITE with Parquet in test_ingest_hostile.py
+    # test_ingest_hostile.py, NONFINITE with Parquet in test_ingest_hostile.py, SENT_AS_TABLES in
+    # test_ingest_tables.py
     assert {r.reason for r in RULES} | {MALFORMED_LINE.reason, UNTERMINATED_QUOTE.reason} == tested
 
 

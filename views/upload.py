@@ -4,7 +4,7 @@ rows, the removal of a submission, and a country's person-years and life tables.
 import streamlit as st
 
 from analytics import access, upload
-from analytics.ingest import StrictRejectError, SubmissionError
+from analytics.ingest import StrictRejectError, SubmissionError, loaded_words
 from analytics.labels import country
 from analytics.reference import ReferenceFileError, year_ranges
 from analytics.reference.lifetable import SEX_NAMES, read_life_table_file
@@ -56,9 +56,9 @@ def _accounting(outcome: upload.Outcome) -> None:
 def _change(outcome: upload.Outcome) -> str:
     r = outcome.report
     where = ", ".join(country(c) for c in outcome.countries) or "no country"
-    text = f"add submission {r.submission_id} ({r.rows_loaded:,} tumours of {where})"
+    text = f"add submission {r.submission_id} ({loaded_words(r.kind, r.rows_loaded)} of {where})"
     if outcome.replaces:
-        text += " and replace " + ", ".join(f"submission {s} ({n:,} tumours)" for s, n in outcome.replaces.items())
+        text += " and replace " + ", ".join(f"submission {s} ({n:,} rows loaded)" for s, n in outcome.replaces.items())
     return text
 
 
@@ -135,8 +135,10 @@ with remove_tab:
         st.info("No submission of your countries is loaded.")
     else:
         sid = st.selectbox("Submission to remove", mine, key="remove_submission")
-        n = con.execute("SELECT rows_loaded, rows_rejected FROM submissions WHERE submission_id = ?", [sid]).fetchone()
-        sure = st.checkbox(f"Remove submission {sid}: its {n[0]:,} tumours and {n[1]:,} rejected rows leave the pool",
+        n = con.execute("SELECT rows_loaded, rows_rejected, kind FROM submissions WHERE submission_id = ?",
+                        [sid]).fetchone()
+        sure = st.checkbox(f"Remove submission {sid}: its {loaded_words(n[2], n[0])} and {n[1]:,} rejected rows "
+                           "leave the pool",
                            key=f"remove_confirm_{sid}")
         if st.button("Remove", type="primary", disabled=not sure, icon=":material/delete:", key="remove_go"):
             try:

@@ -1,0 +1,166 @@
+"""Loading an aggregate submission (issue 14): case counts or survival events instead of rows.
+
+`analytics.ingest.ingest_file` reads every kind of file the same way (CSV or Parquet into a temp
+view `_raw` of text columns, rows read = rows loaded + rows rejected, all-or-nothing, replacing on
+re-load) and recognises the kind by the header (`schema.submission_kind`). For a table of counts it
+calls `prepare` before the transaction and `load` inside it; this module parses the table's rows,
+applies its rules (`schema.CASE_COUNT_RULES`, `schema.SURVIVAL_EVENT_RULES`) and inserts the valid
+rows into `agg_case_counts` or `agg_survival_events`, the others, with every reason, into
+`rejected_rows`.
+
+Disclosure control needs a record key per tumour (`analytics.disclosure`): a row of counts holds
+many tumours, so each of them is given a key from the warehouse's secret, the row's stratum and
+its position in the row (0 .. n-1), and the row stores their sum (mod 2**32) per count. The same
+table loaded again gives the same keys, as a case file's tumours do.
+"""
+from __future__ import annotations
+
+import duckdb
+
+from analytics import iccc
+from analytics.disclosure import KEY_MODULUS
+from analytics.schema import AGE_GROUPS, KIND_RULES, FileKind
+from analytics.warehouse import cellkey_secret
+
+#: What a table of each kind may not overlap: the case rows and the tables of the same kind (a
+#: partner sends case counts and survival events of the same registry, one of each).
+_HELD_BY = {"cases": ["agg_case_counts", "agg_survival_events"],
+            "case_counts": ["cases", "agg_case_counts"],
+            "survival_events": ["cases", "agg_survival_events"]}
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """The lookup of ICCC-3 subgroups (`_subs`: code, lower-case code, main group)."""
+    d = iccc.definition()[["subgroup", "main_group"]].drop_duplicates()
+    con.execute("CREATE OR REPLACE TEMP TABLE _subs (code VARCHAR, lower_code VARCHAR, main VARCHAR)")
+    con.executemany("INSERT INTO _subs VALUES (?, ?, ?)",
+                    [(s, s.lower(), m) for s, m in zip(d["subgroup"], d["main_group"])])
+
+
+def held(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Temp table `_held` (country, registry): what the pool already holds that a file of `kind`
+    may not send again, for the countries in `_raw` (read after a replaced submission is deleted)."""
+    union = " UNION ".join(f"SELECT DISTINCT country, registry FROM {t}" for t in _HELD_BY[kind])
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _held AS SELECT * FROM ({union})
+                    WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
+
+
+def _whole(column: str) -> str:
+    """A whole number from text ('12', '-3', '12.0' as spreadsheets write it); NULL otherwise."""
+    return (f"CASE WHEN regexp_full_match({column}_t, '-?[0-9]{{1,15}}([.]0*)?') "
+            f"THEN CAST(regexp_extract({column}_t, '^-?[0-9]+') AS BIGINT) END")
+
+
+_PERIOD_SQL = """CASE WHEN regexp_full_match(period_t, '[0-9]{4}-[0-9]{4}')
+      AND CAST(left(period_t, 4) AS INTEGER) % 5 = 0 AND CAST(left(period_t, 4) AS INTEGER) >= 1950
+      AND CAST(right(period_t, 4) AS INTEGER) = CAST(left(period_t, 4) AS INTEGER) + 4 THEN period_t END"""
+
+#: Per kind: the parsed values the rules read, and the columns that make a row's stratum.
+_PARSED = {
+    "case_counts": {"year": _whole("year"), "cases": _whole("cases"), "dco": _whole("dco"),
+                    "microscopic": _whole("microscopic")},
+    "survival_events": {"period": _PERIOD_SQL, "time": _whole("time"), "deaths": _whole("deaths"),
+                        "censored": _whole("censored"), "stage": "upper(stage_t)",
+                        "is_toronto": "upper(stage_t) IN (SELECT code FROM _stages)"},
+}
+#: (A value as written where it does not parse, so that two different wrong values are not "the same".)
+_STRATUM = {
+    "case_counts": ["country", "registry_t", "coalesce(CAST(year AS VARCHAR), year_t)", "sex_t", "age_group_t",
+                    "lower(iccc_sub_t)"],
+    "survival_events": ["country", "registry_t", "lower(iccc_sub_t)", "sex_t", "age_group_t", "period_t", "stage",
+                        "coalesce(CAST(time AS VARCHAR), time_t)"],
+}
+
+
+def _parse_sql(kind: FileKind) -> str:
+    """SELECT of `_raw`'s rows parsed: text columns `<c>_t`, parsed values, the stratum's count of
+    rows in the file (`n_same_stratum`) and whether another submission holds its registry."""
+    texts = [f"nullif(trim(\"{c}\"), '') AS {c}_t" for c in kind.names]
+    if kind.name == "survival_events":
+        texts.append("coalesce(" + ", ".join(f"nullif(trim(\"{c}\"), '')" for c in kind.one_of[0]) + ") AS time_t")
+    parsed = ",\n        ".join(f"{sql} AS {name}" for name, sql in _PARSED[kind.name].items())
+    period_start = ", CAST(left(period, 4) AS INTEGER) AS period_start" if kind.name == "survival_events" else ""
+    return f"""
+    WITH t AS (SELECT line_no, {', '.join(texts)}, nonfinite AS nonfinite_t FROM _raw),
+    p AS (
+      SELECT t.*,
+        upper(country_t) AS country,
+        upper(country_t) IN (SELECT code FROM _iso3) AS is_iso3,
+        s.code AS iccc_sub, s.main AS iccc_main,
+        h.country IS NOT NULL AS held_elsewhere,
+        {parsed}
+      FROM t LEFT JOIN _subs s ON s.lower_code = lower(t.iccc_sub_t)
+        LEFT JOIN _held h ON h.country = upper(t.country_t) AND h.registry IS NOT DISTINCT FROM t.registry_t
+    )
+    SELECT p.*{period_start},
+      count(*) OVER (PARTITION BY {', '.join(_STRATUM[kind.name])}) AS n_same_stratum
+    FROM p
+    """
+
+
+def _keys_sql(stratum: str, first: str, count: str) -> str:
+    """Sum mod 2**32 of the record keys of tumours `first` .. `first + count - 1` of a row whose
+    stratum text is `stratum` (each key: the first 32 bits of SHA-256 over the secret, the stratum
+    and the position, as `warehouse.RECORD_KEY_SQL` makes a tumour's)."""
+    return (f"CAST(coalesce(list_sum(list_transform(range({first}, {first} + {count}), "
+            f"lambda i: CAST('0x' || left(sha256($ck || '|' || {stratum} || '|' || i), 8) AS UBIGINT))), 0) "
+            f"% {KEY_MODULUS} AS BIGINT)")
+
+
+def _band_sql() -> str:
+    bands = {g: ("0-4" if hi <= 4 else g) for g, lo, hi in AGE_GROUPS}
+    return "CASE age_group_t " + " ".join(f"WHEN '{g}' THEN '{b}'" for g, b in bands.items()) + " END"
+
+
+def _insert_sql(kind: FileKind) -> str:
+    """INSERT of the valid parsed rows (`_parsed`, NOT bad) into the kind's table."""
+    if kind.name == "case_counts":
+        stratum = ("'counts|' || country || '|' || coalesce(registry_t, '') || '|' || year || '|' || sex_t "
+                   "|| '|' || age_group_t || '|' || coalesce(iccc_sub, '')")
+        return f"""INSERT INTO agg_case_counts
+            SELECT $sid, line_no, country, registry_t, CAST(year AS SMALLINT),
+                   CAST(year // 5 * 5 AS VARCHAR) || '-' || CAST(year // 5 * 5 + 4 AS VARCHAR),
+                   CAST(sex_t AS TINYINT), age_group_t, {_band_sql()}, iccc_main, iccc_sub,
+                   cases, dco, microscopic,
+                   {_keys_sql(stratum, '0', 'cases')}, {_keys_sql(stratum, '0', 'coalesce(dco, 0)')},
+                   {_keys_sql(stratum, 'coalesce(dco, 0)', 'coalesce(microscopic, 0)')}
+            FROM _parsed WHERE NOT bad"""
+    stratum = ("'events|' || country || '|' || coalesce(registry_t, '') || '|' || coalesce(iccc_sub, '') || '|' "
+               "|| sex_t || '|' || age_group_t || '|' || period || '|' || coalesce(stage, '') || '|' || $unit "
+               "|| '|' || time")
+    return f"""INSERT INTO agg_survival_events
+        SELECT $sid, line_no, country, registry_t, iccc_main, iccc_sub,
+               CAST(sex_t AS TINYINT), age_group_t, {_band_sql()}, period, stage, $unit, CAST(time AS INTEGER),
+               deaths, censored,
+               {_keys_sql(stratum, '0', 'deaths')}, {_keys_sql(stratum, 'deaths', 'censored')}
+        FROM _parsed WHERE NOT bad"""
+
+
+def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:
+    """Validate `_raw` as a table of `kind`, insert its valid rows into the kind's table and the
+    others, with every reason, into `rejected_rows` (inside the caller's transaction)."""
+    held(con, kind.name)
+    rules = KIND_RULES[kind.name]
+    bad = " OR ".join(f"coalesce({r.fails}, false)" for r in rules)
+    items = ", ".join(f"CASE WHEN {r.fails} THEN '{r.reason}' END" for r in rules)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _parsed AS
+        SELECT *, {bad} AS bad FROM ({_parse_sql(kind)}) _p""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _parsed AS
+        SELECT *, CASE WHEN bad THEN list_filter([{items}], lambda x: x IS NOT NULL) END AS reasons
+        FROM _parsed""")
+    con.execute(_insert_sql(kind), {"sid": sid, "ck": cellkey_secret(con), "unit": time_unit(con, kind)}
+                if kind.name == "survival_events" else {"sid": sid, "ck": cellkey_secret(con)})
+    raw = ", ".join(f'"{c}" := r."{c}"' for c in kind.names)
+    con.execute(f"""INSERT INTO rejected_rows
+        SELECT $sid, p.line_no, NULL, to_json(struct_pack({raw})), p.reasons
+        FROM _parsed p JOIN _raw r USING (line_no) WHERE p.bad
+        UNION ALL
+        SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}), [reason] FROM _malformed""",
+                {"sid": sid})
+
+
+def time_unit(con: duckdb.DuckDBPyConnection, kind: FileKind) -> str:
+    """The follow-up unit of a survival-events file: the one time column `_raw` was given (the
+    others are NULL in every row; a file naming two is refused when its header is read)."""
+    given = con.execute("SELECT " + ", ".join(f"count(\"{c}\")" for c in kind.one_of[0]) + " FROM _raw").fetchone()
+    units = [c for c, n in zip(kind.one_of[0], given) if n]
+    return units[0] if units else kind.one_of[0][0]
