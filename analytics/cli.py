@@ -180,7 +180,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     db = args.db or warehouse.DEFAULT_DB
     _err(f"building the synthetic demonstration pool in {db} (scale {args.scale}, seed {args.seed})")
-    steps = build_demo(db, scale=args.scale, seed=args.seed, fmt=args.format, log=_err)
+    try:
+        steps = build_demo(db, scale=args.scale, seed=args.seed, fmt=args.format, log=_err,
+                           aggregate_countries=args.aggregate_countries)
+    except ValueError as e:
+        _err(f"error: {e}")
+        return 2
     _err(f"done: {sum(s.report.rows_loaded for s in steps):,} synthetic tumours loaded, "
          f"{sum(s.report.rows_rejected for s in steps):,} rows rejected as intended")
     return 0
@@ -387,7 +392,7 @@ def cmd_cox(args: argparse.Namespace) -> int:
         return 0
     _write_table(res[["term", "hr", "hr_lower", "hr_upper", "p"]], args.format)
     _notices(con, [f"Cox proportional hazards (Efron ties), n = {res.attrs['n']:,}, "
-                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values."])
+                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values.", *res.attrs.get("notes", [])])
     return 0
 
 
@@ -525,6 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=_seed, default=2024)
     sp.add_argument("--format", choices=["csv", "parquet"], default="csv",
                     help="file format of the generated submissions (default csv)")
+    sp.add_argument("--aggregate-countries", type=lambda v: [c.strip().upper() for c in v.split(",") if c.strip()],
+                    default=[], metavar="ISO3[,ISO3...]",
+                    help="countries that send aggregate tables instead of rows (issue 14), e.g. KEN")
     sp.set_defaults(func=cmd_demo)
 
     sp = with_db(sub.add_parser("calibration", help="compare the demo pool with its published targets"))

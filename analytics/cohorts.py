@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics import survival
+from analytics import pooled, survival
 from analytics.filters import Selection, SelectionError
 from analytics.suppression import threshold
 
@@ -162,13 +162,14 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
     name), `keys` adds the record-key sums; either adds `survival.cox_level_events` to `attrs`
     (term names as in the result)."""
     _check(cohorts)
-    frames = []
+    frames, notes = [], []
     key_col = ", record_key" if keys else ""
     for i, c in enumerate(cohorts):
-        where, params = c.selection.where()
-        d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)}{key_col} FROM cases "
-                        f"WHERE {where} AND NOT dco", params).df()
+        # the rows, and the children of aggregate partners' survival events (analytics.pooled)
+        source, params = pooled.followup_rows_sql(c.selection, adjust)
+        d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)}{key_col} FROM {source}", params).df()
         frames.append(d.assign(cohort=f"{i + 1}:{c.name}"))  # numbered so the first cohort is the reference
+        notes += [n for n in pooled.left_out(con, "agg_survival_events", c.selection, adjust) if n not in notes]
     df = pd.concat(frames, ignore_index=True)
     for col in adjust:
         df[col] = df[col].astype(str).where(df[col].notna())
@@ -187,6 +188,7 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
         left_out.append(c)
     res = survival.cox_fit(df, "followup_days", "event", covariates, set())
     res.attrs["left_out"] = left_out
+    res.attrs["notes"] = notes
     res.attrs["reference"] = {c: re.sub(r"^\d+:", "", v) if c == "cohort" else v
                               for c, v in res.attrs.get("reference", {}).items()}
     res["term"] = res["term"].str.replace(r"^cohort=\d+:", "cohort=", regex=True)

@@ -1,6 +1,7 @@
 """The synthetic demonstration pool: one harmonized submission per country, loaded through ingest.
 
     python -m analytics demo [--scale S] [--seed N] [--db PATH] [--format csv|parquet]
+                             [--aggregate-countries KEN,UGA]
 
 Cases are drawn from the real UN WPP 2022 populations in the warehouse (`population` table, both
 sexes) times age- and ICCC-group-specific incidence rates (`demo_params.BASE_RATES`, calibrated by
@@ -15,13 +16,17 @@ loss to follow-up, and a few invalid rows that ingest must reject.
 Everything generated is synthetic and every submission is marked synthetic in the warehouse: the
 app then shows the "synthetic demonstration data" notice on every page and export.
 
+`--aggregate-countries` makes those countries aggregate partners (issue 14): their generated rows
+never reach the warehouse; `analytics.aggregate` turns them into case counts and survival events,
+as the partner would on its own machine, and those two tables are loaded instead.
+
 `--scale 1` produces the case count the populations really produce (about 0.7 million tumours
 for 12 countries over 2000-2019); the scale multiplies the expected counts.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -364,13 +369,24 @@ class DemoStep:
     report: IngestReport
     generate_seconds: float
     load_seconds: float
+    #: for an aggregate partner, the ingest reports of its two tables (`report` is then that of its
+    #: rows, validated on the partner's side and never loaded)
+    tables: list[IngestReport] = field(default_factory=list)
 
 
 def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 2024,
                out_dir: str | Path | None = None, fmt: str = "csv",
-               countries: list[str] | None = None, log=print) -> list[DemoStep]:
-    """Generate and ingest the demo pool, one submission per country, logging progress."""
+               countries: list[str] | None = None, log=print,
+               aggregate_countries: list[str] = ()) -> list[DemoStep]:
+    """Generate and ingest the demo pool, one submission per country (two tables per country of
+    `aggregate_countries`), logging progress."""
+    from analytics.aggregate import aggregate_file
+
     countries = countries or list(P.COUNTRIES)
+    unknown = sorted(set(aggregate_countries) - set(countries))
+    if unknown:
+        raise ValueError(f"--aggregate-countries: {', '.join(unknown)} not in the demo pool "
+                         f"({', '.join(countries)})")
     out_dir = Path(out_dir) if out_dir else Path(db or warehouse.DEFAULT_DB).resolve().parent / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
@@ -385,11 +401,21 @@ def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 202
             path = out_dir / f"{c}_demo.{fmt}"
             _write(df, path)
             t1 = time.perf_counter()
-            report = ingest_file(con, path, name=f"{c}_demo", synthetic=True)
-            audit.record_ingest(con, report, path, who, action="demo")
-            reports.append(DemoStep(c, report, t1 - t0, time.perf_counter() - t1))
+            tables = []
+            if c in aggregate_countries:  # the partner's side: rows in, two tables out
+                done = aggregate_file(path, out_dir / f"{c}_aggregate")
+                report = done.report
+                for table, what in ((done.case_counts, "counts"), (done.survival_events, "events")):
+                    tables.append(ingest_file(con, table, name=f"{c}_demo_{what}", synthetic=True))
+                    audit.record_ingest(con, tables[-1], table, who, action="demo")
+            else:
+                report = ingest_file(con, path, name=f"{c}_demo", synthetic=True)
+                audit.record_ingest(con, report, path, who, action="demo")
+            reports.append(DemoStep(c, report, t1 - t0, time.perf_counter() - t1, tables))
+            how = (f"sent as aggregate tables ({', '.join(f'{t.rows_loaded:,} rows of {t.kind}' for t in tables)})"
+                   if tables else "loaded")
             log(f"[{i:>2}/{len(countries)}] {c}: {len(df):,} rows generated in {t1 - t0:.1f} s, "
-                f"loaded {report.rows_loaded:,}, rejected {report.rows_rejected:,} "
+                f"{report.rows_loaded:,} {how}, rejected {report.rows_rejected:,} "
                 f"in {time.perf_counter() - t1:.1f} s")
     return reports
 

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics import pooled
 from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.filters import AGE_RANGES, Selection, SelectionError, check_by, sort_rows
 from analytics.reference.standard import weights as standard_weights
@@ -270,6 +271,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         params["pop_years"] = pop_years
     pop_dims = [b for b in by if b in _POPULATION_DIMS]
     case_dims = [b for b in by if b not in _POPULATION_DIMS]
+    source = pooled.tumours_sql(selection, by)  # the rows and the case counts of aggregate partners
     if sex_specific:
         sexes = list(selection.filters.get("sex", (1, 2)))
         if 9 in sexes:
@@ -291,7 +293,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     ctes = f"""
     coverage AS (
         SELECT c.country, greatest(min(c.year), $cy0) AS y0, least(max(c.year), $cy1) AS y1
-        FROM cases c WHERE {cov_where} GROUP BY c.country),
+        FROM {source} c WHERE {cov_where} GROUP BY c.country),
     needed AS (
         SELECT * FROM (SELECT country, unnest(range(y0, y1 + 1))::INTEGER AS year FROM coverage){pop_year_sql}),
     covered AS (
@@ -299,8 +301,8 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         JOIN population p ON p.country = nd.country AND p.year = nd.year
         WHERE p.person_years > 0 AND {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL HAVING count(*) = $cells)"""
-    left_out = _left_out(con, ctes, where, params, pop_sex, sex_specific)
-    key_col = f", {key_sum_sql()} AS cases_key" if keys else ""
+    left_out = _left_out(con, ctes, source, where, params, pop_sex, sex_specific)
+    key_col = f", {key_sum_sql(column='c.key')} AS cases_key" if keys else ""
     key_out = ", coalesce(n.cases_key, 0) AS cases_key" if keys else ""
     sql = f"""
     WITH {ctes},
@@ -310,8 +312,8 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         WHERE {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL),
     num AS (  -- only cases in covered country-years, as the denominator
-        SELECT {c_cols}, count(*) AS cases{key_col}
-        FROM cases c JOIN covered cv ON c.country = cv.country AND c.year = cv.year
+        SELECT {c_cols}, CAST(sum(c.n) AS BIGINT) AS cases{key_col}
+        FROM {source} c JOIN covered cv ON c.country = cv.country AND c.year = cv.year
         WHERE {where} AND list_contains($bands, c.age_band)
         GROUP BY ALL)
     SELECT {values}d.*, coalesce(n.cases, 0) AS cases{key_out}
@@ -327,10 +329,12 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
                              "both-sexes denominators (UN WPP) for this selection")
     df = df[by + ["age_band", "cases", "person_years"] + (["cases_key"] if keys else [])]
     df.attrs["left_out"] = left_out
+    df.attrs["notes"] = pooled.left_out(con, "agg_case_counts", selection, by)
     return df
 
 
-def _left_out(con, ctes: str, where: str, params: dict, pop_sex: str, sex_specific: bool) -> LeftOut | None:
+def _left_out(con, ctes: str, source: str, where: str, params: dict, pop_sex: str,
+              sex_specific: bool) -> LeftOut | None:
     """The selection's cases in country-years without person-years, and those country-years
     (`ctes` defines needed and covered; "(all years)" for a country the population table does not
     know); None when every country-year is covered. Raises NoDenominators (or, for sex-specific
@@ -340,7 +344,7 @@ def _left_out(con, ctes: str, where: str, params: dict, pop_sex: str, sex_specif
         gaps AS (SELECT country, list(year ORDER BY year) AS years
                  FROM (SELECT country, year FROM needed EXCEPT SELECT country, year FROM covered)
                  GROUP BY country),
-        lost AS (SELECT c.country, count(*) AS cases, sum(c.record_key) AS key FROM cases c
+        lost AS (SELECT c.country, sum(c.n) AS cases, sum(c.key) AS key FROM {source} c
                  ANTI JOIN covered cv ON c.country = cv.country AND c.year = cv.year
                  WHERE {where} AND list_contains($bands, c.age_band) GROUP BY c.country),
         known AS (SELECT DISTINCT p.country FROM population p WHERE {pop_sex})
@@ -405,6 +409,7 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     left_out = counts.attrs["left_out"]
     if left_out:
         notes.insert(0, left_out.note())
+    notes += counts.attrs["notes"]
     table.attrs["left_out"] = age.attrs["left_out"] = left_out.note() if left_out else None
     return IncidenceResult(table, age, by, notes, left_out)
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pycountry
 
 from analytics import iccc
-from analytics.schema import AGE_BANDS, AGE_GROUPS, TORONTO_STAGES
+from analytics.schema import AGE_BANDS, AGE_GROUPS, FILE_KINDS, TORONTO_STAGES
 
 #: Sex codes (schema: 1 male, 2 female, 9 unknown; 0 both sexes in population tables).
 SEX = {"1": "Male", "2": "Female", "9": "Unknown", "0": "Both sexes"}
@@ -78,7 +78,7 @@ def iccc_group(code: str) -> str:
 
 #: Grouping columns whose codes a table or a figure shows as words (`level`); ICCC-3 codes keep
 #: their code, with the name beside it (`ui.tables`) or in the label (`figures.group_label`).
-WORDED = ("country", "sex", "age_group", "age_band", "stage")
+WORDED = ("country", "sex", "age_group", "age_band", "stage", "kind")
 
 
 def level(column: str, value, short: bool = False) -> str:
@@ -97,6 +97,9 @@ def level(column: str, value, short: bool = False) -> str:
         return v if short else stage(v)
     if column in ("iccc_main", "iccc_sub"):
         return v if short else iccc_group(v)
+    if column == "kind":  # of a submission: 'Case counts (aggregate)'
+        label = FILE_KINDS[v].label if v in FILE_KINDS else v
+        return label[:1].upper() + label[1:]
     return v
 
 

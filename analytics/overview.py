@@ -1,13 +1,17 @@
-"""What the home page shows: the size and make-up of the pool, from aggregate SQL."""
+"""What the home page shows: the size and make-up of the pool, from aggregate SQL.
+
+The pool's tumours are those loaded as rows and those aggregate partners sent as case counts
+(`analytics.pooled.POOL_TUMOURS`)."""
 from __future__ import annotations
 
 import duckdb
 import pandas as pd
 
 from analytics import iccc
+from analytics.pooled import POOL_TUMOURS
 from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.suppression import suppress
-from analytics.warehouse import RECORD_KEY_SQL, cellkey_secret
+from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret
 
 #: SQL of a rejected row's record key (for the disclosure-control key sums of rejected-row counts):
 #: rejected rows are not tumours and have no `record_key`, so theirs is made at query time, as
@@ -24,11 +28,12 @@ def summary(con: duckdb.DuckDBPyConnection, keys: bool = False) -> dict:
 
     `keys=True` adds the record-key sums (`analytics.disclosure`) of the counted rows:
     cases_key, rejected_key (keys of rejected rows: `REJECTED_KEY_SQL`), unclassified_key."""
-    row = con.execute("""
-        WITH span AS (SELECT country, min(year) AS y0, max(year) AS y1 FROM cases GROUP BY country)
-        SELECT (SELECT count(*) FROM cases),
-               (SELECT count(DISTINCT country) FROM cases),
-               (SELECT min(year) FROM cases), (SELECT max(year) FROM cases),
+    row = con.execute(f"""
+        WITH t AS (SELECT * FROM {POOL_TUMOURS}),
+        span AS (SELECT country, min(year) AS y0, max(year) AS y1 FROM t GROUP BY country)
+        SELECT (SELECT coalesce(sum(n), 0) FROM t),
+               (SELECT count(DISTINCT country) FROM t),
+               (SELECT min(year) FROM t), (SELECT max(year) FROM t),
                (SELECT count(*) FROM submissions),
                (SELECT coalesce(sum(rows_rejected), 0) FROM submissions),
                (SELECT coalesce(sum(rows_unclassified), 0) FROM submissions),
@@ -37,16 +42,21 @@ def summary(con: duckdb.DuckDBPyConnection, keys: bool = False) -> dict:
                   ON p.country = s.country AND p.year BETWEEN s.y0 AND s.y1
                 WHERE p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19')),
                (SELECT max(loaded_at) FROM submissions),
-               (SELECT max(schema_version) FROM submissions)
+               (SELECT max(schema_version) FROM submissions),
+               (SELECT list(DISTINCT country ORDER BY country) FROM agg_case_counts),
+               (SELECT list(DISTINCT country ORDER BY country) FROM agg_survival_events)
     """).fetchone()
     names = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
-             "unclassified", "synthetic", "person_years", "last_loaded", "schema_version"]
+             "unclassified", "synthetic", "person_years", "last_loaded", "schema_version",
+             "aggregate_counts", "aggregate_events"]
     out = dict(zip(names, row))
+    out["cases"] = int(out["cases"])
+    out["aggregate_counts"], out["aggregate_events"] = out["aggregate_counts"] or [], out["aggregate_events"] or []
     out["data_version"] = data_version(out)
     if keys:
         out.update(zip(["cases_key", "unclassified_key", "rejected_key"], con.execute(f"""
-            SELECT (SELECT {key_sum_sql()} FROM cases),
-                   (SELECT {key_sum_sql("iccc_sub IS NULL")} FROM cases),
+            SELECT (SELECT {key_sum_sql(column='key')} FROM {POOL_TUMOURS}),
+                   (SELECT {key_sum_sql("iccc_sub IS NULL", column='key')} FROM {POOL_TUMOURS}),
                    (SELECT {key_sum_sql(column=REJECTED_KEY_SQL)} FROM rejected_rows)""",
                                                                          {"ck": cellkey_secret(con)}).fetchone()))
     return out
@@ -66,10 +76,10 @@ def cases_by_group(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.Dat
 
     `keys=True`: the exact counts, not suppressed, with their key sums (`cases_key`), for the
     disclosure-control layer (`analytics.release.pool`)."""
-    key = f", {key_sum_sql()} AS cases_key" if keys else ""
+    key = f", {key_sum_sql(column='key')} AS cases_key" if keys else ""
     df = con.execute(f"""
-        SELECT coalesce(iccc_main, 'unclassified') AS iccc_main, count(*) AS cases{key}
-        FROM cases GROUP BY ALL""").df()
+        SELECT coalesce(iccc_main, 'unclassified') AS iccc_main, CAST(sum(n) AS BIGINT) AS cases{key}
+        FROM {POOL_TUMOURS} GROUP BY ALL""").df()
     order = list(iccc.MAIN_GROUPS) + ["unclassified"]
     df["name"] = df["iccc_main"].map(iccc.MAIN_GROUPS).fillna("Not classifiable in ICCC-3")
     df["_o"] = df["iccc_main"].map(order.index)
@@ -85,10 +95,11 @@ def cases_by_country(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.D
 
     `keys=True`: the exact counts, not suppressed, with their key sums (`cases_key`, the last
     column), for the disclosure-control layer (`analytics.release.pool`)."""
-    key = f", {key_sum_sql()} AS cases_key" if keys else ""
+    key = f", {key_sum_sql(column='key')} AS cases_key" if keys else ""
     df = con.execute(f"""
-        WITH c AS (SELECT country, count(*) AS cases, min(year) AS first_year, max(year) AS last_year{key}
-                   FROM cases GROUP BY country)
+        WITH c AS (SELECT country, CAST(sum(n) AS BIGINT) AS cases, min(year) AS first_year,
+                          max(year) AS last_year{key}
+                   FROM {POOL_TUMOURS} GROUP BY country)
         SELECT c.*, (SELECT sum(person_years) FROM population p
                      WHERE p.country = c.country AND p.year BETWEEN c.first_year AND c.last_year
                        AND p.sex = 0 AND p.age_group IN ('0-4', '5-9', '10-14', '15-19')) AS person_years
@@ -111,9 +122,15 @@ def population_gaps(con: duckdb.DuckDBPyConnection) -> str | None:
     return left_out.note() if left_out else None
 
 
-#: A submission's countries (of its loaded tumours), "FRA, GBR", for a query over `submissions s`.
-SUBMISSION_COUNTRIES_SQL = """(SELECT string_agg(DISTINCT country, ', ' ORDER BY country) FROM cases c
+#: A submission's countries (of its loaded tumours or table rows), "FRA, GBR", for a query over
+#: `submissions s`.
+SUBMISSION_COUNTRIES_SQL = f"""(SELECT string_agg(DISTINCT country, ', ' ORDER BY country) FROM ({SCOPE_SQL}) c
      WHERE c.submission_id = s.submission_id) AS countries"""
+
+#: SQL of the record key of a loaded row of an aggregate table (a row, not a tumour: for the key
+#: sums of the row counts `submissions` reports), made as `REJECTED_KEY_SQL` makes a rejected row's.
+TABLE_ROW_KEY_SQL = RECORD_KEY_SQL.format(country="'table'", registry="submission_id",
+                                          case_id="CAST(line_no AS VARCHAR)")
 
 
 def submissions(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:
@@ -124,16 +141,20 @@ def submissions(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFr
     theirs), for the disclosure-control layer (`analytics.release.pool`)."""
     if not keys:
         return con.execute(f"""
-            SELECT submission_id, file_name, {SUBMISSION_COUNTRIES_SQL}, rows_read, rows_loaded, rows_rejected,
-                   rows_unclassified, synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version,
+            SELECT submission_id, file_name, kind, {SUBMISSION_COUNTRIES_SQL}, rows_read, rows_loaded,
+                   rows_rejected, rows_unclassified, synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version,
                    iccc_version
             FROM submissions s ORDER BY loaded_at DESC, submission_id""").df()
     return con.execute(f"""
         WITH l AS (SELECT submission_id, {key_sum_sql()} AS k, {key_sum_sql("iccc_sub IS NULL")} AS ku
-                   FROM cases GROUP BY submission_id),
+                   FROM (SELECT submission_id, iccc_sub, record_key FROM cases
+                         UNION ALL SELECT submission_id, iccc_sub, {TABLE_ROW_KEY_SQL} FROM agg_case_counts
+                         UNION ALL SELECT submission_id, iccc_sub, {TABLE_ROW_KEY_SQL} FROM agg_survival_events)
+                   GROUP BY submission_id),
              r AS (SELECT submission_id, {key_sum_sql(column=REJECTED_KEY_SQL)} AS k
                    FROM rejected_rows GROUP BY submission_id)
-        SELECT s.submission_id, file_name, {SUBMISSION_COUNTRIES_SQL}, rows_read, rows_loaded, rows_rejected, rows_unclassified,
+        SELECT s.submission_id, file_name, kind, {SUBMISSION_COUNTRIES_SQL}, rows_read, rows_loaded, rows_rejected,
+               rows_unclassified,
                synthetic, loaded_at, left(sha256, 12) AS sha256_prefix, schema_version, iccc_version,
                CAST((coalesce(l.k, 0) + coalesce(r.k, 0)) % {KEY_MODULUS} AS BIGINT) AS rows_read_key,
                coalesce(l.k, 0) AS rows_loaded_key, coalesce(r.k, 0) AS rows_rejected_key,
@@ -159,8 +180,8 @@ def rejection_reasons(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.
 
 
 def countries(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Countries with cases, sorted."""
-    return [r[0] for r in con.execute("SELECT DISTINCT country FROM cases ORDER BY 1").fetchall()]
+    """Countries with cases (as rows or as aggregate tables), sorted."""
+    return [r[0] for r in con.execute(f"SELECT DISTINCT country FROM ({SCOPE_SQL}) ORDER BY 1").fetchall()]
 
 
 #: Calendar years a selection may name (as `analytics.filters.Selection` accepts them).
@@ -171,7 +192,7 @@ def year_span(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """First and last year of diagnosis in the pool, among the years a selection may name: a
     stray year (0010, 1899) loaded before ingest refused it must not make every page's default
     year range invalid. `outside_years` counts the tumours left out that way."""
-    lo, hi = con.execute("SELECT min(year), max(year) FROM cases WHERE year BETWEEN $lo AND $hi",
+    lo, hi = con.execute(f"SELECT min(year), max(year) FROM {POOL_TUMOURS} WHERE year BETWEEN $lo AND $hi",
                          {"lo": SELECTABLE_YEARS[0], "hi": SELECTABLE_YEARS[1]}).fetchone()
     if lo is None:  # no case in a selectable year (or none at all): the selectable span itself
         return SELECTABLE_YEARS
@@ -181,6 +202,7 @@ def year_span(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 def outside_years(con: duckdb.DuckDBPyConnection, keys: bool = False) -> int | tuple[int, int]:
     """Tumours whose year of diagnosis no selection can name (outside `SELECTABLE_YEARS`): they
     are in the pool's totals but on no analysis page. `keys=True`: (count, key sum)."""
-    row = con.execute(f"SELECT count(*), {key_sum_sql()} FROM cases WHERE year NOT BETWEEN $lo AND $hi",
+    row = con.execute(f"SELECT coalesce(sum(n), 0), {key_sum_sql(column='key')} FROM {POOL_TUMOURS} "
+                      "WHERE year NOT BETWEEN $lo AND $hi",
                       {"lo": SELECTABLE_YEARS[0], "hi": SELECTABLE_YEARS[1]}).fetchone()
     return (int(row[0]), int(row[1])) if keys else row[0]

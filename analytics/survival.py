@@ -121,7 +121,7 @@ def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
 
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
-                by: list[str] = (), keys: bool = False) -> EventTable:
+                by: list[str] = (), keys: bool = False, rows_only: str | None = None) -> EventTable:
     """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
 
     The result is read as Arrow and put in group and time order with one numpy sort: on a
@@ -131,17 +131,23 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     With `keys=True` (the viewer's release layer, `analytics.release.curves`), each row also
     holds the record-key sums (`analytics.disclosure.key_sum_sql`, mod 2**32) of its deaths
     (`key_event`) and of its censorings (`key_censor`), and the table carries the key sums of
-    all selected rows (`key_selected`) and of the DCO rows (`key_dco`). Nothing else changes."""
+    all selected rows (`key_selected`) and of the DCO rows (`key_dco`). Nothing else changes.
+
+    The survival events of aggregate partners (`analytics.pooled`) are summed in, unless
+    `rows_only` gives a reason (what the statistic needs that a table lacks): then the table holds
+    the rows only, and its notes say whose tumours were left out and why."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
-    where, params = selection.where()
     cols = "".join(f"{b}, " for b in by)
     key_cols = ""
     if keys:
         from analytics.disclosure import key_sum_sql
 
-        key_cols = (f", {key_sum_sql('event = 1')} AS key_event, "
-                    f"{key_sum_sql('event <> 1')} AS key_censor")
+        key_cols = (f", {key_sum_sql(column='key_event')} AS key_event, "
+                    f"{key_sum_sql(column='key_censor')} AS key_censor")
+    from analytics import pooled  # the rows, and the survival events of aggregate partners
+
+    source, params = pooled.events_sql(selection, by, tables=rows_only is None)  # the selection applied inside
     # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
     # cursor is a second connection to the same database, so it sees committed rows only
     # (`snapshots.cursor`: on the app's warehouse snapshot, one that reads the same version).
@@ -149,9 +155,9 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
 
     with cursor(con) as cur:
         rows = cur.sql(f"""
-            SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS n_event,
-                   CAST(count(*) - sum(event) AS BIGINT) AS n_censor, dco{key_cols}
-            FROM cases WHERE {where}
+            SELECT {cols}days, CAST(sum(deaths) AS BIGINT) AS n_event,
+                   CAST(sum(censored) AS BIGINT) AS n_censor, dco{key_cols}
+            FROM {source}
             GROUP BY ALL""", params=params).to_arrow_table()
     dco = rows.column("dco").to_numpy(zero_copy_only=False)  # one scan; DCO rows counted, then set aside
     n = rows.column("n_event").to_numpy() + rows.column("n_censor").to_numpy()
@@ -162,7 +168,11 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     group = _group_codes(rows, by)
     days = rows.column("days").to_numpy().astype(np.int64)
     order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)  # groups together, in time order
-    out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), arrow=rows.take(order), group=group[order])
+    notes = pooled.left_out(con, "agg_survival_events", selection, by, needs=rows_only)
+    if rows_only is None:
+        notes += pooled.included_events(con, selection, by)
+    out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), notes=notes, arrow=rows.take(order),
+                     group=group[order])
     if keys:
         out.key_selected, out.key_dco = int(k.sum() % 2 ** 32), int(k[dco].sum() % 2 ** 32)
     return out
@@ -515,6 +525,7 @@ def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-
     ]
     if suppressed:
         notes.append(f"{len(suppressed)} group(s) with fewer than {n_min} cases suppressed.")
+    notes += events.notes
     return SurvivalResult(events.by, curves, at, med, events.n_selected, events.n_dco, suppressed, notes)
 
 
@@ -787,9 +798,12 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
     covariates = check_by(list(covariates), COX_COLUMNS)
     if not covariates:
         raise SelectionError("name at least one covariate")
-    where, params = selection.where()
+    from analytics import pooled  # the rows, and the children of aggregate partners' survival events
+
+    source, params = pooled.followup_rows_sql(selection, covariates)  # the selection applied inside
     df = con.execute(f"SELECT followup_days, event, {', '.join(covariates)}{', record_key' if keys else ''} "
-                     f"FROM cases WHERE {where} AND NOT dco", params).df()
+                     f"FROM {source}", params).df()
+    notes = pooled.left_out(con, "agg_survival_events", selection, covariates)
     n_min = min_cases or threshold()
     if len(df) < n_min or df["event"].sum() == 0:
         raise SelectionError(f"too few cases or no deaths for a Cox model (n = {len(df)})")
@@ -806,6 +820,7 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
                              f"({many}): choose fewer covariates or a narrower selection")
     res = cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
     res.attrs["ph"] = lambda: ph_test(df, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
+    res.attrs["notes"] = notes
     if min_level or keys:
         res.attrs["dropped_levels"] = dropped
         res.attrs.update(cox_level_events(df, covariates, NUMERIC_COVARIATES, "event",

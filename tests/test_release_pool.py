@@ -65,7 +65,8 @@ def test_exact_overview_is_unchanged(con):
     assert overview.summary(con)["cases"] == _cell(con)[0] > 400 - 5
     assert "cases_key" not in overview.summary(con)
     assert list(overview.submissions(con).columns) == [
-        "submission_id", "file_name", "countries", "rows_read", "rows_loaded", "rows_rejected", "rows_unclassified",
+        "submission_id", "file_name", "kind", "countries", "rows_read", "rows_loaded", "rows_rejected",
+        "rows_unclassified",
         "synthetic", "loaded_at", "sha256_prefix", "schema_version", "iccc_version"]
     subs = overview.submissions(con).set_index("submission_id")
     assert subs.loc["ISL_2024", ["rows_read", "rows_loaded", "rows_rejected"]].tolist() == [6, 5, 1]

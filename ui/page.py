@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import labels, overview
+from analytics import labels, overview, pooled
 from ui.cache import pool_summary
 from ui.connection import connection, db_path, snapshot
 from ui.state import PageState
@@ -42,6 +42,9 @@ def page_header(title: str) -> dict:
             st.markdown(f'<div class="ccoe-notice">⚠️ {SYNTHETIC_NOTICE}</div>', unsafe_allow_html=True)
         else:
             st.warning(SYNTHETIC_NOTICE, icon="⚠️")
+    partners = pooled.partners_note(info["aggregate_counts"], info["aggregate_events"])
+    if partners and not presenting():
+        st.info(partners, icon=":material/table_chart:")
     return info
 
 
@@ -86,6 +89,9 @@ def data_footnote(info: dict) -> str:
     """The last lines of every figure's and table's footnote: the data version and, for synthetic
     pools, the notice (`info`: the pool summary `page_header` returns)."""
     foot = info["data_version"]
+    partners = pooled.partners_footnote(info.get("aggregate_counts", []), info.get("aggregate_events", []))
+    if partners:
+        foot += "\n" + partners
     if info["synthetic"]:
         foot += "\nSynthetic demonstration data: not real patients or outcomes."
     return foot

@@ -47,6 +47,10 @@ CONDITIONAL = ((5, 1), (10, 5))
 #: in the month (the figure's censor ticks).
 CURVE_COLUMNS = ["time_years", "survival", "lower", "upper", "censored"]
 
+#: Why net survival reads rows only: what it needs that an aggregate partner's tables lack.
+NET_NEEDS_ROWS = ("net survival needs each child's age and date of diagnosis matched to a life table "
+                  "(the partner-side sums it could be pooled from are not built yet)")
+
 
 # ------------------------------------------------------------------------------------------------
 # Policy texts
@@ -231,7 +235,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     sel = sel or Selection()
     by = list(by)
     m = stop_at(min_at_risk, pol)
-    events = S.event_table(con, sel, by, keys=True)
+    events = S.event_table(con, sel, by, keys=True, rows_only=None if method == "km" else NET_NEEDS_ROWS)
     counts = _group_counts(events)
     selected = count(events.n_selected, events.key_selected, pol)
     dco = count(events.n_dco, events.key_dco, pol)
@@ -261,7 +265,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     if out["suppressed"]:
         notes.append(f"{len(out['suppressed'])} group(s) not shown: too few cases (fewer than {pol.threshold}, "
                      f"or fewer once changed or rounded for this site).")
-    out["notes"] = notes
+    out["notes"] = notes + events.notes  # aggregate partners left out, and why (analytics.pooled)
     return out
 
 
@@ -400,6 +404,7 @@ def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
     if hide.any():
         notes.append(f"Hazard ratios not shown where a level, or the reference level of its covariate, has "
                      f"{pol.fewer} deaths: {', '.join(labels.term(*labels.split_term(t)) for t in out.loc[hide, 'term'])}.")
+    notes += model.attrs.get("notes", [])  # aggregate partners left out, and why (analytics.pooled)
     refs = model.attrs.get("reference", {})
     out.insert(1, "label", [labels.term(cov, value, refs.get(cov)) for cov, value in map(labels.split_term, out["term"])])
     out.attrs = {}

@@ -199,7 +199,8 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     table = _release_rates(rows, by, pol)
     age = _age_specific(counts, by, pol)
     note = left_out_note(counts.attrs["left_out"])
-    return Rates(table, age, by, _notes(ages, bands, standard, ci, note, pol), note, pol.threshold, pooled)
+    notes = _notes(ages, bands, standard, ci, note, pol) + counts.attrs["notes"]  # aggregate partners left out
+    return Rates(table, age, by, notes, note, pol.threshold, pooled)
 
 
 def by_country(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, ages: str = "0-19",

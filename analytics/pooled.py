@@ -1,0 +1,208 @@
+"""The pool as the statistics read it: tumours loaded as rows and tumours sent as aggregate tables.
+
+Partners who cannot share rows send case counts and survival events (issue 14; loaded by
+`analytics.ingest_tables` into `agg_case_counts` and `agg_survival_events`). Incidence and
+Kaplan-Meier are sums over tumours, so they read the union of the rows and the tables:
+
+- `tumours_sql`: one relation row per tumour of `cases` (n = 1) and one per row of case counts
+  (n = its tumours), with the columns incidence selects and breaks down by;
+- `events_sql`: deaths and censorings per follow-up day, from `cases` (one row each) and from the
+  survival events in days. Tables in completed months or years are pooled only by the actuarial
+  method, which is not built yet: they are left out, and the pages say so.
+
+A table carries fewer columns than a row (no stage in case counts, no single-year age, no
+morphology, no calendar year in survival events). A selection or breakdown on a column a table
+lacks cannot place its tumours, so the table is left out of that statistic as a whole, never
+guessed at; `left_out` names the partners and the reason, for the pages' notes. Notes carry no
+count: a count of a few tumours would escape disclosure control.
+"""
+from __future__ import annotations
+
+import duckdb
+
+from analytics.filters import Selection
+
+#: Columns of `cases` each table carries (the others are NULL in the union).
+COUNT_COLUMNS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub", "year", "period"]
+EVENT_COLUMNS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub", "period", "stage"]
+#: Every column a selection or breakdown may use in the union (`filters.COLUMNS`).
+_ALL = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub", "year", "period",
+        "stage", "morphology"]
+#: Plain words for a column a table lacks, in a note.
+_WORDS = {"year": "calendar year of diagnosis", "stage": "stage", "morphology": "morphology",
+          "age_years": "single-year age"}
+
+
+def lacking(selection: Selection, by, carried: list[str]) -> list[str]:
+    """The columns the selection filters on or `by` breaks down by that a table does not carry.
+    A table with `period` but no `year` (survival events) places a selection of whole five-year
+    periods (years 2000-2019, say): `year` is lacking only for other years."""
+    used = set(selection.filters) | set(by) | ({"year"} if selection.years else set())
+    missing = used - set(carried)
+    if "year" in missing and "period" in carried and "year" not in by and _periods(selection) is not None:
+        missing.discard("year")
+    return sorted(missing)
+
+
+def _periods(selection: Selection) -> tuple[int, int, list[int] | None] | None:
+    """The selection's years as whole five-year periods: (first year, last year, or (1900, 2100)
+    without a range; the periods' first years when single years are chosen, else None); None when
+    some chosen years do not make whole periods."""
+    y0, y1 = selection.years or (1900, 2100)
+    if selection.years and (y0 % 5 or y1 % 5 != 4):
+        return None
+    starts = None
+    if "year" in selection.filters:
+        years = {int(y) for y in selection.filters["year"]}
+        starts = sorted({y // 5 * 5 for y in years})
+        if any(not set(range(p, p + 5)) <= years for p in starts):
+            return None
+    return y0, y1, starts
+
+
+def _cols(carried: list[str]) -> str:
+    return ", ".join(c if c in carried else f"NULL AS {c}" for c in _ALL)
+
+
+def tumours_sql(selection: Selection, by) -> str:
+    """A FROM-clause relation of the pool's tumours for counting: the columns of `_ALL`, `n` (how
+    many tumours the row stands for) and `key` (their record-key sum; `analytics.disclosure`).
+    Case counts carry every column incidence selects by but stage and morphology."""
+    usable = "TRUE" if not lacking(selection, by, COUNT_COLUMNS) else "FALSE"
+    return f"""(SELECT {', '.join(_ALL)}, 1 AS n, record_key AS key FROM cases
+               UNION ALL
+               SELECT {_cols(COUNT_COLUMNS)}, cases AS n, key_cases AS key FROM agg_case_counts WHERE {usable})"""
+
+
+#: The whole pool's tumours (no selection): `tumours_sql` with every table usable.
+POOL_TUMOURS = tumours_sql(Selection(), [])
+
+
+def _events_where(selection: Selection, by, tables: bool) -> tuple[str, dict]:
+    """The selection as a condition on `agg_survival_events` (days only; years as whole periods),
+    with its parameters (prefixed `t_`); 'FALSE' when the table cannot be used."""
+    if not tables or lacking(selection, by, EVENT_COLUMNS):
+        return "FALSE", {}
+    where, params = selection.where(skip=("year",), prefix="t_")
+    parts = ["unit = 'day'", where]
+    if "year" in set(selection.filters) or selection.years:
+        y0, y1, starts = _periods(selection)
+        parts.append("CAST(left(period, 4) AS INTEGER) BETWEEN $t_py0 AND $t_py1")
+        params |= {"t_py0": y0, "t_py1": y1}
+        if starts is not None:
+            parts.append("list_contains($t_starts, CAST(left(period, 4) AS INTEGER))")
+            params["t_starts"] = starts
+    return " AND ".join(parts), params
+
+
+def events_sql(selection: Selection, by, tables: bool = True) -> tuple[str, dict]:
+    """A FROM-clause relation of the selection's follow-up, and its parameters: the columns of
+    `_ALL`, `days`, `deaths`, `censored`, `dco` (death certificate only: no survival time) and the
+    record-key sums `key_event`, `key_censor`; one row per selected tumour of `cases` and per
+    selected row of survival events in days (none when `tables` is false: a statistic that needs
+    rows). The selection is applied inside (a table's years are its periods)."""
+    where, params = selection.where()
+    t_where, t_params = _events_where(selection, by, tables)
+    return f"""(SELECT {', '.join(_ALL)}, followup_days AS days, CAST(event AS BIGINT) AS deaths,
+                      CAST(1 - event AS BIGINT) AS censored, dco,
+                      CASE WHEN event = 1 THEN record_key ELSE 0 END AS key_event,
+                      CASE WHEN event = 1 THEN 0 ELSE record_key END AS key_censor FROM cases WHERE {where}
+               UNION ALL
+               SELECT {_cols(EVENT_COLUMNS)}, time AS days, deaths, censored, false AS dco, key_event, key_censor
+               FROM agg_survival_events WHERE {t_where})""", params | t_params
+
+
+def followup_rows_sql(selection: Selection, by) -> tuple[str, dict]:
+    """A FROM-clause relation of one row per selected child with a survival time, for models
+    fitted on rows (Cox), and its parameters: `cases` without its death-certificate-only
+    registrations, and each row of survival events in days expanded back into its children
+    (`deaths` rows with event 1, `censored` rows with event 0; the row's record-key sum on the
+    first of them, 0 on the others, so key sums are kept). Columns: those of `_ALL`, age_years,
+    followup_days, event, record_key. For a model on categorical covariates the tables carry,
+    these rows are the partner's rows as the model sees them (covariates, time, event): the fit
+    is that of its rows."""
+    where, params = selection.where()
+    t_where, t_params = _events_where(selection, by, True)
+    cols = _cols(EVENT_COLUMNS)
+    expand = """SELECT {cols}, NULL::TINYINT AS age_years, time AS followup_days, {event} AS event,
+                       CASE WHEN i = 0 THEN {key} ELSE 0 END AS record_key
+                FROM (SELECT *, unnest(range({n})) AS i FROM agg_survival_events WHERE {t_where} AND {n} > 0)"""
+    return f"""(SELECT {', '.join(_ALL)}, age_years, followup_days, CAST(event AS INTEGER) AS event, record_key
+                FROM cases WHERE NOT dco AND {where}
+               UNION ALL {expand.format(cols=cols, event=1, key='key_event', n='deaths', t_where=t_where)}
+               UNION ALL {expand.format(cols=cols, event=0, key='key_censor', n='censored', t_where=t_where)})""", \
+        params | t_params
+
+
+def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by) -> list[str]:
+    """The note on the aggregate partners whose survival events a statistic includes, or []: their
+    death-certificate-only registrations are not in those tables (no survival time), so the
+    statistic's 'selected' count holds none of theirs."""
+    where, params = _events_where(selection, by, True)
+    countries = _countries(con, "agg_survival_events", where, params)
+    if not countries:
+        return []
+    return [f"Included from aggregate survival events (counts per follow-up day, not records): {_names(countries)}; "
+            "their death-certificate-only registrations are not in those tables, so none of theirs is counted "
+            "among the selected or the excluded."]
+
+
+def left_out(con: duckdb.DuckDBPyConnection, table: str, selection: Selection, by,
+             needs: str | None = None) -> list[str]:
+    """Notes, one per reason, on the aggregate submissions of `table` ('agg_case_counts' or
+    'agg_survival_events') a statistic over `selection` and `by` leaves out; [] when none is.
+    `needs`: why the statistic uses no table at all (what it needs that a table lacks), or None."""
+    carried = COUNT_COLUMNS if table == "agg_case_counts" else EVENT_COLUMNS
+    missing = lacking(selection, by, carried)
+    kind = "case counts" if table == "agg_case_counts" else "survival events"
+    # the partners the selection would otherwise take (a column the table has not is not filtered on)
+    where, params = selection.where(skip=tuple(set(missing) | set(_ALL) - set(carried)))
+    if needs:
+        countries = _countries(con, table, where, params)
+        return [f"Left out: the tumours {', '.join(countries)} sent as aggregate {kind}: {needs}."] if countries else []
+    notes = []
+    if missing:
+        countries = _countries(con, table, where, params)
+        if countries:
+            words = " or ".join(_WORDS.get(c, c.replace("_", " ")) for c in missing)
+            hint = (" Their periods of diagnosis are five-year periods: choose years from the first year of a "
+                    "period to the last of one (2000-2019, say) to include them."
+                    if "year" in missing and "period" in carried else "")
+            notes.append(f"Left out: the tumours {', '.join(countries)} sent as aggregate {kind} "
+                         f"(tables without {words}, which this selection uses).{hint}")
+    if table == "agg_survival_events":
+        coarse = _countries(con, table, f"({where}) AND unit <> 'day'", params)
+        if coarse:
+            notes.append(f"Left out: the survival events {', '.join(coarse)} sent in completed months or "
+                         "years (pooling them by the actuarial method is not built yet).")
+    return notes
+
+
+def _countries(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dict) -> list[str]:
+    rows = con.execute(f"SELECT DISTINCT country FROM {table} WHERE {where} ORDER BY 1", params).fetchall()
+    return [r[0] for r in rows]
+
+
+def partners_note(counts: list[str], events: list[str]) -> str | None:
+    """The notice every page carries when aggregate partners are in the pool (countries of the
+    case counts and of the survival events loaded, ISO codes), or None."""
+    if not counts and not events:
+        return None
+    both = [c for c in counts if c in events]
+    parts = ([f"{_names(both)} (case counts and survival events)"] if both else []) + \
+        ([f"{_names([c for c in counts if c not in both])} (case counts)"] if set(counts) - set(both) else []) + \
+        ([f"{_names([c for c in events if c not in both])} (survival events)"] if set(events) - set(both) else [])
+    return (f"Aggregate partners: {'; '.join(parts)} sent tables of counts, not records. A statistic that "
+            "needs records (net survival, single-year age, a filter the tables lack) leaves them out and says so.")
+
+
+def _names(codes: list[str]) -> str:
+    from analytics.labels import country
+
+    return ", ".join(country(c) for c in codes)
+
+
+def partners_footnote(counts: list[str], events: list[str]) -> str | None:
+    """One footnote line for figures and downloads: the aggregate partners, or None."""
+    codes = sorted(set(counts) | set(events))
+    return f"Aggregate partners (tables of counts, not records): {_names(codes)}." if codes else None

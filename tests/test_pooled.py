@@ -1,0 +1,156 @@
+"""A pool of row-level and aggregate partners gives the numbers of the same tumours loaded as rows
+(issue 14): one warehouse holds every tumour as rows; in the other, KEN is an aggregate partner
+(its case counts and survival events, made by `python -m analytics aggregate` from the same rows).
+Incidence (cases, crude and age-standardised rates with CIs, by country and by tumour group),
+Kaplan-Meier (survival at times, CIs, numbers at risk, medians) and the log-rank test must agree
+to 1e-9; what a table cannot give (a stage filter for incidence, net survival) leaves KEN out and
+says so."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import incidence, survival, warehouse
+from analytics.aggregate import aggregate_file
+from analytics.filters import Selection
+from analytics.ingest import ingest_file
+from tests.conftest import random_rows, write_csv
+
+TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def pools(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pooled")
+    rows = random_rows(3000, seed=14, countries=("FRA", "DEU", "KEN"))
+    for i, r in enumerate(rows):
+        if i % 29 == 0:  # death certificate only
+            r.update(basis="0", vital_status="2", last_contact_date=r["diagnosis_date"])
+        if i % 13 == 0 and r["morphology"] == "9500":
+            r["stage"] = "L2"
+    ken = [r for r in rows if r["country"] == "KEN"]
+    others = [r for r in rows if r["country"] != "KEN"]
+    all_rows = warehouse.connect(d / "rows.duckdb")
+    ingest_file(all_rows, write_csv(d / "all.csv", rows))
+    mixed = warehouse.connect(d / "mixed.duckdb")
+    ingest_file(mixed, write_csv(d / "others.csv", others))
+    done = aggregate_file(write_csv(d / "KEN.csv", ken), d / "send")
+    ingest_file(mixed, done.case_counts)
+    ingest_file(mixed, done.survival_events)
+    assert mixed.execute("SELECT count(*) FROM cases WHERE country = 'KEN'").fetchone()[0] == 0
+    yield all_rows, mixed
+    all_rows.close()
+    mixed.close()
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame):
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for c in a.columns:
+        if pd.api.types.is_numeric_dtype(a[c]) and not pd.api.types.is_bool_dtype(a[c]):
+            np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), rtol=TOL, atol=TOL, err_msg=c)
+        else:
+            assert a[c].tolist() == b[c].tolist(), c
+
+
+@pytest.mark.parametrize("by,filters", [(["country"], {}), (["iccc_main"], {"country": ["KEN"]}),
+                                        (["age_group", "iccc_main"], {}), (["period"], {"iccc_main": ["I", "III"]}),
+                                        ([], {"country": ["KEN", "FRA"]})])
+def test_incidence_is_that_of_the_rows(pools, by, filters):
+    rows, mixed = pools
+    sel = Selection.build(filters)
+    a = incidence.incidence(rows, sel, by, min_cases=0)
+    b = incidence.incidence(mixed, sel, by, min_cases=0)
+    assert b.table["cases"].sum() > 0
+    _same(a.table, b.table)
+    _same(a.age_specific, b.age_specific)
+    assert a.notes == b.notes
+
+
+def test_incidence_trend_is_that_of_the_rows(pools):
+    rows, mixed = pools
+    _same(incidence.trend(rows, Selection(), ["country"], min_cases=0),
+          incidence.trend(mixed, Selection(), ["country"], min_cases=0))
+
+
+@pytest.mark.parametrize("by,filters,years", [
+    (["country"], {}, None), (["iccc_main"], {"country": ["KEN"]}, None),
+    (["sex"], {"period": ["2010-2014"]}, None), (["stage"], {"iccc_main": ["IV"]}, None),
+    ([], {"country": ["KEN"], "age_group": ["1-4", "5-9"]}, None),
+    (["country"], {}, (2000, 2019)),  # the pages' default: every year, i.e. whole periods
+    (["country"], {"iccc_main": ["I"]}, (2005, 2014)),
+    (["country"], {"year": [str(y) for y in range(2010, 2015)]}, None)])
+def test_kaplan_meier_is_that_of_the_rows(pools, by, filters, years):
+    rows, mixed = pools
+    sel = Selection.build(filters, years)
+    ea, eb = survival.event_table(rows, sel, by), survival.event_table(mixed, sel, by)
+    assert ea.n_analysed == eb.n_analysed > 0
+    a = survival.kaplan_meier(ea, times=(1, 3, 5, 7), min_cases=0)
+    b = survival.kaplan_meier(eb, times=(1, 3, 5, 7), min_cases=0)
+    _same(a.at_times, b.at_times)
+    _same(a.medians, b.medians)
+    for key, curve in a.curves.items():
+        _same(curve.table, b.curves[key].table)
+    if len(by) == 1:
+        la, lb = survival.logrank(ea, by[0]), survival.logrank(eb, by[0])
+        for k in ("chisq", "df", "p"):
+            np.testing.assert_allclose(la[k], lb[k], rtol=TOL, atol=TOL, err_msg=k)
+
+
+def test_death_certificate_only_tumours_are_not_in_the_events(pools):
+    """The partner's events leave DCO registrations out (they have no survival time): the mixed
+    pool analyses the same children, and selects the DCO ones only where rows are."""
+    rows, mixed = pools
+    ea, eb = survival.event_table(rows, Selection(), ["country"]), survival.event_table(mixed, Selection(), ["country"])
+    ken_dco = rows.execute("SELECT count(*) FROM cases WHERE country = 'KEN' AND dco").fetchone()[0]
+    assert ken_dco > 0
+    assert eb.n_analysed == ea.n_analysed and eb.n_dco == ea.n_dco - ken_dco
+
+
+def test_a_column_a_table_lacks_leaves_the_partner_out_and_says_so(pools):
+    rows, mixed = pools
+    by_stage = Selection.build({"stage": ["L2"]})
+    res = incidence.incidence(mixed, by_stage, ["country"], min_cases=0)
+    assert "KEN" not in set(res.table["country"])
+    assert any("Left out: the tumours KEN sent as aggregate case counts (tables without stage" in n for n in res.notes)
+    # survival events carry stage but no calendar year
+    ev = survival.event_table(mixed, Selection.build({"year": [2012]}), ["country"])
+    assert "KEN" not in set(ev.table["country"])
+    assert any("KEN sent as aggregate survival events (tables without calendar year of diagnosis" in n
+               for n in ev.notes)
+    assert "Kenya" in survival.event_table(mixed, Selection(), ["country"]).notes[0]
+    assert not survival.event_table(mixed, Selection.build({"country": ["FRA"]}), ["country"]).notes
+    rows_only = survival.event_table(mixed, Selection(), ["country"], rows_only="this needs rows")
+    assert "KEN" not in set(rows_only.table["country"])
+    assert rows_only.notes == ["Left out: the tumours KEN sent as aggregate survival events: this needs rows."]
+
+
+@pytest.mark.parametrize("covariates,filters", [(["country", "sex", "age_group"], {}),
+                                                (["iccc_main", "period"], {"country": ["KEN", "DEU"]})])
+def test_cox_is_that_of_the_rows(pools, covariates, filters):
+    rows, mixed = pools
+    sel = Selection.build(filters)
+    a, b = survival.cox(rows, sel, covariates), survival.cox(mixed, sel, covariates)
+    _same(a.drop(columns=[]), b)
+    assert (a.attrs["n"], a.attrs["events"]) == (b.attrs["n"], b.attrs["events"])
+    _same(a.attrs["ph"](), b.attrs["ph"]())
+    assert b.attrs["notes"] == []
+
+
+def test_cox_on_single_year_age_leaves_the_partner_out(pools):
+    rows, mixed = pools
+    res = survival.cox(mixed, Selection(), ["age_years", "sex"])
+    assert any("KEN sent as aggregate survival events (tables without single-year age" in n for n in res.attrs["notes"])
+    only_rows = survival.cox(rows, Selection.build({"country": ["FRA", "DEU"]}), ["age_years", "sex"])
+    _same(res, only_rows)
+
+
+def test_years_that_split_a_period_leave_the_partner_out_and_say_how_to_include_it(pools):
+    rows, mixed = pools
+    ev = survival.event_table(mixed, Selection.build({}, (2003, 2012)), ["country"])
+    assert "KEN" not in set(ev.table["country"])
+    assert any("choose years from the first year of a period" in n for n in ev.notes)
+    notes = survival.event_table(mixed, Selection.build({}, (2000, 2019)), ["country"]).notes
+    assert len(notes) == 1 and notes[0].startswith("Included from aggregate survival events")
+    res = survival.cox(mixed, Selection.build({"year": ["2012"]}), ["sex"])
+    assert any("KEN sent as aggregate survival events" in n for n in res.attrs["notes"])
