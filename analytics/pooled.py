@@ -78,13 +78,14 @@ def tumours_sql(selection: Selection, by) -> str:
 POOL_TUMOURS = tumours_sql(Selection(), [])
 
 
-def _events_where(selection: Selection, by, tables: bool) -> tuple[str, dict]:
-    """The selection as a condition on `agg_survival_events` (days only; years as whole periods),
-    with its parameters (prefixed `t_`); 'FALSE' when the table cannot be used."""
+def events_where(selection: Selection, by, tables: bool, days_only: bool = True) -> tuple[str, dict]:
+    """The selection as a condition on `agg_survival_events` (days only, unless `days_only` is
+    false; years as whole periods), with its parameters (prefixed `t_`); 'FALSE' when the table
+    cannot be used."""
     if not tables or lacking(selection, by, EVENT_COLUMNS):
         return "FALSE", {}
     where, params = selection.where(skip=("year",), prefix="t_")
-    parts = ["unit = 'day'", where]
+    parts = ["unit = 'day'" if days_only else "TRUE", where]
     if "year" in set(selection.filters) or selection.years:
         y0, y1, starts = _periods(selection)
         parts.append("CAST(left(period, 4) AS INTEGER) BETWEEN $t_py0 AND $t_py1")
@@ -102,7 +103,7 @@ def events_sql(selection: Selection, by, tables: bool = True) -> tuple[str, dict
     selected row of survival events in days (none when `tables` is false: a statistic that needs
     rows). The selection is applied inside (a table's years are its periods)."""
     where, params = selection.where()
-    t_where, t_params = _events_where(selection, by, tables)
+    t_where, t_params = events_where(selection, by, tables)
     return f"""(SELECT {', '.join(_ALL)}, followup_days AS days, CAST(event AS BIGINT) AS deaths,
                       CAST(1 - event AS BIGINT) AS censored, dco,
                       CASE WHEN event = 1 THEN record_key ELSE 0 END AS key_event,
@@ -122,7 +123,7 @@ def followup_rows_sql(selection: Selection, by) -> tuple[str, dict]:
     these rows are the partner's rows as the model sees them (covariates, time, event): the fit
     is that of its rows."""
     where, params = selection.where()
-    t_where, t_params = _events_where(selection, by, True)
+    t_where, t_params = events_where(selection, by, True)
     cols = _cols(EVENT_COLUMNS)
     expand = """SELECT {cols}, NULL::TINYINT AS age_years, time AS followup_days, {event} AS event,
                        CASE WHEN i = 0 THEN {key} ELSE 0 END AS record_key
@@ -138,7 +139,7 @@ def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by) ->
     """The note on the aggregate partners whose survival events a statistic includes, or []: their
     death-certificate-only registrations are not in those tables (no survival time), so the
     statistic's 'selected' count holds none of theirs."""
-    where, params = _events_where(selection, by, True)
+    where, params = events_where(selection, by, True)
     countries = _countries(con, "agg_survival_events", where, params)
     if not countries:
         return []

@@ -34,6 +34,7 @@ screening values; the review above sets no pass marks.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from analytics.filters import Selection
@@ -150,8 +151,92 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
     pot = df["followup_potential_days"].astype(float)
     df["followup_completeness"] = (df["followup_observed_days"].astype(float) / pot).where(pot > 0)
     if not by and df["cases"].iloc[0] == 0:
-        return df.iloc[0:0]
-    return df
+        df = df.iloc[0:0]
+    tables = _from_tables(con, selection or Selection(), by, keys) if "country" in by else pd.DataFrame()
+    if len(tables):
+        # an aggregate partner's rows (a country sending some registries as rows and others as
+        # tables keeps the rows' indicators: not merged yet)
+        tables = tables[~tables["country"].isin(df["country"])].dropna(axis=1, how="all")
+        if len(tables):
+            df = pd.concat([df.assign(from_tables=False), tables], ignore_index=True).sort_values(by, kind="stable")
+            return df.reset_index(drop=True)
+    return df.assign(from_tables=False)
+
+
+#: What the indicators of an aggregate partner (case counts and survival events, no records) are,
+#: in words: where they differ from the rows', and what the tables cannot give.
+FROM_TABLES = ("from the partner's tables (no records): microscopically verified among all its tumours (the "
+               "tables do not say which basis was unknown); median follow-up from its survival events; stage "
+               "unknown, age unknown and follow-up completeness need records and are not shown")
+
+
+def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], keys: bool) -> pd.DataFrame:
+    """`indicators` of the aggregate partners, from their case counts (DCO, MV, sex unknown, under 5;
+    parts and record-key sums as the rows') and survival events (median follow-up, by country
+    only: the events carry no calendar year). Empty when the selection uses a column the case
+    counts lack. `FROM_TABLES` says what differs."""
+    from analytics import pooled
+    from analytics.disclosure import KEY_MODULUS
+
+    if pooled.lacking(selection, by, pooled.COUNT_COLUMNS):
+        return pd.DataFrame()
+    where, params = selection.where()
+    cols = "".join(f"{b}, " for b in by)
+    m = KEY_MODULUS
+
+    def part(name: str, n: str, key: str) -> str:
+        return f", CAST({n} AS BIGINT) AS n_{name}, CAST(({key}) % {m} AS BIGINT) AS {name}_key"
+    sent = "count(dco) = count(*)", "count(microscopic) = count(*)"
+    df = con.execute(f"""
+        SELECT {cols}CAST(sum(cases) AS BIGINT) AS cases,
+               CASE WHEN {sent[0]} THEN sum(dco) / sum(cases) END AS dco_share,
+               CASE WHEN {sent[1]} THEN sum(microscopic) / sum(cases) END AS mv_share,
+               coalesce(sum(cases) FILTER (WHERE sex = 9), 0) / sum(cases) AS sex_unknown_share,
+               CAST(NULL AS DOUBLE) AS stage_unknown_share,
+               CASE WHEN {sent[0]} THEN sum(dco) / sum(cases) END AS excluded_share,
+               coalesce(sum(cases) FILTER (WHERE age_band = '0-4'), 0) / sum(cases) AS under5_share,
+               CAST(sum(key_cases) % {m} AS BIGINT) AS cases_key
+               {part('dco', f'CASE WHEN {sent[0]} THEN sum(dco) ELSE 0 END', 'sum(key_dco)')}
+               {part('mv', f'CASE WHEN {sent[1]} THEN sum(microscopic) ELSE 0 END', 'sum(key_microscopic)')}
+               {part('basis_known', f'CASE WHEN {sent[1]} THEN sum(cases) ELSE 0 END', 'sum(key_cases)')}
+               {part('under5', "coalesce(sum(cases) FILTER (WHERE age_band = '0-4'), 0)",
+                     "coalesce(sum(key_cases) FILTER (WHERE age_band = '0-4'), 0)")}
+               {part('analysed', 'sum(cases) - coalesce(sum(dco), 0)',
+                     f'sum(key_cases) - coalesce(sum(key_dco), 0) + {m} * count(*)')}
+               {part('sex_unknown', 'coalesce(sum(cases) FILTER (WHERE sex = 9), 0)',
+                     'coalesce(sum(key_cases) FILTER (WHERE sex = 9), 0)')}
+               {part('staged_type', '0', '0')}{part('stage_unknown', '0', '0')}
+        FROM agg_case_counts WHERE {where}
+        {f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}" if by else ""}""", params).df()
+    if df.empty:
+        return pd.DataFrame()
+    if by == ["country"]:
+        df["median_followup_years"] = df["country"].map(_median_followup(con, selection))
+    if not keys:
+        df = df.drop(columns=[c for c in df.columns if c.startswith("n_") or c.endswith("_key")])
+    return df.assign(from_tables=True)
+
+
+def _median_followup(con: duckdb.DuckDBPyConnection, selection: Selection) -> dict[str, float]:
+    """Per aggregate partner: the median follow-up (years) of the children in its survival events,
+    as `median(followup_years)` over their rows would give it (the mean of the two middle values
+    for an even number); events in months or years converted at their unit's length."""
+    from analytics import pooled
+    from analytics.schema import FOLLOWUP_UNITS
+
+    where, params = pooled.events_where(selection, [], True, days_only=False)
+    rows = con.execute(f"""SELECT country, unit, time, sum(deaths + censored) AS n FROM agg_survival_events
+                           WHERE {where} GROUP BY ALL""", params).df()
+    rows = rows.assign(days=rows["time"] * rows["unit"].map(FOLLOWUP_UNITS)).sort_values(["country", "days"])
+    out = {}
+    for country, g in rows.groupby("country"):
+        years = g["days"].to_numpy(dtype=float) / 365.25
+        n = g["n"].to_numpy(dtype=np.int64)
+        total, cum = int(n.sum()), np.cumsum(n)
+        lo = years[np.searchsorted(cum, (total + 1) // 2)]  # the middle (odd) or lower middle (even)
+        hi = years[np.searchsorted(cum, total // 2 + 1)]
+        out[country] = (lo + hi) / 2
+    return out
 
 
 def age_unknown(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:

@@ -154,3 +154,20 @@ def test_years_that_split_a_period_leave_the_partner_out_and_say_how_to_include_
     assert len(notes) == 1 and notes[0].startswith("Included from aggregate survival events")
     res = survival.cox(mixed, Selection.build({"year": ["2012"]}), ["sex"])
     assert any("KEN sent as aggregate survival events" in n for n in res.attrs["notes"])
+
+
+def test_data_quality_of_an_aggregate_partner_is_that_of_its_rows(pools):
+    """What the tables can give (tumours, DCO, MV: every basis is known in these rows, sex unknown,
+    under 5, median follow-up) equals the rows'; what they cannot (stage unknown at the Toronto
+    types' extended level, follow-up completeness) is missing, never 0."""
+    from analytics import quality
+
+    rows, mixed = pools
+    a = quality.indicators(rows, None, ["country"]).set_index("country").loc["KEN"]
+    b = quality.indicators(mixed, None, ["country"]).set_index("country").loc["KEN"]
+    assert b["from_tables"] and not a["from_tables"]
+    for c in ("cases", "dco_share", "mv_share", "sex_unknown_share", "under5_share", "median_followup_years"):
+        np.testing.assert_allclose(float(a[c]), float(b[c]), rtol=TOL, err_msg=c)
+    assert pd.isna(b["stage_unknown_share"]) and pd.isna(b["followup_completeness"])
+    fra = quality.indicators(mixed, None, ["country"]).set_index("country").loc["FRA"]
+    assert not fra["from_tables"]

@@ -17,7 +17,7 @@ from ui.page import SYNTHETIC_NOTICE
 LABELS = {
     "iccc_main": "ICCC-3 group", "name": "Name", "cases": "Tumours (n)", "country": "Country",
     "first_year": "First year", "last_year": "Last year", "person_years": "Person-years",
-    "submission_id": "Submission", "file_name": "File", "kind": "Kind of file", "rows_read": "Rows read",
+    "submission_id": "Submission", "file_name": "File", "kind": "Kind of file", "sent_as": "Sent as", "rows_read": "Rows read",
     "rows_loaded": "Loaded", "rows_rejected": "Rejected", "rows_unclassified": "Unclassified",
     "synthetic": "Synthetic", "loaded_at": "Loaded at (UTC)", "sha256_prefix": "SHA-256 (start)",
     "schema_version": "Schema", "iccc_version": "ICCC version", "reason": "Reason", "rows": "Rows",

@@ -30,6 +30,7 @@ st.caption("The indicators a cancer registry's data are judged by, for each coun
 
 def by_country(q) -> None:
     st.subheader("Data-quality indicators by country")
+    tables = list(q.loc[q["sent_as"] == "aggregate tables", "country"])
     flagged = q[q["flag"].fillna("") != ""]
     if len(flagged):
         st.markdown("\u2691 **Flagged**: " + markdown_text(", ".join(
@@ -37,8 +38,11 @@ def by_country(q) -> None:
             markdown_text(f". Flags: {rq.FLAG_RULES}; screening values for reading, not exclusions."))
     table(q, "data_quality_by_country.csv",
           footnote=f"Indicators after {rq.SOURCES}.\n{foot_data}", placeholder=NOT_SHOWN,
-          column_order=["country", "cases", *rq.INDICATORS, "followup_to", "flag"]
+          column_order=["country", *(["sent_as"] if tables else []), "cases", *rq.INDICATORS, "followup_to", "flag"]
           + (["note"] if q["suppressed"].any() else []), widths={"flag": "medium"})
+    if tables:
+        st.caption(markdown_text(f"Aggregate partners ({', '.join(labels.country(c) for c in tables)}): indicators "
+                                 f"{rq.FROM_TABLES}."))
     st.caption(f"{NOT_SHOWN}: not shown, where the part counted or the rest of the country's tumours holds "
                f"{pol.fewer} (such a share would tell a small count). Follow-up to: the month of the country's "
                "follow-up closing date (the latest date a child was last known alive), shown where at least "

@@ -36,6 +36,8 @@ INDICATORS = {
 #: The flags' cut-offs in words, and the sources.
 FLAG_RULES = quality.flag_rules()
 SOURCES = f"{quality.QUALITY_SOURCE}; follow-up completeness: {quality.COMPLETENESS_SOURCE}"
+#: What an aggregate partner's indicators are (from its tables), in words.
+FROM_TABLES = quality.FROM_TABLES
 #: The tumour types whose stage is counted (Toronto guidelines), in words.
 STAGED_TYPES = quality.STAGED_TYPES
 _part = quality.part
@@ -58,14 +60,16 @@ def _release(q: pd.DataFrame, by: list[str], age: pd.DataFrame | None = None) ->
     out = q[by + ["cases", "cases_key"]].copy()
     for col in ("dco_share", "mv_share", "sex_unknown_share", "stage_unknown_share"):
         num, den = quality.SHARES[col]
-        out[col] = shares(*_part(q, num), *_part(q, den), pol)
+        # a share the data cannot give (an aggregate partner's tables without it) stays missing
+        out[col] = np.where(q[col].isna(), np.nan, shares(*_part(q, num), *_part(q, den), pol))
     if age is not None:
         a = q[["country"]].merge(age, on="country", how="left").fillna(0)
         n_age = a["n_age_unknown"].to_numpy(dtype=np.int64)
         k_age = a["age_unknown_key"].to_numpy(dtype=np.int64)
         rows = q["cases"].to_numpy(dtype=np.int64) + n_age
         rows_key = (q["cases_key"].to_numpy(dtype=np.int64) + k_age) % KEY_MODULUS
-        out["age_unknown_share"] = shares(n_age, k_age, rows, rows_key, pol)
+        tables = q["from_tables"].to_numpy(dtype=bool) if "from_tables" in q else np.zeros(len(q), bool)
+        out["age_unknown_share"] = np.where(tables, np.nan, shares(n_age, k_age, rows, rows_key, pol))
     analysed_ok, _ = analysed(q, pol)
     out["followup_completeness_share"] = np.where(analysed_ok, q["followup_completeness"].round(3), np.nan)
     out["median_followup_years"] = np.where(analysed_ok, q["median_followup_years"].round(1), np.nan)
@@ -74,7 +78,8 @@ def _release(q: pd.DataFrame, by: list[str], age: pd.DataFrame | None = None) ->
 
 
 def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per country, over all its tumours: `country`, `country_name`, `flag` (the indicators
+    """Per country, over all its tumours: `country`, `country_name`, `sent_as` ('records' or, for an
+    aggregate partner, 'aggregate tables': `quality.FROM_TABLES`), `flag` (the indicators
     beyond their cut-off), `cases` (released), every indicator of `INDICATORS` (NaN where not
     releasable), and `followup_to`, the month of the closing date ('YYYY-MM'), shown only where at
     least T children alive were last seen in it (a registry's common date, not one child's),
@@ -90,7 +95,8 @@ def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     out["followup_to"] = [pd.Timestamp(d).strftime("%Y-%m") if ok and pd.notna(d) else None
                           for ok, d in zip(common, c["closing_date"])]
     out.insert(1, "country_name", out["country"].map(labels.country))
-    cols = ["country", "country_name", "flag", "cases", *INDICATORS, "followup_to", "suppressed"]
+    out["sent_as"] = np.where(q["from_tables"].to_numpy(dtype=bool), "aggregate tables", "records")
+    cols = ["country", "country_name", "sent_as", "flag", "cases", *INDICATORS, "followup_to", "suppressed"]
     return disclosure.stamp(out[cols])
 
 
@@ -123,8 +129,12 @@ def trend(con: duckdb.DuckDBPyConnection, country: str) -> pd.DataFrame:
     q = grid.merge(q.drop(columns="country"), on="year", how="left")
     counts = [c for c in q.columns if c == "cases" or c.startswith("n_") or c.endswith("_key")]
     q[counts] = q[counts].fillna(0).astype("int64")
+    from_tables = bool(q["from_tables"].astype("boolean").fillna(False).any())
     out = _release(q, ["year"])
-    cols = ["year", "cases", *[c for c in INDICATORS if c in out.columns], "suppressed"]
+    # an aggregate partner's tables give no stage at the Toronto types' level, no follow-up dates,
+    # and no year in the survival events: those panels would be empty, so they are not drawn
+    gone = {"stage_unknown_share", "followup_completeness_share", "median_followup_years"} if from_tables else set()
+    cols = ["year", "cases", *[c for c in INDICATORS if c in out.columns and c not in gone], "suppressed"]
     return disclosure.stamp(out[cols])
 
 
