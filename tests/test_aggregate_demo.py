@@ -1,0 +1,44 @@
+"""The demo with an aggregate partner (issue 14): `python -m analytics demo --aggregate-countries KEN`
+loads Kenya as the two tables its partner would send, never as rows, and every page of the app
+renders on that mixed pool and names the aggregate partner."""
+from __future__ import annotations
+
+import pytest
+
+from analytics import warehouse
+from analytics.cli import main
+from tests.test_app import PAGES, run_page
+
+
+@pytest.fixture(scope="module")
+def mixed_demo(tmp_path_factory):
+    from analytics.demo import build_demo
+
+    d = tmp_path_factory.mktemp("mixed_demo")
+    steps = build_demo(d / "w.duckdb", scale=0.05, seed=7, out_dir=d / "files", countries=["FRA", "KEN", "UGA"],
+                       aggregate_countries=["KEN"], log=lambda m: None)
+    return d / "w.duckdb", steps
+
+
+def test_the_partner_is_loaded_as_tables_only(mixed_demo):
+    db, steps = mixed_demo
+    ken = next(s for s in steps if s.country == "KEN")
+    assert [t.kind for t in ken.tables] == ["case_counts", "survival_events"]
+    con = warehouse.connect(db, read_only=True)
+    assert con.execute("SELECT count(*) FROM cases WHERE country = 'KEN'").fetchone()[0] == 0
+    assert con.execute("SELECT sum(cases) FROM agg_case_counts").fetchone()[0] == ken.report.rows_loaded
+    kinds = dict(con.execute("SELECT submission_id, kind FROM submissions WHERE synthetic").fetchall())
+    assert kinds == {"FRA_demo": "cases", "UGA_demo": "cases", "KEN_demo_counts": "case_counts",
+                     "KEN_demo_events": "survival_events"}
+    con.close()
+
+
+def test_an_unknown_aggregate_country_is_refused(tmp_path, capsys):
+    assert main(["demo", "--scale", "0.01", "--db", str(tmp_path / "w.duckdb"), "--aggregate-countries", "XYZ"]) == 2
+    assert "XYZ not in the demo pool" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_and_names_the_partner(monkeypatch, mixed_demo, page):
+    at = run_page(monkeypatch, mixed_demo[0], page)
+    assert any("Aggregate partners: Kenya (case counts and survival events)" in i.value for i in at.info)
