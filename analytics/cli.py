@@ -392,7 +392,7 @@ def cmd_cox(args: argparse.Namespace) -> int:
         return 0
     _write_table(res[["term", "hr", "hr_lower", "hr_upper", "p"]], args.format)
     _notices(con, [f"Cox proportional hazards (Efron ties), n = {res.attrs['n']:,}, "
-                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values.", *res.attrs.get("notes", [])])
+                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values.", *map(str, res.attrs.get("notes", []))])
     return 0
 
 

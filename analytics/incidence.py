@@ -409,7 +409,7 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     left_out = counts.attrs["left_out"]
     if left_out:
         notes.insert(0, left_out.note())
-    notes += counts.attrs["notes"]
+    notes += [str(n) for n in counts.attrs["notes"]]  # exact counts: the command line
     table.attrs["left_out"] = age.attrs["left_out"] = left_out.note() if left_out else None
     return IncidenceResult(table, age, by, notes, left_out)
 

@@ -18,8 +18,11 @@ count: a count of a few tumours would escape disclosure control.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import duckdb
 
+from analytics.disclosure import KEY_MODULUS
 from analytics.filters import Selection
 
 #: Columns of `cases` each table carries (the others are NULL in the union).
@@ -148,35 +151,68 @@ def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by) ->
             "among the selected or the excluded."]
 
 
+@dataclass(frozen=True)
+class TablesLeftOut:
+    """Tumours of aggregate partners a statistic leaves out: whose (`countries`), why, and how
+    many (`n`, exact, with their record-key sum `key`, from which the release layer makes the
+    number a viewer sees). `str()` is the exact note (the command line); `text(n)` the note with
+    `n` written as given (a released Count)."""
+
+    kind: str
+    countries: tuple[str, ...]
+    why: str
+    n: int = field(repr=False)
+    key: int = field(repr=False, compare=False)
+
+    def text(self, n: str) -> str:
+        return (f"Left out: {n} tumours {_names(list(self.countries))} sent as aggregate {self.kind} "
+                f"({self.why}).")
+
+    def __str__(self) -> str:
+        return self.text(f"{self.n:,}")
+
+
+def released_notes(notes, count) -> list[str]:
+    """`notes` (texts and `TablesLeftOut`) as a viewer reads them: each number of tumours left out
+    written by `count(n, key)` (the release layer's `disclosure.count`: perturbed, or 'fewer than T')."""
+    return [n.text(str(count(n.n, n.key))) if isinstance(n, TablesLeftOut) else n for n in notes]
+
+
 def left_out(con: duckdb.DuckDBPyConnection, table: str, selection: Selection, by,
-             needs: str | None = None) -> list[str]:
-    """Notes, one per reason, on the aggregate submissions of `table` ('agg_case_counts' or
-    'agg_survival_events') a statistic over `selection` and `by` leaves out; [] when none is.
-    `needs`: why the statistic uses no table at all (what it needs that a table lacks), or None."""
+             needs: str | None = None) -> list[TablesLeftOut]:
+    """The tumours of the aggregate submissions of `table` ('agg_case_counts' or
+    'agg_survival_events') a statistic over `selection` and `by` leaves out, one item per reason;
+    [] when none is. `needs`: why the statistic uses no table at all (what it needs that a table
+    lacks), or None."""
     carried = COUNT_COLUMNS if table == "agg_case_counts" else EVENT_COLUMNS
     missing = lacking(selection, by, carried)
     kind = "case counts" if table == "agg_case_counts" else "survival events"
     # the partners the selection would otherwise take (a column the table has not is not filtered on)
     where, params = selection.where(skip=tuple(set(missing) | set(_ALL) - set(carried)))
-    if needs:
-        countries = _countries(con, table, where, params)
-        return [f"Left out: the tumours {', '.join(countries)} sent as aggregate {kind}: {needs}."] if countries else []
-    notes = []
-    if missing:
-        countries = _countries(con, table, where, params)
-        if countries:
-            words = " or ".join(_WORDS.get(c, c.replace("_", " ")) for c in missing)
-            hint = (" Their periods of diagnosis are five-year periods: choose years from the first year of a "
-                    "period to the last of one (2000-2019, say) to include them."
-                    if "year" in missing and "period" in carried else "")
-            notes.append(f"Left out: the tumours {', '.join(countries)} sent as aggregate {kind} "
-                         f"(tables without {words}, which this selection uses).{hint}")
+    if needs or missing:
+        words = " or ".join(_WORDS.get(c, c.replace("_", " ")) for c in missing)
+        why = needs or f"tables without {words}, which this selection uses"
+        if "year" in missing and "period" in carried and not needs:
+            why += ("; their periods of diagnosis are five-year periods: choose years from the first year "
+                    "of a period to the last of one, 2000-2019 say, to include them")
+        found = _tumours(con, table, where, params)
+        return [TablesLeftOut(kind, *found[:1], why, *found[1:])] if found[0] else []
     if table == "agg_survival_events":
-        coarse = _countries(con, table, f"({where}) AND unit <> 'day'", params)
-        if coarse:
-            notes.append(f"Left out: the survival events {', '.join(coarse)} sent in completed months or "
-                         "years (pooling them by the actuarial method is not built yet).")
-    return notes
+        found = _tumours(con, table, f"({where}) AND unit <> 'day'", params)
+        if found[0]:
+            return [TablesLeftOut(kind, *found[:1], "follow-up in completed months or years: pooling them by "
+                                  "the actuarial method is not built yet", *found[1:])]
+    return []
+
+
+def _tumours(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dict) -> tuple[tuple[str, ...], int, int]:
+    """(countries, tumours, their record-key sum mod 2**32) of the rows of an aggregate table."""
+    n, key = ("cases", "key_cases") if table == "agg_case_counts" else \
+        ("deaths + censored", "key_event + key_censor")
+    row = con.execute(f"""SELECT list(DISTINCT country ORDER BY country), coalesce(sum({n}), 0),
+                                 CAST(coalesce(sum({key}), 0) % {KEY_MODULUS} AS BIGINT)
+                          FROM {table} WHERE {where}""", params).fetchone()
+    return tuple(row[0] or ()), int(row[1]), int(row[2])
 
 
 def _countries(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dict) -> list[str]:

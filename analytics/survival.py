@@ -525,7 +525,7 @@ def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-
     ]
     if suppressed:
         notes.append(f"{len(suppressed)} group(s) with fewer than {n_min} cases suppressed.")
-    notes += events.notes
+    notes += [str(n) for n in events.notes]  # exact counts: the command line
     return SurvivalResult(events.by, curves, at, med, events.n_selected, events.n_dco, suppressed, notes)
 
 

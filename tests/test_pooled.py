@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import incidence, survival, warehouse
+from analytics import incidence, pooled, survival, warehouse
 from analytics.aggregate import aggregate_file
 from analytics.filters import Selection
 from analytics.ingest import ingest_file
@@ -112,17 +112,21 @@ def test_a_column_a_table_lacks_leaves_the_partner_out_and_says_so(pools):
     by_stage = Selection.build({"stage": ["L2"]})
     res = incidence.incidence(mixed, by_stage, ["country"], min_cases=0)
     assert "KEN" not in set(res.table["country"])
-    assert any("Left out: the tumours KEN sent as aggregate case counts (tables without stage" in n for n in res.notes)
+    ken = rows.execute("SELECT count(*) FROM cases WHERE country = 'KEN'").fetchone()[0]
+    assert f"Left out: {ken:,} tumours Kenya sent as aggregate case counts (tables without stage, which this " \
+           "selection uses)." in res.notes
     # survival events carry stage but no calendar year
     ev = survival.event_table(mixed, Selection.build({"year": [2012]}), ["country"])
     assert "KEN" not in set(ev.table["country"])
-    assert any("KEN sent as aggregate survival events (tables without calendar year of diagnosis" in n
+    assert any("Kenya sent as aggregate survival events (tables without calendar year of diagnosis" in str(n)
                for n in ev.notes)
     assert "Kenya" in survival.event_table(mixed, Selection(), ["country"]).notes[0]
     assert not survival.event_table(mixed, Selection.build({"country": ["FRA"]}), ["country"]).notes
     rows_only = survival.event_table(mixed, Selection(), ["country"], rows_only="this needs rows")
     assert "KEN" not in set(rows_only.table["country"])
-    assert rows_only.notes == ["Left out: the tumours KEN sent as aggregate survival events: this needs rows."]
+    analysed = rows.execute("SELECT count(*) FROM cases WHERE country = 'KEN' AND NOT dco").fetchone()[0]
+    assert [str(n) for n in rows_only.notes] == [
+        f"Left out: {analysed:,} tumours Kenya sent as aggregate survival events (this needs rows)."]
 
 
 @pytest.mark.parametrize("covariates,filters", [(["country", "sex", "age_group"], {}),
@@ -140,7 +144,8 @@ def test_cox_is_that_of_the_rows(pools, covariates, filters):
 def test_cox_on_single_year_age_leaves_the_partner_out(pools):
     rows, mixed = pools
     res = survival.cox(mixed, Selection(), ["age_years", "sex"])
-    assert any("KEN sent as aggregate survival events (tables without single-year age" in n for n in res.attrs["notes"])
+    assert any("Kenya sent as aggregate survival events (tables without single-year age" in str(n)
+               for n in res.attrs["notes"])
     only_rows = survival.cox(rows, Selection.build({"country": ["FRA", "DEU"]}), ["age_years", "sex"])
     _same(res, only_rows)
 
@@ -149,11 +154,11 @@ def test_years_that_split_a_period_leave_the_partner_out_and_say_how_to_include_
     rows, mixed = pools
     ev = survival.event_table(mixed, Selection.build({}, (2003, 2012)), ["country"])
     assert "KEN" not in set(ev.table["country"])
-    assert any("choose years from the first year of a period" in n for n in ev.notes)
+    assert any("choose years from the first year of a period" in str(n) for n in ev.notes)
     notes = survival.event_table(mixed, Selection.build({}, (2000, 2019)), ["country"]).notes
-    assert len(notes) == 1 and notes[0].startswith("Included from aggregate survival events")
+    assert len(notes) == 1 and str(notes[0]).startswith("Included from aggregate survival events")
     res = survival.cox(mixed, Selection.build({"year": ["2012"]}), ["sex"])
-    assert any("KEN sent as aggregate survival events" in n for n in res.attrs["notes"])
+    assert any("Kenya sent as aggregate survival events" in str(n) for n in res.attrs["notes"])
 
 
 def test_data_quality_of_an_aggregate_partner_is_that_of_its_rows(pools):
@@ -171,3 +176,20 @@ def test_data_quality_of_an_aggregate_partner_is_that_of_its_rows(pools):
     assert pd.isna(b["stage_unknown_share"]) and pd.isna(b["followup_completeness"])
     fra = quality.indicators(mixed, None, ["country"]).set_index("country").loc["FRA"]
     assert not fra["from_tables"]
+
+
+def test_a_viewer_reads_the_left_out_tumours_as_a_released_count(pools):
+    """The pages' notes carry the released number (perturbed, or 'fewer than T'), never the exact one."""
+    from analytics.disclosure import count
+    from analytics.release import rates
+
+    rows, mixed = pools
+    sel = Selection.build({"stage": ["L2"], "country": ["KEN", "FRA"]})
+    res = rates.incidence(mixed, sel)
+    note = next(n for n in res.notes if "sent as aggregate case counts" in n)
+    left = pooled.left_out(mixed, "agg_case_counts", sel, [])
+    assert note == left[0].text(str(count(left[0].n, left[0].key)))
+    small = pooled.left_out(mixed, "agg_case_counts", Selection.build({"stage": ["L2"], "country": ["KEN"],
+                                                                       "iccc_sub": ["IVa"], "year": ["2012"]}), [])
+    assert 0 < small[0].n < 16 and "fewer than 16 tumours Kenya" in pooled.released_notes(
+        small, lambda n, k: count(n, k))[0]

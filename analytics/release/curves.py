@@ -30,7 +30,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from analytics import disclosure, labels
+from analytics import disclosure, labels, pooled
 from analytics import survival as S
 from analytics.cohorts import Cohort
 from analytics.disclosure import Count, Policy, count, policy, release_counts, stamp
@@ -265,7 +265,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     if out["suppressed"]:
         notes.append(f"{len(out['suppressed'])} group(s) not shown: too few cases (fewer than {pol.threshold}, "
                      f"or fewer once changed or rounded for this site).")
-    out["notes"] = notes + events.notes  # aggregate partners left out, and why (analytics.pooled)
+    out["notes"] = notes + pooled.released_notes(events.notes, lambda n, k: count(n, k, pol))  # partners left out
     return out
 
 
@@ -404,7 +404,7 @@ def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
     if hide.any():
         notes.append(f"Hazard ratios not shown where a level, or the reference level of its covariate, has "
                      f"{pol.fewer} deaths: {', '.join(labels.term(*labels.split_term(t)) for t in out.loc[hide, 'term'])}.")
-    notes += model.attrs.get("notes", [])  # aggregate partners left out, and why (analytics.pooled)
+    notes += pooled.released_notes(model.attrs.get("notes", []), lambda n, k: count(n, k, pol))  # partners left out
     refs = model.attrs.get("reference", {})
     out.insert(1, "label", [labels.term(cov, value, refs.get(cov)) for cov, value in map(labels.split_term, out["term"])])
     out.attrs = {}

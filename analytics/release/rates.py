@@ -35,6 +35,7 @@ from analytics.disclosure import (Count, DisclosureError, Policy, count, is_rele
 from analytics.filters import Selection, SelectionError, sort_rows
 from analytics.incidence import CI_METHODS, PER, STANDARDS, NoDenominators  # noqa: F401  (re-exported for the page)
 from analytics.reference.standard import weights as standard_weights
+from analytics.pooled import released_notes
 
 __all__ = ["CI_METHODS", "STANDARDS", "NoDenominators", "SelectionError", "Pooled", "Rates", "RATE_COLUMNS",
            "incidence", "by_country", "trend", "rate_ratio", "left_out_note", "table_note", "country_map"]
@@ -199,7 +200,8 @@ def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None
     table = _release_rates(rows, by, pol)
     age = _age_specific(counts, by, pol)
     note = left_out_note(counts.attrs["left_out"])
-    notes = _notes(ages, bands, standard, ci, note, pol) + counts.attrs["notes"]  # aggregate partners left out
+    notes = _notes(ages, bands, standard, ci, note, pol) + released_notes(  # aggregate partners left out
+        counts.attrs["notes"], lambda n, k: count(n, k, pol))
     return Rates(table, age, by, notes, note, pol.threshold, pooled)
 
 
