@@ -7,7 +7,9 @@ Build the pool first (about 12 million rows):
 Side by side, in alternation in one process (the machine is shared and noisy):
   * event table: one aggregate query (deaths and censorings per country and follow-up day, read
     as Arrow), then the product-limit estimator on that small table (analytics.survival);
-  * naive: every case row of the group into pandas, lifelines' KaplanMeierFitter per country.
+  * naive: every case row of the group into pandas, lifelines' KaplanMeierFitter per country;
+  * the aggregate query alone over `cases`, and over `cases` with the aggregate partners' survival
+    events (`analytics.pooled`, issue 14): what reading the tables too costs.
 The estimates must be identical (survival at every distinct time). Target (issue 5): under
 0.1 s for the event-table path and at least 10x faster than the naive path.
 """
@@ -22,13 +24,34 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import timed_rounds  # noqa: E402  (puts the project root on sys.path)
 
-from analytics import warehouse  # noqa: E402
+from analytics import pooled, warehouse  # noqa: E402
 from analytics.filters import Selection  # noqa: E402
 from analytics.survival import event_table, kaplan_meier  # noqa: E402
 
 
 def fast(con, sel):
     return kaplan_meier(event_table(con, sel, ["country"]), min_cases=1)
+
+
+def _grouped(con, source: str, params: dict):
+    """The event table's aggregate query over `source`, read as Arrow (no sort, no estimator)."""
+    return con.sql(f"""SELECT country, days, CAST(sum(deaths) AS BIGINT) AS n_event,
+                              CAST(sum(censored) AS BIGINT) AS n_censor, dco
+                       FROM {source} GROUP BY ALL""", params=params).to_arrow_table()
+
+
+def rows_only(con, sel):
+    """The aggregate query over `cases` alone (as before aggregate submissions, issue 14)."""
+    where, params = sel.where()
+    source = (f"(SELECT country, followup_days AS days, CAST(event AS BIGINT) AS deaths, "
+              f"CAST(1 - event AS BIGINT) AS censored, dco FROM cases WHERE {where})")
+    return _grouped(con, source, params)
+
+
+def with_tables(con, sel):
+    """The same over the rows and the aggregate partners' survival events (analytics.pooled)."""
+    source, params = pooled.events_sql(sel, ["country"])
+    return _grouped(con, source, params)
 
 
 def naive(con, group: str):
@@ -70,6 +93,8 @@ def main() -> None:
         "query": lambda: event_table(con, sel, ["country"]),
         "estimator": lambda: kaplan_meier(events, min_cases=1),
         "naive": lambda: naive(con, args.group),
+        "rows_only": lambda: rows_only(con, sel),
+        "with_tables": lambda: with_tables(con, sel),
     }, args.rounds)
     res = t["fast"]["result"]
     print(f"ICCC-3 group {args.group}: {n:,} cases (DCO excluded), Kaplan-Meier by country "
@@ -78,8 +103,12 @@ def main() -> None:
     for name, label in [("fast", "event table in DuckDB + product-limit"),
                         ("query", "  of which: the aggregate query"),
                         ("estimator", "  of which: the estimator (12 curves)"),
-                        ("naive", "naive: rows into pandas + lifelines")]:
+                        ("naive", "naive: rows into pandas + lifelines"),
+                        ("rows_only", "query over cases alone (before issue 14)"),
+                        ("with_tables", "query over cases + aggregate tables")]:
         print(f"{label:<46}{t[name]['median']:>10.3f}{t[name]['best']:>10.3f}")
+    print(f"cost of reading the aggregate tables too: {t['with_tables']['median'] / t['rows_only']['median']:.2f}x "
+          f"the query over cases alone")
     print(f"speed-up (medians): {t['naive']['median'] / t['fast']['median']:.1f}x; "
           f"identical estimates: {identical(res, t['naive']['result'])}")
 
