@@ -391,6 +391,17 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "version, printed under every figure and in every download, names the number of submissions "
              "and tumours and the date of the last load.",
              (), ("data version", "partner", "registry file")),
+        Term("Aggregate partner (tables, not records)", TOPICS[1],
+             "A partner registry whose rules forbid sending records sends two tables made from them on its own "
+             "machine: case counts (tumours by year, sex, age group and ICCC-3 subgroup) and survival events "
+             "(deaths and children last seen alive on each day of follow-up, by subgroup, sex, age group, "
+             "five-year period of diagnosis and stage). Incidence, Kaplan-Meier survival, the log-rank test and "
+             "Cox models on these columns come out exactly as from the records, so its children count in the "
+             "pool like any other. What needs records is not computed from tables: net survival, single-year "
+             "age, a stage filter for incidence, years that split a five-year period, follow-up completeness. "
+             "A page that leaves a partner's tumours out says whose and how many; every page names the "
+             "aggregate partners.",
+             (), ("aggregate", "aggregate submission", "case counts", "survival events", "federated")),
         Term("Synthetic data", TOPICS[1],
              "Simulated cases, not real children: the demonstration pool is generated to resemble "
              "published incidence and survival figures, so that the site can be shown and tested. While "
