@@ -79,7 +79,7 @@ def _parse_sql(source: str = "_raw") -> str:
         case_id_t AS case_id,
         coalesce(dup.n, 1) AS n_same_case_id,
         l.case_id IS NOT NULL AS loaded_elsewhere,
-        h.country IS NOT NULL AS held_as_tables,
+        {ingest_tables.HELD_FLAG.format(t='t')} AS held_as_tables,
         upper(country_t) AS country,
         upper(country_t) IN (SELECT code FROM _iso3) AS is_iso3,
         upper(stage_t) IN (SELECT code FROM _stages) AS is_toronto,
@@ -94,7 +94,7 @@ def _parse_sql(source: str = "_raw") -> str:
       FROM t LEFT JOIN _dups dup ON t.case_id_t = dup.dup_id
         LEFT JOIN _loaded l ON l.case_id = t.case_id_t AND l.country = upper(t.country_t)
                            AND l.registry IS NOT DISTINCT FROM t.registry_t  -- distinct keys: no row repeats
-        LEFT JOIN _held h ON h.country = upper(t.country_t) AND h.registry IS NOT DISTINCT FROM t.registry_t
+        {ingest_tables.HELD_JOIN.format(t='t')}
     ),
     a AS (
       SELECT d.*,
@@ -418,6 +418,7 @@ def _install_lookups(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _stages (code VARCHAR)")
     con.executemany("INSERT INTO _stages VALUES (?)", [(s,) for s in TORONTO_STAGES])
     con.execute("CREATE OR REPLACE TEMP TABLE _held (country VARCHAR, registry VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _held_c (country VARCHAR, any_null BOOLEAN)")
 
 
 def submission_name(path: Path) -> str:
@@ -462,13 +463,14 @@ def _scope(rows: list[tuple]) -> str:
 
 
 def _check_replacement(con: duckdb.DuckDBPyConnection, sid: str, sha: str, path: Path,
-                       replace: bool) -> list[str]:
+                       replace: bool, kind: FileKind) -> list[str]:
     """The submission this load replaces ([] or [sid]); refuses out-of-scope replacements.
 
     - a file identical (SHA-256) to another submission is refused: it is already in the pool;
     - a file loaded under the name of an existing submission replaces it only when both hold the
       same countries and registries (a partner's corrected extract), or when `replace` confirms it:
-      a file that happens to share another partner's file name must not delete that partner's data.
+      a file that happens to share another partner's file name must not delete that partner's data;
+    - nor does a file of another kind (a partner's survival events for its case counts).
     """
     same = con.execute("SELECT submission_id, loaded_at FROM submissions WHERE sha256 = $sha "
                        "AND submission_id <> $sid ORDER BY 1", {"sha": sha, "sid": sid}).fetchall()
@@ -477,10 +479,15 @@ def _check_replacement(con: duckdb.DuckDBPyConnection, sid: str, sha: str, path:
         raise SubmissionError(f"{path.name}: identical (same SHA-256) to submission '{other}' loaded "
                               f"{when:%Y-%m-%d %H:%M}; nothing changed. To keep it under the name "
                               f"'{sid}', remove '{other}' first")
-    if not con.execute("SELECT 1 FROM submissions WHERE submission_id = $sid", {"sid": sid}).fetchall():
+    kind_before = con.execute("SELECT kind FROM submissions WHERE submission_id = $sid", {"sid": sid}).fetchall()
+    if not kind_before:
         return []
     if replace:
         return [sid]
+    if kind_before[0][0] != kind.name:  # a partner's two tables share a stem: never one for the other
+        raise SubmissionError(f"{path.name}: submission '{sid}' is a {FILE_KINDS[kind_before[0][0]].label}, this "
+                              f"file a {kind.label}; nothing changed. Load it under another name (--name), or "
+                              f"confirm the replacement with --replace")
     old = set(con.execute(f"SELECT DISTINCT country, registry FROM ({SCOPE_SQL}) "
                           "WHERE submission_id = $sid", {"sid": sid}).fetchall())
     new = set(con.execute("""SELECT DISTINCT upper(trim(country)), nullif(trim(registry), '') FROM _raw
@@ -517,7 +524,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
             _classify_raw(con)
         else:
             ingest_tables.prepare(con)
-        replaced = _check_replacement(con, sid, sha, path, replace)
+        replaced = _check_replacement(con, sid, sha, path, replace, kind)
     except BaseException:
         _drop_scratch(con)
         raise

@@ -28,6 +28,11 @@ _HELD_BY = {"cases": ["agg_case_counts", "agg_survival_events"],
             "case_counts": ["cases", "agg_case_counts"],
             "survival_events": ["cases", "agg_survival_events"]}
 
+#: The most tumours one table file may count (each is given a record key, one SHA-256 each: about
+#: 1.5 s per million here). Far above a whole country's childhood tumours over decades.
+MAX_FILE_TUMOURS = 20_000_000
+
+
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """The lookup of ICCC-3 subgroups (`_subs`: code, lower-case code, main group)."""
     d = iccc.definition()[["subgroup", "main_group"]].drop_duplicates()
@@ -37,11 +42,23 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def held(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Temp table `_held` (country, registry): what the pool already holds that a file of `kind`
-    may not send again, for the countries in `_raw` (read after a replaced submission is deleted)."""
+    """Temp tables `_held` (country, registry) and `_held_c` (country, any_null): what the pool
+    already holds that a file of `kind` may not send again, for the countries in `_raw` (read after
+    a replaced submission is deleted). A blank registry stands for the whole country: it clashes
+    with every registry of that country, and every registry with it (`HELD_SQL`)."""
     union = " UNION ".join(f"SELECT DISTINCT country, registry FROM {t}" for t in _HELD_BY[kind])
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _held AS SELECT * FROM ({union})
                     WHERE country IN (SELECT DISTINCT upper(trim(country)) FROM _raw)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _held_c AS
+                   SELECT country, bool_or(registry IS NULL) AS any_null FROM _held GROUP BY country""")
+
+
+#: The joins and the flag of a raw row (alias {t}: text columns country_t, registry_t) whose
+#: registry `_held` holds: the same registry, or a whole country (blank registry) on either side.
+#: Equi-joins on small distinct tables, so each row matches at most once and the join is hashed.
+HELD_JOIN = ("LEFT JOIN _held h ON h.country = upper({t}.country_t) AND h.registry IS NOT DISTINCT FROM {t}.registry_t "
+             "LEFT JOIN _held_c hc ON hc.country = upper({t}.country_t)")
+HELD_FLAG = "(h.country IS NOT NULL OR coalesce(hc.any_null, false) OR ({t}.registry_t IS NULL AND hc.country IS NOT NULL))"
 
 
 def _whole(column: str) -> str:
@@ -86,10 +103,10 @@ def _parse_sql(kind: FileKind) -> str:
         upper(country_t) AS country,
         upper(country_t) IN (SELECT code FROM _iso3) AS is_iso3,
         s.code AS iccc_sub, s.main AS iccc_main,
-        h.country IS NOT NULL AS held_elsewhere,
+        {HELD_FLAG.format(t='t')} AS held_elsewhere,
         {parsed}
       FROM t LEFT JOIN _subs s ON s.lower_code = lower(t.iccc_sub_t)
-        LEFT JOIN _held h ON h.country = upper(t.country_t) AND h.registry IS NOT DISTINCT FROM t.registry_t
+        {HELD_JOIN.format(t='t')}
     )
     SELECT p.*{period_start},
       count(*) OVER (PARTITION BY {', '.join(_STRATUM[kind.name])}) AS n_same_stratum
@@ -147,6 +164,13 @@ def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _parsed AS
         SELECT *, CASE WHEN bad THEN list_filter([{items}], lambda x: x IS NOT NULL) END AS reasons
         FROM _parsed""")
+    total = con.execute(f"SELECT coalesce(sum({'cases' if kind.name == 'case_counts' else 'deaths + censored'}), 0) "
+                        "FROM _parsed WHERE NOT bad").fetchone()[0]
+    if total > MAX_FILE_TUMOURS:  # each tumour is given a record key: bound the work one file can ask for
+        from analytics.ingest import SubmissionError
+
+        raise SubmissionError(f"{kind.label} of {total:,} tumours, more than the {MAX_FILE_TUMOURS:,} one file may "
+                              "hold; nothing changed. Split the file (by period or country)")
     con.execute(_insert_sql(kind), {"sid": sid, "ck": cellkey_secret(con), "unit": time_unit(con, kind)}
                 if kind.name == "survival_events" else {"sid": sid, "ck": cellkey_secret(con)})
     raw = ", ".join(f'"{c}" := r."{c}"' for c in kind.names)

@@ -36,7 +36,7 @@ def summary(con: duckdb.DuckDBPyConnection, keys: bool = False) -> dict:
                (SELECT min(year) FROM t), (SELECT max(year) FROM t),
                (SELECT count(*) FROM submissions),
                (SELECT coalesce(sum(rows_rejected), 0) FROM submissions),
-               (SELECT coalesce(sum(rows_unclassified), 0) FROM submissions),
+               (SELECT coalesce(sum(n) FILTER (WHERE iccc_sub IS NULL), 0) FROM t),
                (SELECT coalesce(bool_or(synthetic), false) FROM submissions),
                (SELECT sum(p.person_years) FROM population p JOIN span s
                   ON p.country = s.country AND p.year BETWEEN s.y0 AND s.y1
@@ -181,7 +181,8 @@ def rejection_reasons(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.
 
 def countries(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Countries with cases (as rows or as aggregate tables), sorted."""
-    return [r[0] for r in con.execute(f"SELECT DISTINCT country FROM ({SCOPE_SQL}) ORDER BY 1").fetchall()]
+    return [r[0] for r in con.execute("""SELECT country FROM cases UNION SELECT country FROM agg_case_counts
+                                         UNION SELECT country FROM agg_survival_events ORDER BY 1""").fetchall()]
 
 
 #: Calendar years a selection may name (as `analytics.filters.Selection` accepts them).

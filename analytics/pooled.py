@@ -99,21 +99,32 @@ def events_where(selection: Selection, by, tables: bool, days_only: bool = True)
     return " AND ".join(parts), params
 
 
-def events_sql(selection: Selection, by, tables: bool = True) -> tuple[str, dict]:
-    """A FROM-clause relation of the selection's follow-up, and its parameters: the columns of
-    `_ALL`, `days`, `deaths`, `censored`, `dco` (death certificate only: no survival time) and the
-    record-key sums `key_event`, `key_censor`; one row per selected tumour of `cases` and per
-    selected row of survival events in days (none when `tables` is false: a statistic that needs
-    rows). The selection is applied inside (a table's years are its periods)."""
+def events_sql(selection: Selection, by, tables: bool = True, keys: bool = False) -> tuple[str, dict]:
+    """A FROM-clause relation of the selection's follow-up, and its parameters: per `by` group,
+    follow-up day (`days`) and `dco` (death certificate only: no survival time), the `deaths` and
+    `censored`, and with `keys` their record-key sums (`key_event`, `key_censor`, mod 2**32 within
+    a branch: sum them and reduce again). Two branches, each aggregated before the union (12
+    million rows never pass through it): `cases`, and the survival events in days (none when
+    `tables` is false: a statistic that needs rows). The selection is applied inside (a table's
+    years are its periods)."""
+    by = list(by)
     where, params = selection.where()
     t_where, t_params = events_where(selection, by, tables)
-    return f"""(SELECT {', '.join(_ALL)}, followup_days AS days, CAST(event AS BIGINT) AS deaths,
-                      CAST(1 - event AS BIGINT) AS censored, dco,
-                      CASE WHEN event = 1 THEN record_key ELSE 0 END AS key_event,
-                      CASE WHEN event = 1 THEN 0 ELSE record_key END AS key_censor FROM cases WHERE {where}
+    m = KEY_MODULUS
+    rows_keys = (f", CAST(coalesce(sum(record_key) FILTER (WHERE event = 1), 0) % {m} AS BIGINT) AS key_event, "
+                 f"CAST(coalesce(sum(record_key) FILTER (WHERE event <> 1), 0) % {m} AS BIGINT) AS key_censor"
+                 if keys else "")
+    table_keys = (f", CAST(sum(key_event) % {m} AS BIGINT) AS key_event, "
+                  f"CAST(sum(key_censor) % {m} AS BIGINT) AS key_censor" if keys else "")
+    cols = "".join(f"{b}, " for b in by)
+    t_cols = "".join(f"{b}, " if b in EVENT_COLUMNS else f"NULL AS {b}, " for b in by)
+    return f"""(SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS deaths,
+                      CAST(count(*) - sum(event) AS BIGINT) AS censored, dco{rows_keys}
+               FROM cases WHERE {where} GROUP BY ALL
                UNION ALL
-               SELECT {_cols(EVENT_COLUMNS)}, time AS days, deaths, censored, false AS dco, key_event, key_censor
-               FROM agg_survival_events WHERE {t_where})""", params | t_params
+               SELECT {t_cols}time AS days, CAST(sum(deaths) AS BIGINT), CAST(sum(censored) AS BIGINT),
+                      false AS dco{table_keys}
+               FROM agg_survival_events WHERE {t_where} GROUP BY ALL)""", params | t_params
 
 
 def followup_rows_sql(selection: Selection, by) -> tuple[str, dict]:

@@ -250,8 +250,9 @@ def age_unknown(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFr
     key = f", {key_sum_sql(column='k')} AS age_unknown_key" if keys else ""
     return con.execute(f"""
         WITH r AS (SELECT upper(trim(json_extract_string(raw, '$.country'))) AS country, {REJECTED_KEY_SQL} AS k
-                   FROM rejected_rows
-                   WHERE json_extract_string(raw, '$.csv_line') IS NULL AND {NO_AGE_SQL})
+                   FROM rejected_rows JOIN submissions s USING (submission_id)
+                   WHERE s.kind = 'cases'  -- a rejected row of an aggregate table is a stratum, not a tumour
+                     AND json_extract_string(raw, '$.csv_line') IS NULL AND {NO_AGE_SQL})
         SELECT c.country, count(r.country) AS n_age_unknown{key}
         FROM (SELECT DISTINCT country FROM cases) c LEFT JOIN r USING (country)
         GROUP BY c.country ORDER BY c.country""", {"ck": cellkey_secret(con)}).df()

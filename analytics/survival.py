@@ -147,7 +147,7 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
                     f"{key_sum_sql(column='key_censor')} AS key_censor")
     from analytics import pooled  # the rows, and the survival events of aggregate partners
 
-    source, params = pooled.events_sql(selection, by, tables=rows_only is None)  # the selection applied inside
+    source, params = pooled.events_sql(selection, by, tables=rows_only is None, keys=keys)  # selection inside
     # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
     # cursor is a second connection to the same database, so it sees committed rows only
     # (`snapshots.cursor`: on the app's warehouse snapshot, one that reads the same version).

@@ -252,3 +252,34 @@ def test_the_partners_tables_load_whole_and_sum_to_its_rows(tmp_path):
     assert all(read == loaded and rejected == 0 for _, read, loaded, rejected in s)
     audit = pooled.execute("SELECT action, what FROM audit_log WHERE action = 'ingest' ORDER BY seq").fetchall()
     assert len(audit) == 2 and all("(KEN)" in what for _, what in audit)
+
+
+def test_review_findings_kind_registry_and_size(db, tmp_path, monkeypatch):
+    """A file of another kind never replaces a submission by its name alone; a blank registry is
+    the whole country (it clashes with every registry, both ways); a file counting more tumours
+    than one file may is refused whole."""
+    from analytics import ingest_tables
+
+    counts = _file(tmp_path, "KEN.csv", COUNT_HEADER, [GOOD_COUNT])
+    ingest_file(db, counts)
+    events = tmp_path / "ev" / "KEN.csv"
+    events.parent.mkdir()
+    _file(tmp_path / "ev", "KEN.csv", EVENT_HEADER, [GOOD_EVENT])
+    with pytest.raises(SubmissionError, match="is a case counts .aggregate., this file a survival events"):
+        ingest_file(db, events)
+    assert db.execute("SELECT count(*) FROM agg_case_counts").fetchone()[0] == 1
+    # KEN's counts have a blank registry: rows of its registry R01 clash, and a table of R01 too
+    rows = ingest_file(db, write_csv(tmp_path / "r.csv", [valid_row(country="KEN", registry="R01")]))
+    assert rows.reasons == {SENT_AS_TABLES.reason: 1}
+    r01 = ingest_file(db, _file(tmp_path, "c2.csv", COUNT_HEADER, [{**GOOD_COUNT, "registry": "R01", "year": "2013"}]))
+    assert r01.reasons == {HELD_ELSEWHERE.reason: 1}
+    # FRA rows of registry R01: a national (blank registry) table of FRA clashes
+    ingest_file(db, write_csv(tmp_path / "fra.csv", [valid_row(case_id="F1")]))
+    fra = ingest_file(db, _file(tmp_path, "fra_c.csv", COUNT_HEADER, [{**GOOD_COUNT, "country": "FRA"}]))
+    assert fra.reasons == {HELD_ELSEWHERE.reason: 1}
+    monkeypatch.setattr(ingest_tables, "MAX_FILE_TUMOURS", 8)
+    big = _file(tmp_path, "big.csv", COUNT_HEADER, [{**GOOD_COUNT, "country": "UGA"},
+                                                     {**GOOD_COUNT, "country": "UGA", "sex": "2"}])
+    with pytest.raises(SubmissionError, match="of 10 tumours, more than the 8 one file may hold"):
+        ingest_file(db, big)
+    assert db.execute("SELECT count(*) FROM submissions WHERE submission_id = 'big'").fetchone()[0] == 0

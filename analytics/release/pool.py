@@ -48,7 +48,7 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     out = {k: exact[k] for k in ("countries", "year_min", "year_max", "submissions", "synthetic",
                                  "person_years", "last_loaded", "schema_version", "aggregate_counts",
                                  "aggregate_events")}
-    out["empty"] = not exact["cases"]
+    out["empty"] = not exact["cases"] and not exact["aggregate_events"]
     for k in ("cases", "rejected", "unclassified"):
         out[k] = count(exact[k] or 0, exact[f"{k}_key"] or 0, pol)
     out["data_version"] = overview.data_version(out)  # formats the Count: released value or "fewer than T"
