@@ -307,6 +307,8 @@ def _raw_view(con: duckdb.DuckDBPyConnection, source: str, exprs: dict[str, str]
                      for c in kind.names)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT line_no, {cols}, {nonfinite} AS nonfinite "
                 f"FROM {source}")
+    # which contract columns the file has (an absent one reads NULL in `_raw`, like an empty one)
+    con.execute("CREATE OR REPLACE TEMP TABLE _given AS SELECT unnest($names::VARCHAR[]) AS name", {"names": list(exprs)})
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, data: bytes) -> tuple[FileKind, list[str], int]:

@@ -146,7 +146,8 @@ def _insert_sql(kind: FileKind) -> str:
                "|| '|' || time")
     return f"""INSERT INTO agg_survival_events
         SELECT $sid, line_no, country, registry_t, iccc_main, iccc_sub,
-               CAST(sex_t AS TINYINT), age_group_t, {_band_sql()}, period, stage, $unit, CAST(time AS INTEGER),
+               CAST(sex_t AS TINYINT), age_group_t, {_band_sql()}, period, stage, $stage_sent, $unit,
+               CAST(time AS INTEGER),
                deaths, censored,
                {_keys_sql(stratum, '0', 'deaths')}, {_keys_sql(stratum, 'deaths', 'censored')}
         FROM _parsed WHERE NOT bad"""
@@ -171,7 +172,8 @@ def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:
 
         raise SubmissionError(f"{kind.label} of {total:,} tumours, more than the {MAX_FILE_TUMOURS:,} one file may "
                               "hold; nothing changed. Split the file (by period or country)")
-    con.execute(_insert_sql(kind), {"sid": sid, "ck": cellkey_secret(con), "unit": time_unit(con, kind)}
+    con.execute(_insert_sql(kind), {"sid": sid, "ck": cellkey_secret(con), "unit": time_unit(con, kind),
+                                    "stage_sent": "stage" in _given(con)}
                 if kind.name == "survival_events" else {"sid": sid, "ck": cellkey_secret(con)})
     raw = ", ".join(f'"{c}" := r."{c}"' for c in kind.names)
     con.execute(f"""INSERT INTO rejected_rows
@@ -182,9 +184,12 @@ def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:
                 {"sid": sid})
 
 
+def _given(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The contract columns the file has (`_given`, written when it is read)."""
+    return {r[0] for r in con.execute("SELECT name FROM _given").fetchall()}
+
+
 def time_unit(con: duckdb.DuckDBPyConnection, kind: FileKind) -> str:
-    """The follow-up unit of a survival-events file: the one time column `_raw` was given (the
-    others are NULL in every row; a file naming two is refused when its header is read)."""
-    given = con.execute("SELECT " + ", ".join(f"count(\"{c}\")" for c in kind.one_of[0]) + " FROM _raw").fetchone()
-    units = [c for c, n in zip(kind.one_of[0], given) if n]
-    return units[0] if units else kind.one_of[0][0]
+    """The follow-up unit of a survival-events file: its one time column (a file naming two, or
+    none, is refused when its header is read)."""
+    return next(c for c in kind.one_of[0] if c in _given(con))

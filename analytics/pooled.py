@@ -47,6 +47,10 @@ def lacking(selection: Selection, by, carried: list[str]) -> list[str]:
     return sorted(missing)
 
 
+def _uses_stage(selection: Selection, by) -> bool:
+    return "stage" in selection.filters or "stage" in by
+
+
 def _periods(selection: Selection) -> tuple[int, int, list[int] | None] | None:
     """The selection's years as whole five-year periods: (first year, last year, or (1900, 2100)
     without a range; the periods' first years when single years are chosen, else None); None when
@@ -89,6 +93,8 @@ def events_where(selection: Selection, by, tables: bool, days_only: bool = True)
         return "FALSE", {}
     where, params = selection.where(skip=("year",), prefix="t_")
     parts = ["unit = 'day'" if days_only else "TRUE", where]
+    if _uses_stage(selection, by):
+        parts.append("stage_sent")  # a table sent without stage has no stage to select or group by
     if "year" in set(selection.filters) or selection.years:
         y0, y1, starts = _periods(selection)
         parts.append("CAST(left(period, 4) AS INTEGER) BETWEEN $t_py0 AND $t_py1")
@@ -208,12 +214,19 @@ def left_out(con: duckdb.DuckDBPyConnection, table: str, selection: Selection, b
                     "of a period to the last of one, 2000-2019 say, to include them")
         found = _tumours(con, table, where, params)
         return [TablesLeftOut(kind, *found[:1], why, *found[1:])] if found[0] else []
+    out = []
+    if table == "agg_survival_events" and _uses_stage(selection, by):
+        found = _tumours(con, table, f"({where}) AND NOT stage_sent", params)
+        if found[0]:
+            out.append(TablesLeftOut(kind, *found[:1], "tables sent without stage, which this selection uses",
+                                     *found[1:]))
+        where = f"({where}) AND stage_sent"
     if table == "agg_survival_events":
         found = _tumours(con, table, f"({where}) AND unit <> 'day'", params)
         if found[0]:
-            return [TablesLeftOut(kind, *found[:1], "follow-up in completed months or years: pooling them by "
-                                  "the actuarial method is not built yet", *found[1:])]
-    return []
+            out.append(TablesLeftOut(kind, *found[:1], "follow-up in completed months or years: pooling them by "
+                                     "the actuarial method is not built yet", *found[1:]))
+    return out
 
 
 def _tumours(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dict) -> tuple[tuple[str, ...], int, int]:

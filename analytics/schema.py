@@ -459,6 +459,8 @@ AGG_SURVIVAL_EVENT_COLUMNS: list[StoredColumn] = [
     StoredColumn("age_band", "VARCHAR", "derived: five-year band 0-4, 5-9, 10-14, 15-19"),
     StoredColumn("period", "VARCHAR", "five-year period of diagnosis"),
     StoredColumn("stage", "VARCHAR", "Toronto stage, upper case (NULL when unknown or not sent)"),
+    StoredColumn("stage_sent", "BOOLEAN", "whether the file had a stage column (without one, stage is not "
+                                          "unknown but absent: a selection by stage leaves the table out)"),
     StoredColumn("unit", "VARCHAR", "follow-up unit of the file: day, month or year"),
     StoredColumn("time", "INTEGER", "follow-up in completed units"),
     StoredColumn("deaths", "BIGINT", "deaths at that time"),

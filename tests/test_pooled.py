@@ -193,3 +193,19 @@ def test_a_viewer_reads_the_left_out_tumours_as_a_released_count(pools):
                                                                        "iccc_sub": ["IVa"], "year": ["2012"]}), [])
     assert 0 < small[0].n < 16 and "fewer than 16 tumours Kenya" in pooled.released_notes(
         small, lambda n, k: count(n, k))[0]
+
+
+def test_events_sent_without_stage_are_left_out_of_a_selection_by_stage(tmp_path):
+    """`aggregate --without-stage`: the partner's stage is absent, not unknown: a breakdown or a filter
+    by stage leaves its tables out and says so; other selections use them."""
+    rows = random_rows(400, seed=3, countries=("KEN",))
+    done = aggregate_file(write_csv(tmp_path / "KEN.csv", rows), tmp_path / "send", stage=False)
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_file(con, done.survival_events)
+    assert con.execute("SELECT bool_and(NOT stage_sent) FROM agg_survival_events").fetchone()[0]
+    assert survival.event_table(con, Selection(), ["sex"]).n_analysed == 400
+    by_stage = survival.event_table(con, Selection(), ["stage"])
+    assert by_stage.n_analysed == 0
+    assert [str(n) for n in by_stage.notes] == [
+        "Left out: 400 tumours Kenya sent as aggregate survival events (tables sent without stage, which this "
+        "selection uses)."]
