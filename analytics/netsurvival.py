@@ -599,5 +599,9 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
                      f"middle of the year of age (age_years * 365.241 + 182 days).")
     if suppressed:
         notes.append(f"{len(suppressed)} group(s) with fewer than {n_min} cases suppressed.")
+    from analytics import pooled  # aggregate partners: records only here, and said so
+
+    notes += [str(n) for n in pooled.left_out(con, "agg_survival_events", selection, by,
+                                              needs=pooled.NET_NEEDS_ROWS)]
     return NetSurvivalResult(method, by, curves, at, med, int(n_sel), int(n_dco), n_sex9, n_zero,
                              n_assumed, suppressed, year_days, notes)

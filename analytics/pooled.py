@@ -31,6 +31,9 @@ EVENT_COLUMNS = ["country", "registry", "sex", "age_group", "age_band", "iccc_ma
 #: Every column a selection or breakdown may use in the union (`filters.COLUMNS`).
 _ALL = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub", "year", "period",
         "stage", "morphology"]
+#: Why net survival reads rows only: what it needs that an aggregate partner's tables lack.
+NET_NEEDS_ROWS = ("net survival needs each child's age and date of diagnosis matched to a life table; the "
+                  "partner-side sums it could be pooled from are not built yet")
 #: Plain words for a column a table lacks, in a note.
 _WORDS = {"year": "calendar year of diagnosis", "stage": "stage", "morphology": "morphology",
           "age_years": "single-year age"}
@@ -241,6 +244,15 @@ def _tumours(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dic
 
 def _countries(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dict) -> list[str]:
     rows = con.execute(f"SELECT DISTINCT country FROM {table} WHERE {where} ORDER BY 1", params).fetchall()
+    return [r[0] for r in rows]
+
+
+def tables_only(con: duckdb.DuckDBPyConnection, countries) -> list[str]:
+    """Those of `countries` that sent survival events and no records (a statistic on records has
+    none of their children)."""
+    rows = con.execute("""SELECT DISTINCT country FROM agg_survival_events
+                          WHERE list_contains($c, country) AND country NOT IN (SELECT country FROM cases)
+                          ORDER BY 1""", {"c": list(countries)}).fetchall()
     return [r[0] for r in rows]
 
 

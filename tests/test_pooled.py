@@ -209,3 +209,15 @@ def test_events_sent_without_stage_are_left_out_of_a_selection_by_stage(tmp_path
     assert [str(n) for n in by_stage.notes] == [
         "Left out: 400 tumours Kenya sent as aggregate survival events (tables sent without stage, which this "
         "selection uses)."]
+
+
+def test_net_survival_names_the_partner_it_cannot_use(pools):
+    from analytics.netsurvival import net_survival
+    from analytics.release.international import international
+
+    rows, mixed = pools
+    res = net_survival(mixed, Selection.build({"country": ["KEN"]}), ["country"])
+    assert any("Kenya sent as aggregate survival events (net survival needs each child's age" in n for n in res.notes)
+    reason = international(mixed, Selection.build({"iccc_main": ["I"]}))["net_reason"]
+    assert "No net survival for Kenya: it sent aggregate tables, not records" in reason
+    assert "loaded for" not in reason or "Kenya" not in reason.split("No net survival for")[0]

@@ -47,9 +47,8 @@ CONDITIONAL = ((5, 1), (10, 5))
 #: in the month (the figure's censor ticks).
 CURVE_COLUMNS = ["time_years", "survival", "lower", "upper", "censored"]
 
-#: Why net survival reads rows only: what it needs that an aggregate partner's tables lack.
-NET_NEEDS_ROWS = ("net survival needs each child's age and date of diagnosis matched to a life table "
-                  "(the partner-side sums it could be pooled from are not built yet)")
+#: Why net survival reads rows only (`analytics.pooled`).
+NET_NEEDS_ROWS = pooled.NET_NEEDS_ROWS
 
 
 # ------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import compare, disclosure, labels, survival
+from analytics import pooled as pool_tables
 from analytics import quality as quality_exact
 from analytics.release import quality as released_quality
 from analytics.disclosure import policy, release_counts, shares
@@ -120,10 +121,23 @@ def _not_shown(table: pd.DataFrame, value: str, what: str, reason) -> str | None
     return f"{len(missing)} of {n} countries not shown: {parts}."
 
 
-def _net_text(table: pd.DataFrame, no_life_table: list[str], at_years: float) -> str | None:
+def _net_text(table: pd.DataFrame, no_life_table: list[str], at_years: float,
+              from_tables: list[str] = ()) -> str | None:
     """Which countries have a life table (net survival needs one), and why a covered country has
-    no net survival shown; None when every country has it."""
+    no net survival shown; None when every country has it. `from_tables`: the aggregate partners
+    (no records: no net survival), said apart."""
+    text = _net_life_tables(table[~table["country"].isin(list(from_tables))], no_life_table, at_years)
+    if not from_tables:
+        return text
+    tables = (f"No net survival for {_names(from_tables)}: {'it' if len(from_tables) == 1 else 'they'} sent "
+              f"aggregate tables, not records, and {pool_tables.NET_NEEDS_ROWS}.")
+    return f"{text} {tables}" if text else tables
+
+
+def _net_life_tables(table: pd.DataFrame, no_life_table: list[str], at_years: float) -> str | None:
     pol = policy()
+    if table.empty:
+        return None
     covered = [c for c in table["country"] if c not in set(no_life_table)]
     hidden = table[table["country"].isin(covered) & table["net5"].isna()]
     if not no_life_table and not len(hidden):
@@ -173,6 +187,8 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     table["incidence_suppressed"] = table["asr"].isna()
     no_population = set(table["country"]) - set(inc_table["country"])
     nets, no_life_table = _net(con, surv_sel, table["country"], at_years)
+    from_tables = pool_tables.tables_only(con, table["country"])  # no records: no net survival, for another reason
+    no_life_table = [c for c in no_life_table if c not in from_tables]
     table = table.merge(nets, on="country", how="left")
     stat_cols = [c for c in table.columns if c not in ("country", "cases", "cases_key", "incidence_suppressed")]
     table = release_counts(table, {"cases": "cases_key"}, dependent=stat_cols)
@@ -220,7 +236,7 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
                   f"Nothing to show by country: {'the one country has' if len(table) == 1 else f'each of the {len(table)} countries has'} "
                   f"{fewer} in this selection."),
     }
-    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": _net_text(table, no_life_table, at_years),
+    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": _net_text(table, no_life_table, at_years, from_tables),
             "left_out": left_out or no_rate, "not_shown": not_shown}
 
 
