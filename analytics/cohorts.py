@@ -7,6 +7,7 @@ the tests then compare overlapping samples, which they assume independent: the p
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -34,9 +35,14 @@ def _check(cohorts: list[Cohort]) -> None:
         raise SelectionError("give each cohort a different, non-empty name")
 
 
+#: Why the cohort characteristics read records only.
+CHARACTERISTICS_NEED_ROWS = "the characteristics of a cohort (age median and quartiles, stage known) need records"
+
+
 def overlap(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys: bool = False) -> pd.DataFrame:
-    """Cases shared by each pair of cohorts. With `keys=True` (the viewer's release layer), also
-    the record-key sum of the shared cases (`shared_key`)."""
+    """Cases shared by each pair of cohorts, aggregate partners' case counts included (a table's
+    row lies in both cohorts or in neither; a column it lacks places none of it). With `keys=True`
+    (the viewer's release layer), also the record-key sum of the shared cases (`shared_key`)."""
     from analytics.disclosure import key_sum_sql
 
     rows = []
@@ -44,8 +50,8 @@ def overlap(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys: bool = 
         for b in cohorts[i + 1:]:
             wa, pa = a.selection.where(prefix="a_")
             wb, pb = b.selection.where(prefix="b_")
-            n, k = con.execute(f"SELECT count(*), {key_sum_sql() if keys else 0} FROM cases "
-                               f"WHERE ({wa}) AND ({wb})", pa | pb).fetchall()[0]
+            n, k = con.execute(f"SELECT coalesce(sum(n), 0), {key_sum_sql(column='key') if keys else 0} "
+                               f"FROM {pooled.POOL_TUMOURS} WHERE ({wa}) AND ({wb})", pa | pb).fetchall()[0]
             rows.append({"cohort_a": a.name, "cohort_b": b.name, "shared_cases": int(n)}
                         | ({"shared_key": int(k)} if keys else {}))
     return pd.DataFrame(rows, columns=["cohort_a", "cohort_b", "shared_cases"] + (["shared_key"] if keys else []))
@@ -58,10 +64,15 @@ def characteristics(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys:
 
     With `keys=True` (the viewer's release layer), the summary gains `n_key` (the record-key sum
     of the cohort) and the result gains `cells`: every (characteristic, level, cohort) count with
-    its key sum (`n`, `n_key`), small ones included, for the release layer to perturb."""
+    its key sum (`n`, `n_key`), small ones included, for the release layer to perturb.
+
+    From records only (single-year age, stage known): `notes` (in the result) says whose
+    aggregate tables each cohort leaves out (`analytics.pooled.TablesLeftOut`)."""
     from analytics.disclosure import key_sum_sql
 
     _check(cohorts)
+    notes = [dataclasses.replace(n, why=f"{n.why}; cohort {c.name}") for c in cohorts
+             for n in pooled.left_out(con, "agg_case_counts", c.selection, [], needs=CHARACTERISTICS_NEED_ROWS)]
     n_min = threshold()
     summary, dists = [], {"sex": [], "period": [], "country": [], "stage_known": []}
     ages = []
@@ -112,7 +123,7 @@ def characteristics(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys:
     mix = pd.concat(mix)[["characteristic", "level", "cohort", "n", "share"]]
     mix["n"] = mix["n"].astype("Int64")
     summary.loc[summary["n"] < n_min, ["age_median", "age_q1", "age_q3"]] = np.nan
-    out = {"summary": summary, "mix": mix.reset_index(drop=True), "tests": pd.DataFrame(tests)}
+    out = {"summary": summary, "mix": mix.reset_index(drop=True), "tests": pd.DataFrame(tests), "notes": notes}
     if keys:
         out["cells"] = pd.concat(cells)[["characteristic", "level", "cohort", "n", "n_key"]].reset_index(drop=True)
     return out
@@ -125,18 +136,20 @@ def combined_events(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort], keys:
     as `survival.event_table(keys=True)`), and `cohort_counts`: per cohort name, its number
     selected, their key sum, its number of DCO registrations and their key sum."""
     _check(cohorts)
-    parts, n_sel, n_dco, counts = [], 0, 0, {}
+    parts, n_sel, n_dco, counts, notes = [], 0, 0, {}, []
     for c in cohorts:
         ev = survival.event_table(con, c.selection, [], keys=keys)
         parts.append(ev.table.assign(cohort=c.name))
         n_sel += ev.n_selected
         n_dco += ev.n_dco
         counts[c.name] = (ev.n_selected, ev.key_selected, ev.n_dco, ev.key_dco)
+        notes += [dataclasses.replace(n, why=f"{n.why}; cohort {c.name}") if isinstance(n, pooled.TablesLeftOut)
+                  else n for n in ev.notes if n not in notes]
     cols = ["cohort", "days", "n_event", "n_censor"] + (["key_event", "key_censor"] if keys else [])
     t = pd.concat(parts)[cols].reset_index(drop=True)
     order = {c.name: i for i, c in enumerate(cohorts)}
     t = t.assign(_o=t["cohort"].map(order)).sort_values(["_o", "days"]).drop(columns="_o").reset_index(drop=True)
-    out = survival.EventTable(t, ["cohort"], n_sel, n_dco)
+    out = survival.EventTable(t, ["cohort"], n_sel, n_dco, notes)
     if keys:
         out.cohort_counts = counts
     return out

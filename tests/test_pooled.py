@@ -221,3 +221,20 @@ def test_net_survival_names_the_partner_it_cannot_use(pools):
     reason = international(mixed, Selection.build({"iccc_main": ["I"]}))["net_reason"]
     assert "No net survival for Kenya: it sent aggregate tables, not records" in reason
     assert "loaded for" not in reason or "Kenya" not in reason.split("No net survival for")[0]
+
+
+def test_cohorts_on_a_mixed_pool(pools):
+    """Overlap counts the partner's shared tumours (it warns of children counted in two cohorts),
+    and the characteristics, from records only, say whose tumours they leave out."""
+    from analytics import cohorts as C
+
+    rows, mixed = pools
+    pair = [C.Cohort("Kenya", Selection.build({"country": ["KEN"]})),
+            C.Cohort("Kenya boys", Selection.build({"country": ["KEN"], "sex": ["1"]}))]
+    assert C.overlap(mixed, pair)["shared_cases"].tolist() == C.overlap(rows, pair)["shared_cases"].tolist()
+    notes = [str(n) for n in C.characteristics(mixed, pair)["notes"]]
+    assert len(notes) == 2 and all("Kenya sent as aggregate case counts (the characteristics of a cohort" in n
+                                   for n in notes)
+    ev = C.combined_events(mixed, [C.Cohort("Kenya 2003-2012", Selection.build({"country": ["KEN"]}, (2003, 2012))),
+                                   C.Cohort("France", Selection.build({"country": ["FRA"]}))])
+    assert any("cohort Kenya 2003-2012" in str(n) for n in ev.notes)

@@ -109,8 +109,8 @@ if res["cox"] is not None:
 else:
     st.info(f"Cox model not available: {markdown_text(res['cox_error'])}")
 with st.expander("Methods and definitions"):
-    for note in res["notes"]:
-        st.markdown(f"- {note}")
+    for note in res["notes"]:  # a note may quote a cohort's name (the user's text): escaped
+        st.markdown(f"- {markdown_text(note)}")
     for name, (selected, dco, analysed) in res["counts"].items():
         st.markdown(f"- {markdown_text(name)}: {analysed} analysed of {selected} selected ({dco} "
                     "death-certificate-only registrations excluded: no survival time).")

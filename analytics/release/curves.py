@@ -468,6 +468,9 @@ def cohorts(con, cohorts: list[Cohort], conf_type: str = "log-log", min_at_risk:
     if out["suppressed"]:
         out["notes"].append(f"{len(out['suppressed'])} cohort(s) not shown: too few cases (fewer than "
                             f"{pol.threshold}, or fewer once changed or rounded for this site).")
+    # aggregate partners: left out of a curve, of the characteristics or of the model, and why
+    out["notes"] += [n for n in pooled.released_notes(events.notes, lambda n, k: count(n, k, pol))
+                     + out["characteristics"]["notes"] if n not in out["notes"]]
     return out
 
 
@@ -529,5 +532,5 @@ def _characteristics(con, cohorts: list[Cohort], pol: Policy) -> dict:
                 tests.append({"characteristic": char, "test": "chi-square", "statistic": chi, "df": int(df), "p": p})
     tests = pd.DataFrame(tests, columns=["characteristic", "test", "statistic", "df", "p"])
     return {"summary": summary, "mix": stamp(wide), "share_columns": list(wide.columns[2:]),
-            "tests": stamp(tests)}
+            "tests": stamp(tests), "notes": pooled.released_notes(ch["notes"], lambda n, k: count(n, k, pol))}
 
