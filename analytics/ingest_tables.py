@@ -9,9 +9,11 @@ rows into `agg_case_counts` or `agg_survival_events`, the others, with every rea
 `rejected_rows`.
 
 Disclosure control needs a record key per tumour (`analytics.disclosure`): a row of counts holds
-many tumours, so each of them is given a key from the warehouse's secret, the row's stratum and
-its position in the row (0 .. n-1), and the row stores their sum (mod 2**32) per count. The same
-table loaded again gives the same keys, as a case file's tumours do.
+many tumours, so each of them is given a key from the warehouse's secret, its cell (`_CELL`: the
+strata both tables share) and its number in the cell, and the row stores their sum (mod 2**32)
+per count. The same table loaded again gives the same keys, as a case file's tumours do; and a
+partner's case counts and survival events give the same tumours the same keys wherever a count
+covers whole cells.
 """
 from __future__ import annotations
 
@@ -118,7 +120,7 @@ def _keys_sql(stratum: str, first: str, count: str) -> str:
     """Sum mod 2**32 of the record keys of tumours `first` .. `first + count - 1` of a row whose
     stratum text is `stratum` (each key: the first 32 bits of SHA-256 over the secret, the stratum
     and the position, as `warehouse.RECORD_KEY_SQL` makes a tumour's)."""
-    return (f"CAST(coalesce(list_sum(list_transform(range({first}, {first} + {count}), "
+    return (f"CAST(coalesce(list_sum(list_transform(range(CAST({first} AS BIGINT), CAST({first} + {count} AS BIGINT)), "
             f"lambda i: CAST('0x' || left(sha256($ck || '|' || {stratum} || '|' || i), 8) AS UBIGINT))), 0) "
             f"% {KEY_MODULUS} AS BIGINT)")
 
@@ -128,29 +130,53 @@ def _band_sql() -> str:
     return "CASE age_group_t " + " ".join(f"WHEN '{g}' THEN '{b}'" for g, b in bands.items()) + " END"
 
 
+#: The cell a tumour's record key is numbered in, the same in both tables of a partner: country,
+#: registry, five-year period, sex, age group, ICCC-3 subgroup. Within a cell its tumours with a
+#: survival time are numbered 0, 1, ... (case counts: by year, then line; survival events: by stage,
+#: follow-up time, then line) and its death-certificate-only ones after them (case counts only), so
+#: a set of whole cells (a country, a tumour group, a period ...) has the same key sum in both tables,
+#: and a viewer reads one number for it on every page (`analytics.disclosure`).
+_CELL = "country, registry_t, period, sex_t, age_group_t, iccc_sub"
+_CELL_TEXT = ("'agg|' || country || '|' || coalesce(registry_t, '') || '|' || period || '|' || sex_t || '|' "
+              "|| age_group_t || '|' || coalesce(iccc_sub, '')")
+
+
 def _insert_sql(kind: FileKind) -> str:
-    """INSERT of the valid parsed rows (`_parsed`, NOT bad) into the kind's table."""
+    """INSERT of the valid parsed rows (`_parsed`, NOT bad) into the kind's table, with the
+    record-key sums of their tumours (numbered within their cell: `_CELL`)."""
     if kind.name == "case_counts":
-        stratum = ("'counts|' || country || '|' || coalesce(registry_t, '') || '|' || year || '|' || sex_t "
-                   "|| '|' || age_group_t || '|' || coalesce(iccc_sub, '')")
         return f"""INSERT INTO agg_case_counts
-            SELECT $sid, line_no, country, registry_t, CAST(year AS SMALLINT),
-                   CAST(year // 5 * 5 AS VARCHAR) || '-' || CAST(year // 5 * 5 + 4 AS VARCHAR),
+            WITH v AS (
+              SELECT *, CAST(year // 5 * 5 AS VARCHAR) || '-' || CAST(year // 5 * 5 + 4 AS VARCHAR) AS period,
+                     cases - coalesce(dco, 0) AS alive_n
+              FROM _parsed WHERE NOT bad),
+            o AS (
+              SELECT *,  -- where the row's tumours with a survival time, and its DCO ones, begin in the cell
+                     sum(alive_n) OVER (PARTITION BY {_CELL} ORDER BY year, line_no
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS alive_from,
+                     sum(alive_n) OVER (PARTITION BY {_CELL})
+                       + coalesce(sum(coalesce(dco, 0)) OVER (PARTITION BY {_CELL} ORDER BY year, line_no
+                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS dco_from
+              FROM v)
+            SELECT $sid, line_no, country, registry_t, CAST(year AS SMALLINT), period,
                    CAST(sex_t AS TINYINT), age_group_t, {_band_sql()}, iccc_main, iccc_sub,
                    cases, dco, microscopic,
-                   {_keys_sql(stratum, '0', 'cases')}, {_keys_sql(stratum, '0', 'coalesce(dco, 0)')},
-                   {_keys_sql(stratum, 'coalesce(dco, 0)', 'coalesce(microscopic, 0)')}
-            FROM _parsed WHERE NOT bad"""
-    stratum = ("'events|' || country || '|' || coalesce(registry_t, '') || '|' || coalesce(iccc_sub, '') || '|' "
-               "|| sex_t || '|' || age_group_t || '|' || period || '|' || coalesce(stage, '') || '|' || $unit "
-               "|| '|' || time")
+                   CAST(({_keys_sql(_CELL_TEXT, 'coalesce(alive_from, 0)', 'alive_n')}
+                         + {_keys_sql(_CELL_TEXT, 'dco_from', 'coalesce(dco, 0)')}) % {KEY_MODULUS} AS BIGINT),
+                   {_keys_sql(_CELL_TEXT, 'dco_from', 'coalesce(dco, 0)')},
+                   {_keys_sql(_CELL_TEXT, 'coalesce(alive_from, 0)', 'coalesce(microscopic, 0)')}
+            FROM o"""
     return f"""INSERT INTO agg_survival_events
+        WITH o AS (
+          SELECT *, coalesce(sum(deaths + censored) OVER (PARTITION BY {_CELL} ORDER BY stage NULLS LAST, time, line_no
+                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS first
+          FROM _parsed WHERE NOT bad)
         SELECT $sid, line_no, country, registry_t, iccc_main, iccc_sub,
                CAST(sex_t AS TINYINT), age_group_t, {_band_sql()}, period, stage, $stage_sent, $unit,
                CAST(time AS INTEGER),
                deaths, censored,
-               {_keys_sql(stratum, '0', 'deaths')}, {_keys_sql(stratum, 'deaths', 'censored')}
-        FROM _parsed WHERE NOT bad"""
+               {_keys_sql(_CELL_TEXT, 'first', 'deaths')}, {_keys_sql(_CELL_TEXT, 'first + deaths', 'censored')}
+        FROM o"""
 
 
 def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:

@@ -238,3 +238,17 @@ def test_cohorts_on_a_mixed_pool(pools):
     ev = C.combined_events(mixed, [C.Cohort("Kenya 2003-2012", Selection.build({"country": ["KEN"]}, (2003, 2012))),
                                    C.Cohort("France", Selection.build({"country": ["FRA"]}))])
     assert any("cohort Kenya 2003-2012" in str(n) for n in ev.notes)
+
+
+def test_a_partners_two_tables_give_its_tumours_the_same_keys(pools):
+    """Over whole cells (country, period, sex, age group, subgroup and their unions), the tumours
+    with a survival time have the same record-key sum in the case counts as in the survival events,
+    so a viewer reads one number for them on every page."""
+    rows, mixed = pools
+    for group in ("country", "iccc_sub", "period", "sex, age_group"):
+        a = mixed.execute(f"""SELECT {group}, sum(cases - coalesce(dco, 0)),
+                                     sum(key_cases - key_dco + 4294967296) % 4294967296
+                              FROM agg_case_counts GROUP BY ALL ORDER BY ALL""").fetchall()
+        b = mixed.execute(f"""SELECT {group}, sum(deaths + censored), sum(key_event + key_censor) % 4294967296
+                              FROM agg_survival_events GROUP BY ALL ORDER BY ALL""").fetchall()
+        assert a == b, group
