@@ -241,12 +241,14 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
 
 
 def _pooled_under5(con, surv_sel: Selection) -> float | None:
-    """The released share of children under 5 in the whole selection (for the case-mix caveat)."""
+    """The released share of children under 5 in the whole selection (for the case-mix caveat),
+    aggregate partners' case counts included (as their own shares are)."""
     pol = policy()
     where, params = surv_sel.where()
-    n, k, u, uk = con.execute(f"""SELECT count(*), {disclosure.key_sum_sql()},
-        count(*) FILTER (WHERE age_band = '0-4'), {disclosure.key_sum_sql("age_band = '0-4'")}
-        FROM cases WHERE {where}""", params).fetchone()
+    key, under5 = disclosure.key_sum_sql(column="key"), disclosure.key_sum_sql("age_band = '0-4'", column="key")
+    n, k, u, uk = con.execute(f"""SELECT coalesce(sum(n), 0), {key},
+        coalesce(sum(n) FILTER (WHERE age_band = '0-4'), 0), {under5}
+        FROM {pool_tables.tumours_sql(surv_sel, [])} WHERE {where}""", params).fetchone()
     v = shares([u], [uk], [n], [k], pol)[0]
     return None if v != v else float(v)
 
