@@ -154,8 +154,9 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
         df = df.iloc[0:0]
     tables = _from_tables(con, selection or Selection(), by, keys) if "country" in by else pd.DataFrame()
     if len(tables):
-        # an aggregate partner's rows (a country sending some registries as rows and others as
-        # tables keeps the rows' indicators: not merged yet)
+        # an aggregate partner's rows; a country sending some registries as rows and others as
+        # tables keeps its records' indicators (`also_tables` says so; merging them is not built)
+        df = df.assign(also_tables=df["country"].isin(tables["country"]) if "country" in df else False)
         tables = tables[~tables["country"].isin(df["country"])].dropna(axis=1, how="all")
         if len(tables):
             df = pd.concat([df.assign(from_tables=False), tables], ignore_index=True).sort_values(by, kind="stable")
@@ -167,7 +168,8 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
 #: in words: where they differ from the rows', and what the tables cannot give.
 FROM_TABLES = ("from the partner's tables (no records): microscopically verified among all its tumours (the "
                "tables do not say which basis was unknown); median follow-up from its survival events; stage "
-               "unknown, age unknown and follow-up completeness need records and are not shown")
+               "unknown, age unknown and follow-up completeness need records and are not shown. A country that "
+               "sent records for some registries and tables for others: the indicators are of its records only")
 
 
 def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], keys: bool) -> pd.DataFrame:

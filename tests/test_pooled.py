@@ -252,3 +252,16 @@ def test_a_partners_two_tables_give_its_tumours_the_same_keys(pools):
         b = mixed.execute(f"""SELECT {group}, sum(deaths + censored), sum(key_event + key_censor) % 4294967296
                               FROM agg_survival_events GROUP BY ALL ORDER BY ALL""").fetchall()
         assert a == b, group
+
+
+def test_a_country_with_records_and_tables_says_whose_indicators(tmp_path):
+    from analytics.release import quality as rq
+
+    rows = random_rows(300, seed=9, countries=("FRA",))
+    r02 = [dict(r, registry="R02") for r in rows[150:]]
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_file(con, write_csv(tmp_path / "FRA_R01.csv", rows[:150]))
+    done = aggregate_file(write_csv(tmp_path / "FRA_R02.csv", r02), tmp_path / "send")
+    ingest_file(con, done.case_counts)
+    t = rq.by_country(con)
+    assert t.loc[t["country"] == "FRA", "sent_as"].tolist() == ["records (indicators) and aggregate tables"]

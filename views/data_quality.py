@@ -30,7 +30,7 @@ st.caption("The indicators a cancer registry's data are judged by, for each coun
 
 def by_country(q) -> None:
     st.subheader("Data-quality indicators by country")
-    tables = list(q.loc[q["sent_as"] == "aggregate tables", "country"])
+    tables = list(q.loc[q["sent_as"] != "records", "country"])
     flagged = q[q["flag"].fillna("") != ""]
     if len(flagged):
         st.markdown("\u2691 **Flagged**: " + markdown_text(", ".join(

@@ -95,7 +95,9 @@ def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     out["followup_to"] = [pd.Timestamp(d).strftime("%Y-%m") if ok and pd.notna(d) else None
                           for ok, d in zip(common, c["closing_date"])]
     out.insert(1, "country_name", out["country"].map(labels.country))
-    out["sent_as"] = np.where(q["from_tables"].to_numpy(dtype=bool), "aggregate tables", "records")
+    also = q["also_tables"].fillna(False).to_numpy(dtype=bool) if "also_tables" in q else np.zeros(len(q), bool)
+    out["sent_as"] = np.where(q["from_tables"].to_numpy(dtype=bool), "aggregate tables",
+                              np.where(also, "records (indicators) and aggregate tables", "records"))
     cols = ["country", "country_name", "sent_as", "flag", "cases", *INDICATORS, "followup_to", "suppressed"]
     return disclosure.stamp(out[cols])
 
