@@ -45,6 +45,7 @@ from analytics import pooled
 from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.filters import AGE_RANGES, Selection, SelectionError, check_by, sort_rows
 from analytics.reference.standard import weights as standard_weights
+from analytics.schema import PERIOD_SQL
 from analytics.suppression import suppress, threshold
 
 #: Columns incidence may be broken down by (age_group means the five-year band here).
@@ -217,7 +218,7 @@ def _dim_sql(col: str, alias: str) -> str:
     if col == "age_group":
         return f"{alias}.age_band" if alias == "c" else f"{alias}.age_group"
     if col == "period" and alias == "p":
-        return "CAST(p.year // 5 * 5 AS VARCHAR) || '-' || CAST(p.year // 5 * 5 + 4 AS VARCHAR)"
+        return PERIOD_SQL.format(year="p.year")
     return f"{alias}.{col}"
 
 

@@ -41,7 +41,8 @@ from analytics import csvfile, iccc, ingest_tables
 from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret
 from analytics.schema import (AGE_BANDS, AGE_GROUPS, ALL_INPUT_NAMES, ALREADY_LOADED, CASE_NAMES, FILE_KINDS,
                               ICCC_VERSION, INPUT_NAMES, MALFORMED_LINE, NONFINITE, RULES, SCHEMA_VERSION,
-                              TORONTO_STAGES, UNTERMINATED_QUOTE, FileKind, Rule, submission_kind)
+                              PERIOD_SQL, TORONTO_STAGES, UNTERMINATED_QUOTE, FileKind, Rule, rules_fail_sql,
+                              rules_reasons_sql, submission_kind)
 
 #: The public names. The validation rules are part of the data contract (`analytics.schema`);
 #: they are applied here and importable from here too.
@@ -111,13 +112,12 @@ def _parse_sql(source: str = "_raw") -> str:
 
 def _reasons_sql() -> str:
     """List of the reasons a parsed row fails (evaluated on failing rows only: it is slow)."""
-    items = ", ".join(f"CASE WHEN {r.fails} THEN '{r.reason}' END" for r in RULES)
-    return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+    return rules_reasons_sql(RULES)
 
 
 def _bad_sql() -> str:
     """True when a parsed row fails any rule (cheap: evaluated on every row)."""
-    return " OR ".join(f"coalesce({r.fails}, false)" for r in RULES)
+    return rules_fail_sql(RULES)
 
 
 def _bands_sql(bands: list[tuple[str, int, int]]) -> str:
@@ -143,8 +143,7 @@ SELECT
   {_bands_sql(AGE_GROUPS)} AS age_group,
   {_bands_sql(AGE_BANDS)} AS age_band,
   CAST(year(diagnosis_date) AS SMALLINT) AS year,
-  CAST(year(diagnosis_date) // 5 * 5 AS VARCHAR) || '-' || CAST(year(diagnosis_date) // 5 * 5 + 4 AS VARCHAR)
-    AS period,
+  {PERIOD_SQL.format(year='year(diagnosis_date)')} AS period,
   date_diff('day', diagnosis_date, last_contact_date) AS followup_days,
   date_diff('day', diagnosis_date, last_contact_date) / 365.25 AS followup_years,
   CAST(vital_status_t = '2' AS TINYINT) AS event,

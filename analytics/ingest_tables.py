@@ -21,8 +21,9 @@ import duckdb
 
 from analytics import iccc
 from analytics.disclosure import KEY_MODULUS
-from analytics.schema import AGE_GROUPS, KIND_RULES, FileKind
-from analytics.warehouse import cellkey_secret
+from analytics.schema import (AGE_BANDS, AGE_GROUPS, KIND_RULES, PERIOD_SQL, FileKind, rules_fail_sql,
+                              rules_reasons_sql)
+from analytics.warehouse import KEY_OF_SQL, cellkey_secret
 
 #: What a table of each kind may not overlap: the case rows and the tables of the same kind (a
 #: partner sends case counts and survival events of the same registry, one of each).
@@ -120,13 +121,14 @@ def _keys_sql(stratum: str, first: str, count: str) -> str:
     """Sum mod 2**32 of the record keys of tumours `first` .. `first + count - 1` of a row whose
     stratum text is `stratum` (each key: the first 32 bits of SHA-256 over the secret, the stratum
     and the position, as `warehouse.RECORD_KEY_SQL` makes a tumour's)."""
+    key = KEY_OF_SQL.format(text=f"{stratum} || '|' || i")
     return (f"CAST(coalesce(list_sum(list_transform(range(CAST({first} AS BIGINT), CAST({first} + {count} AS BIGINT)), "
-            f"lambda i: CAST('0x' || left(sha256($ck || '|' || {stratum} || '|' || i), 8) AS UBIGINT))), 0) "
-            f"% {KEY_MODULUS} AS BIGINT)")
+            f"lambda i: CAST({key} AS UBIGINT))), 0) % {KEY_MODULUS} AS BIGINT)")
 
 
 def _band_sql() -> str:
-    bands = {g: ("0-4" if hi <= 4 else g) for g, lo, hi in AGE_GROUPS}
+    """The five-year age band (`schema.AGE_BANDS`) holding each age group (`schema.AGE_GROUPS`)."""
+    bands = {g: next(b for b, b_lo, b_hi in AGE_BANDS if b_lo <= lo and hi <= b_hi) for g, lo, hi in AGE_GROUPS}
     return "CASE age_group_t " + " ".join(f"WHEN '{g}' THEN '{b}'" for g, b in bands.items()) + " END"
 
 
@@ -147,7 +149,7 @@ def _insert_sql(kind: FileKind) -> str:
     if kind.name == "case_counts":
         return f"""INSERT INTO agg_case_counts
             WITH v AS (
-              SELECT *, CAST(year // 5 * 5 AS VARCHAR) || '-' || CAST(year // 5 * 5 + 4 AS VARCHAR) AS period,
+              SELECT *, {PERIOD_SQL.format(year='year')} AS period,
                      cases - coalesce(dco, 0) AS alive_n
               FROM _parsed WHERE NOT bad),
             o AS (
@@ -184,13 +186,10 @@ def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:
     others, with every reason, into `rejected_rows` (inside the caller's transaction)."""
     held(con, kind.name)
     rules = KIND_RULES[kind.name]
-    bad = " OR ".join(f"coalesce({r.fails}, false)" for r in rules)
-    items = ", ".join(f"CASE WHEN {r.fails} THEN '{r.reason}' END" for r in rules)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _parsed AS
-        SELECT *, {bad} AS bad FROM ({_parse_sql(kind)}) _p""")
+        SELECT *, {rules_fail_sql(rules)} AS bad FROM ({_parse_sql(kind)}) _p""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _parsed AS
-        SELECT *, CASE WHEN bad THEN list_filter([{items}], lambda x: x IS NOT NULL) END AS reasons
-        FROM _parsed""")
+        SELECT *, CASE WHEN bad THEN {rules_reasons_sql(rules)} END AS reasons FROM _parsed""")
     total = con.execute(f"SELECT coalesce(sum({'cases' if kind.name == 'case_counts' else 'deaths + censored'}), 0) "
                         "FROM _parsed WHERE NOT bad").fetchone()[0]
     if total > MAX_FILE_TUMOURS:  # each tumour is given a record key: bound the work one file can ask for

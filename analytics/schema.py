@@ -114,6 +114,8 @@ REQUIRED_NAMES = [c.name for c in INPUT_COLUMNS if c.required == "yes"]
 FOLLOWUP_UNITS = {"day": 1.0, "month": 365.25 / 12, "year": 365.25}
 #: Five-year periods of diagnosis, as the `period` column of `cases` writes them.
 PERIOD_FORM = "five-year period of diagnosis starting in a year ending in 0 or 5, e.g. 2000-2004"
+#: SQL of the five-year period of a calendar year (`{year}`: an SQL expression), as written above.
+PERIOD_SQL = "CAST(({year}) // 5 * 5 AS VARCHAR) || '-' || CAST(({year}) // 5 * 5 + 4 AS VARCHAR)"
 
 CASE_COUNT_COLUMNS: list[InputColumn] = [
     InputColumn("country", "yes", "ISO 3166-1 alpha-3 code (e.g. FRA)"),
@@ -296,6 +298,17 @@ RULES: list[Rule] = [
     Rule("sex/topography", "female genital site (C51-C58) coded male",
          f"sex_t = '1' AND topo BETWEEN {FEMALE_ONLY_SITES[0]} AND {FEMALE_ONLY_SITES[1]}"),
 ]
+
+def rules_fail_sql(rules: list[Rule]) -> str:
+    """SQL true when a parsed row fails any of `rules` (cheap: evaluated on every row)."""
+    return " OR ".join(f"coalesce({r.fails}, false)" for r in rules)
+
+
+def rules_reasons_sql(rules: list[Rule]) -> str:
+    """SQL list of the reasons a parsed row fails (evaluate on failing rows only: it is slow)."""
+    items = ", ".join(f"CASE WHEN {r.fails} THEN '{r.reason}' END" for r in rules)
+    return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+
 
 #: Not rules over parsed values: a CSV record whose number of fields differs from the header's,
 #: and one whose quotes do not parse (an opening quote never closed, or text after a closing quote).

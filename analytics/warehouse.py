@@ -183,8 +183,11 @@ def is_current(con: duckdb.DuckDBPyConnection) -> bool:
 #: warehouse's secret ($ck), country, registry and case id. Derived from identity, not drawn at
 #: random, so that a corrected extract loaded again gives the same tumours the same keys (and the
 #: same cells the same noise). DuckDB has no HMAC; a secret prefix suffices, as no hash is shown.
-RECORD_KEY_SQL = ("CAST('0x' || left(sha256($ck || '|' || {country} || '|' || coalesce({registry}, '') "
-                  "|| '|' || {case_id}), 8) AS UINTEGER)")
+#: The key of a text (`{text}`: SQL) under the secret: the first 32 bits of SHA-256. Every record key
+#: is made with it: a tumour's from its identity (below), an aggregate partner's tumour's from its
+#: cell and number (`analytics.ingest_tables`).
+KEY_OF_SQL = "CAST('0x' || left(sha256($ck || '|' || {text}), 8) AS UINTEGER)"
+RECORD_KEY_SQL = KEY_OF_SQL.replace("{text}", "{country} || '|' || coalesce({registry}, '') || '|' || {case_id}")
 
 
 def cellkey_secret(con: duckdb.DuckDBPyConnection) -> str:
