@@ -189,3 +189,26 @@ def test_population_and_life_tables_load_as_the_data_manager_of_their_country(po
                        "AND person_years = 1000").fetchone()[0] == 4
     assert con.execute("SELECT count(*) FROM life_table WHERE country = 'FRA' AND sex = 2").fetchone()[0] == 2 * 111
     con.close()
+
+
+def test_a_data_manager_loads_aggregate_tables_of_their_country_only(pool, tmp_path):
+    """From the browser as from the command line: a partner's case counts are recognised by their
+    header, checked, loaded and audited; another country's tables are refused."""
+    from analytics.aggregate import aggregate_file
+
+    rows = [{**r, "registry": "R02", "case_id": "A" + r["case_id"]} for r in random_rows(60, seed=4, countries=("FRA",))]
+    done = aggregate_file(write_csv(tmp_path / "FRA_R02.csv", rows), tmp_path / "send")
+    path = upload.stage("FRA_R02_counts.csv", done.case_counts.read_bytes(), tmp_path / "up")
+    checked = upload.check(pool, MARIE, path)
+    assert (checked.report.kind, checked.countries) == ("case_counts", ["FRA"])
+    assert checked.report.rows_rejected == 0
+    loaded = upload.load(pool, MARIE, path)
+    con = warehouse.connect(pool, read_only=True)
+    assert con.execute("SELECT sum(cases) FROM agg_case_counts").fetchone()[0] == 60
+    last = audit.entries(con).iloc[-1]
+    assert (last["who"], last["action"]) == ("marie@registre.example", "ingest") and "(FRA)" in last["what"]
+    con.close()
+    assert loaded.report.rows_loaded == checked.report.rows_loaded
+    ken = aggregate_file(write_csv(tmp_path / "KEN.csv", random_rows(30, seed=5, countries=("KEN",))), tmp_path / "k")
+    with pytest.raises(access.PermissionDenied):
+        upload.check(pool, MARIE, upload.stage("KEN_events.csv", ken.survival_events.read_bytes(), tmp_path / "up2"))
