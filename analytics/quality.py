@@ -132,7 +132,7 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
         + (f" FILTER (WHERE {PARTS[d]})" if d != "cases" else "") + f" AS {name}"
         for name, (n, d) in SHARES.items())
     extra = ""
-    if keys:
+    if keys or "country" in by:  # the parts: released with keys, and added to an aggregate partner's
         extra = (f", {key_sum_sql()} AS cases_key"
                  + "".join(f", count(*) FILTER (WHERE {cond}) AS n_{name}, {key_sum_sql(cond)} AS {name}_key"
                            for name, cond in PARTS.items()))
@@ -152,16 +152,48 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
     df["followup_completeness"] = (df["followup_observed_days"].astype(float) / pot).where(pot > 0)
     if not by and df["cases"].iloc[0] == 0:
         df = df.iloc[0:0]
-    tables = _from_tables(con, selection or Selection(), by, keys) if "country" in by else pd.DataFrame()
+    tables = _from_tables(con, selection or Selection(), by, True) if "country" in by else pd.DataFrame()
+    df = df.assign(from_tables=False, also_tables=False)
     if len(tables):
-        # an aggregate partner's rows; a country sending some registries as rows and others as
-        # tables keeps its records' indicators (`also_tables` says so; merging them is not built)
-        df = df.assign(also_tables=df["country"].isin(tables["country"]) if "country" in df else False)
+        # a country that sent records for some registries and tables for others: the parts added
+        df = _add_tables(df, tables, by)
         tables = tables[~tables["country"].isin(df["country"])].dropna(axis=1, how="all")
         if len(tables):
-            df = pd.concat([df.assign(from_tables=False), tables], ignore_index=True).sort_values(by, kind="stable")
-            return df.reset_index(drop=True)
-    return df.assign(from_tables=False)
+            df = pd.concat([df, tables.assign(also_tables=False)], ignore_index=True).sort_values(by, kind="stable")
+            df = df.reset_index(drop=True)
+    if not keys:
+        df = df.drop(columns=[c for c in df.columns if c.startswith("n_") or c.endswith("_key")])
+    return df
+
+
+def _add_tables(df: pd.DataFrame, tables: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """`indicators` rows of records with the same groups' aggregate tables added: tumours and every
+    part of `PARTS` summed (key sums mod 2**32), the shares recomputed from them (missing where the
+    tables lack one), the follow-up statistics missing (a median or Clark's C of records only is
+    not the country's), `also_tables` true."""
+    from analytics.disclosure import KEY_MODULUS
+
+    t = df[by].merge(tables, on=by, how="left")
+    hit = t["cases"].notna().to_numpy()
+    if not hit.any():
+        return df
+    df = df.copy()
+    counts = ["cases", *(f"n_{p}" for p in PARTS)]
+    keys = ["cases_key", *(f"{p}_key" for p in PARTS)]
+    for c in counts:
+        df.loc[hit, c] = df.loc[hit, c].to_numpy() + t.loc[hit, c].to_numpy(dtype="int64")
+    for c in keys:
+        df.loc[hit, c] = (df.loc[hit, c].to_numpy(dtype="int64") + t.loc[hit, c].to_numpy(dtype="int64")) % KEY_MODULUS
+    for name, (num, den) in SHARES.items():
+        n = df.loc[hit, f"n_{num}"].to_numpy(dtype=float)
+        d = df.loc[hit, "cases" if den == "cases" else f"n_{den}"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(d > 0, n / d, np.nan)
+        df.loc[hit, name] = np.where(t.loc[hit, name].isna().to_numpy() & (name != "stage_unknown_share"),
+                                     np.nan, value)
+    df.loc[hit, ["median_followup_years", "followup_completeness"]] = np.nan
+    df.loc[hit, "also_tables"] = True
+    return df
 
 
 #: What the indicators of an aggregate partner (case counts and survival events, no records) are,
@@ -169,10 +201,12 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
 FROM_TABLES = ("from the partner's tables (no records): microscopically verified among all its tumours (the "
                "tables do not say which basis was unknown); median follow-up from its survival events; stage "
                "unknown, age unknown and follow-up completeness need records and are not shown. A country that "
-               "sent records for some registries and tables for others: the indicators are of its records only")
+               "sent records for some registries and tables for others: its tumours, DCO, microscopically "
+               "verified, sex unknown and under-5 shares count both; stage unknown and age unknown are of its "
+               "records; its follow-up statistics are not shown")
 
 
-def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], keys: bool) -> pd.DataFrame:
+def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], keys: bool = True) -> pd.DataFrame:
     """`indicators` of the aggregate partners, from their case counts (DCO, MV, sex unknown, under 5;
     parts and record-key sums as the rows') and survival events (median follow-up, by country
     only: the events carry no calendar year). Empty when the selection uses a column the case

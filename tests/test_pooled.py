@@ -264,4 +264,13 @@ def test_a_country_with_records_and_tables_says_whose_indicators(tmp_path):
     done = aggregate_file(write_csv(tmp_path / "FRA_R02.csv", r02), tmp_path / "send")
     ingest_file(con, done.case_counts)
     t = rq.by_country(con)
-    assert t.loc[t["country"] == "FRA", "sent_as"].tolist() == ["records (indicators) and aggregate tables"]
+    assert t.loc[t["country"] == "FRA", "sent_as"].tolist() == ["records and aggregate tables"]
+    from analytics import quality
+
+    whole = warehouse.connect(tmp_path / "rows.duckdb")
+    ingest_file(whole, write_csv(tmp_path / "all.csv", rows[:150] + r02))
+    a = quality.indicators(whole, None, ["country"]).set_index("country").loc["FRA"]
+    b = quality.indicators(con, None, ["country"]).set_index("country").loc["FRA"]
+    for c in ("cases", "dco_share", "mv_share", "sex_unknown_share", "under5_share"):
+        np.testing.assert_allclose(float(a[c]), float(b[c]), rtol=TOL, err_msg=c)
+    assert b["also_tables"] and pd.isna(b["median_followup_years"]) and pd.isna(b["followup_completeness"])

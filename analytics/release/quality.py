@@ -97,7 +97,7 @@ def by_country(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     out.insert(1, "country_name", out["country"].map(labels.country))
     also = q["also_tables"].fillna(False).to_numpy(dtype=bool) if "also_tables" in q else np.zeros(len(q), bool)
     out["sent_as"] = np.where(q["from_tables"].to_numpy(dtype=bool), "aggregate tables",
-                              np.where(also, "records (indicators) and aggregate tables", "records"))
+                              np.where(also, "records and aggregate tables", "records"))
     cols = ["country", "country_name", "sent_as", "flag", "cases", *INDICATORS, "followup_to", "suppressed"]
     return disclosure.stamp(out[cols])
 
