@@ -585,9 +585,7 @@ def _load_cases(con: duckdb.DuckDBPyConnection, sid: str) -> None:
                p.reasons
         FROM (SELECT line_no, case_id, {_reasons_sql()} AS reasons FROM ({_parse_sql('_bad')}) _p) p
         JOIN _bad r USING (line_no)
-        UNION ALL
-        SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}), [reason]
-        FROM _malformed""", {"sid": sid})
+        UNION ALL {ingest_tables.MALFORMED_REJECTED_SQL}""", {"sid": sid})
 
 
 def _delete_submission(con: duckdb.DuckDBPyConnection, sid: str) -> None:

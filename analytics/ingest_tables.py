@@ -204,9 +204,12 @@ def load(con: duckdb.DuckDBPyConnection, kind: FileKind, sid: str) -> None:
     con.execute(f"""INSERT INTO rejected_rows
         SELECT $sid, p.line_no, NULL, to_json(struct_pack({raw})), p.reasons
         FROM _parsed p JOIN _raw r USING (line_no) WHERE p.bad
-        UNION ALL
-        SELECT $sid, line_no, NULL, to_json({{'csv_line': csv_line}}), [reason] FROM _malformed""",
-                {"sid": sid})
+        UNION ALL {MALFORMED_REJECTED_SQL}""", {"sid": sid})
+
+
+#: The lines the CSV reader could not read as rows (`_malformed`), as rejected rows of submission
+#: $sid: one UNION ALL branch of every kind's INSERT INTO rejected_rows.
+MALFORMED_REJECTED_SQL = "SELECT $sid, line_no, NULL, to_json({'csv_line': csv_line}), [reason] FROM _malformed"
 
 
 def _given(con: duckdb.DuckDBPyConnection) -> set[str]:

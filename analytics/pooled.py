@@ -6,15 +6,16 @@ Kaplan-Meier are sums over tumours, so they read the union of the rows and the t
 
 - `tumours_sql`: one relation row per tumour of `cases` (n = 1) and one per row of case counts
   (n = its tumours), with the columns incidence selects and breaks down by;
-- `events_sql`: deaths and censorings per follow-up day, from `cases` (one row each) and from the
-  survival events in days. Tables in completed months or years are pooled only by the actuarial
-  method, which is not built yet: they are left out, and the pages say so.
+- `events_sql`: deaths and censorings per follow-up day, from `cases` and from the survival events
+  in days (each aggregated before the union). Tables in completed months or years are pooled only
+  by the actuarial method, which is not built yet: they are left out, and the pages say so;
+- `followup_rows_sql`: one row per child, the survival events expanded back, for the Cox model.
 
 A table carries fewer columns than a row (no stage in case counts, no single-year age, no
 morphology, no calendar year in survival events). A selection or breakdown on a column a table
 lacks cannot place its tumours, so the table is left out of that statistic as a whole, never
-guessed at; `left_out` names the partners and the reason, for the pages' notes. Notes carry no
-count: a count of a few tumours would escape disclosure control.
+guessed at; `left_out` says whose tumours, how many and why (`TablesLeftOut`: exact on the
+command line, a released count on the pages through `released_notes`).
 """
 from __future__ import annotations
 
@@ -163,7 +164,7 @@ def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by) ->
     death-certificate-only registrations are not in those tables (no survival time), so the
     statistic's 'selected' count holds none of theirs."""
     where, params = events_where(selection, by, True)
-    countries = _countries(con, "agg_survival_events", where, params)
+    countries = _tumours(con, "agg_survival_events", where, params)[0]
     if not countries:
         return []
     return [f"Included from aggregate survival events (counts per follow-up day, not records): {_names(countries)}; "
@@ -240,11 +241,6 @@ def _tumours(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dic
                                  CAST(coalesce(sum({key}), 0) % {KEY_MODULUS} AS BIGINT)
                           FROM {table} WHERE {where}""", params).fetchone()
     return tuple(row[0] or ()), int(row[1]), int(row[2])
-
-
-def _countries(con: duckdb.DuckDBPyConnection, table: str, where: str, params: dict) -> list[str]:
-    rows = con.execute(f"SELECT DISTINCT country FROM {table} WHERE {where} ORDER BY 1", params).fetchall()
-    return [r[0] for r in rows]
 
 
 def tables_only(con: duckdb.DuckDBPyConnection, countries) -> list[str]:

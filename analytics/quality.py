@@ -152,7 +152,7 @@ def indicators(con: duckdb.DuckDBPyConnection, selection: Selection | None = Non
     df["followup_completeness"] = (df["followup_observed_days"].astype(float) / pot).where(pot > 0)
     if not by and df["cases"].iloc[0] == 0:
         df = df.iloc[0:0]
-    tables = _from_tables(con, selection or Selection(), by, True) if "country" in by else pd.DataFrame()
+    tables = _from_tables(con, selection or Selection(), by) if "country" in by else pd.DataFrame()
     df = df.assign(from_tables=False, also_tables=False)
     if len(tables):
         # a country that sent records for some registries and tables for others: the parts added
@@ -206,7 +206,7 @@ FROM_TABLES = ("from the partner's tables (no records): microscopically verified
                "records; its follow-up statistics are not shown")
 
 
-def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], keys: bool = True) -> pd.DataFrame:
+def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str]) -> pd.DataFrame:
     """`indicators` of the aggregate partners, from their case counts (DCO, MV, sex unknown, under 5;
     parts and record-key sums as the rows') and survival events (median follow-up, by country
     only: the events carry no calendar year). Empty when the selection uses a column the case
@@ -248,8 +248,6 @@ def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[
         return pd.DataFrame()
     if by == ["country"]:
         df["median_followup_years"] = df["country"].map(_median_followup(con, selection))
-    if not keys:
-        df = df.drop(columns=[c for c in df.columns if c.startswith("n_") or c.endswith("_key")])
     return df.assign(from_tables=True)
 
 

@@ -481,9 +481,6 @@ AGG_SURVIVAL_EVENT_COLUMNS: list[StoredColumn] = [
     StoredColumn("key_event", "BIGINT", "derived: sum of the record keys of the row's deaths mod 2**32" + _KEY),
     StoredColumn("key_censor", "BIGINT", "derived: the same over its censorings" + _KEY),
 ]
-#: The stored layout of each kind of file's table.
-KIND_TABLE_COLUMNS = {"cases": CASE_COLUMNS, "case_counts": AGG_CASE_COUNT_COLUMNS,
-                      "survival_events": AGG_SURVIVAL_EVENT_COLUMNS}
 
 #: Columns a selection may filter or group by (pages and CLI); the filter layer checks against this.
 DIMENSIONS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub",
