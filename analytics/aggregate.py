@@ -59,11 +59,7 @@ class Aggregated:
 
 def _time_sql(unit: str) -> str:
     """The follow-up time column in `unit` (completed units; days as stored)."""
-    if unit not in schema.FOLLOWUP_UNITS:
-        raise ValueError(f"follow-up unit '{unit}': use one of {', '.join(schema.FOLLOWUP_UNITS)}")
-    if unit == "day":
-        return "followup_days"
-    return f"CAST(floor(followup_days / {schema.FOLLOWUP_UNITS[unit]!r}) AS INTEGER)"
+    return schema.completed_sql(unit)  # ValueError for an unknown unit
 
 
 def case_counts_sql() -> str:

@@ -182,7 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _err(f"building the synthetic demonstration pool in {db} (scale {args.scale}, seed {args.seed})")
     try:
         steps = build_demo(db, scale=args.scale, seed=args.seed, fmt=args.format, log=_err,
-                           aggregate_countries=args.aggregate_countries)
+                           aggregate_countries=args.aggregate_countries, aggregate_unit=args.aggregate_unit)
     except ValueError as e:
         _err(f"error: {e}")
         return 2
@@ -317,7 +317,8 @@ def cmd_survival(args: argparse.Namespace) -> int:
         sel = Selection.from_cli(args.filter, args.years)
         by = _split(args.by)
         if args.standardise:
-            events = survival.event_table(con, sel, [*by, "age_band"])
+            unit = args.interval if args.method == "actuarial" else "day"
+            events = survival.event_table(con, sel, [*by, "age_band"], unit=unit)
             df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
                                            conf_type=args.ci)
             _write_table(df[by + ["time_years", "survival", "lower", "upper"]], args.format)
@@ -325,7 +326,10 @@ def cmd_survival(args: argparse.Namespace) -> int:
                            f"{df.attrs['weights_label']}: " + ", ".join(f"{b} {w:.4f}" for b, w in df.attrs["weights"].items()),
                            f"{events.n_analysed:,} analysed of {events.n_selected:,} selected ({events.n_dco:,} DCO excluded)."])
             return 0
-        if args.method != "km":
+        if args.method == "actuarial":  # follow-up in completed months or years (analytics.lifetable)
+            res = survival.kaplan_meier(survival.event_table(con, sel, by, unit=args.interval),
+                                        times=_times(args.times), conf_type=args.ci)
+        elif args.method != "km":
             from analytics.netsurvival import net_survival
 
             res = net_survival(con, sel, by, method=args.method, times=_times(args.times))
@@ -501,7 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--by", metavar="COLUMN[,COLUMN...]", help="stratify by these columns")
     sp.add_argument("--times", default="1,3,5,10", help="years at which to report (default 1,3,5,10)")
     sp.add_argument("--ci", choices=["log-log", "log", "plain"], default="log-log")
-    sp.add_argument("--method", choices=["km", "pohar-perme", "ederer2"], default="km")
+    sp.add_argument("--method", choices=["km", "actuarial", "pohar-perme", "ederer2"], default="km",
+                    help="Kaplan-Meier (days), the actuarial life table (completed months or years: pools "
+                         "aggregate partners who sent follow-up in those units), or net survival")
+    sp.add_argument("--interval", choices=["month", "year"], default="month",
+                    help="the life table's intervals (--method actuarial; default month)")
     out = sp.add_mutually_exclusive_group()
     out.add_argument("--standardise", choices=["cohort", "equal"],
                      help="age-standardised survival over 0-4, 5-9, 10-14, 15-19 (Kaplan-Meier)")
@@ -533,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--aggregate-countries", type=lambda v: [c.strip().upper() for c in v.split(",") if c.strip()],
                     default=[], metavar="ISO3[,ISO3...]",
                     help="countries that send aggregate tables instead of rows (issue 14), e.g. KEN")
+    sp.add_argument("--aggregate-unit", choices=["day", "month", "year"], default="day",
+                    help="the follow-up unit of their survival events (month or year: pooled by the "
+                         "actuarial life table)")
     sp.set_defaults(func=cmd_demo)
 
     sp = with_db(sub.add_parser("calibration", help="compare the demo pool with its published targets"))

@@ -182,7 +182,8 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
         source, params = pooled.followup_rows_sql(c.selection, adjust)
         d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)}{key_col} FROM {source}", params).df()
         frames.append(d.assign(cohort=f"{i + 1}:{c.name}"))  # numbered so the first cohort is the reference
-        notes += [n for n in pooled.left_out(con, "agg_survival_events", c.selection, adjust) if n not in notes]
+        notes += [n for n in pooled.left_out(con, "agg_survival_events", c.selection, adjust, what="the Cox model")
+                  if n not in notes]
     df = pd.concat(frames, ignore_index=True)
     for col in adjust:
         df[col] = df[col].astype(str).where(df[col].notna())

@@ -1,7 +1,7 @@
 """The synthetic demonstration pool: one harmonized submission per country, loaded through ingest.
 
     python -m analytics demo [--scale S] [--seed N] [--db PATH] [--format csv|parquet]
-                             [--aggregate-countries KEN,UGA]
+                             [--aggregate-countries KEN,UGA [--aggregate-unit day|month|year]]
 
 Cases are drawn from the real UN WPP 2022 populations in the warehouse (`population` table, both
 sexes) times age- and ICCC-group-specific incidence rates (`demo_params.BASE_RATES`, calibrated by
@@ -377,9 +377,9 @@ class DemoStep:
 def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 2024,
                out_dir: str | Path | None = None, fmt: str = "csv",
                countries: list[str] | None = None, log=print,
-               aggregate_countries: list[str] = ()) -> list[DemoStep]:
+               aggregate_countries: list[str] = (), aggregate_unit: str = "day") -> list[DemoStep]:
     """Generate and ingest the demo pool, one submission per country (two tables per country of
-    `aggregate_countries`), logging progress."""
+    `aggregate_countries`, follow-up in `aggregate_unit`: day, month or year), logging progress."""
     from analytics.aggregate import aggregate_file
 
     countries = countries or list(P.COUNTRIES)
@@ -403,7 +403,7 @@ def build_demo(db: str | Path | None = None, scale: float = 1.0, seed: int = 202
             t1 = time.perf_counter()
             tables = []
             if c in aggregate_countries:  # the partner's side: rows in, two tables out
-                done = aggregate_file(path, out_dir / f"{c}_aggregate")
+                done = aggregate_file(path, out_dir / f"{c}_aggregate", unit=aggregate_unit)
                 report = done.report
                 for table, what in ((done.case_counts, "counts"), (done.survival_events, "events")):
                     tables.append(ingest_file(con, table, name=f"{c}_demo_{what}", synthetic=True))

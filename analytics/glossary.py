@@ -112,6 +112,8 @@ REFERENCES: dict[str, Reference] = {
     # survival
     "kaplan_meier": _R("Kaplan & Meier 1958", "Kaplan EL, Meier P", "Nonparametric estimation from incomplete "
                        "observations", "J Am Stat Assoc", 1958, "53(282):457-81"),
+    "cutler_ederer": _R("Cutler & Ederer 1958", "Cutler SJ, Ederer F", "Maximum utilization of the life table "
+                        "method in analyzing survival", "J Chronic Dis", 1958, "8(6):699-712"),
     "greenwood": _R("Greenwood 1926", "Greenwood M", "The natural duration of cancer. Reports on Public Health "
                     "and Medical Subjects No. 33", "London: His Majesty's Stationery Office", 1926),
     "kalbfleisch_prentice": _R("Kalbfleisch & Prentice 2002", "Kalbfleisch JD, Prentice RL",
@@ -456,6 +458,16 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "read from it.",
              ("kaplan_meier", "greenwood", "kalbfleisch_prentice"),
              ("Kaplan-Meier", "KM", "product-limit", "observed survival", "overall survival", "5-year survival")),
+        Term("Actuarial life table", TOPICS[3],
+             "Observed survival from what happened in each month (or year) of follow-up rather than on each "
+             "day: in each interval, the deaths divided by the children entering it less half of those last "
+             "seen alive in it (they were followed for about half the interval), and survival the product "
+             "over the intervals, with a Greenwood 95% confidence interval. SEER\\*Stat uses it for monthly "
+             "intervals. Here it pools aggregate partners who sent follow-up in completed months or years: "
+             "every child is put in the same intervals, so their children count like any other; the "
+             "Survival page opens on it then. Survival is read at the end of each interval, the median "
+             "interpolated within its interval; there is no log-rank test on it.",
+             ("cutler_ederer", "greenwood"), ("life table", "actuarial", "Cutler-Ederer", "monthly intervals")),
         Term("Numbers at risk", TOPICS[3],
              "Under a survival curve: how many children are still followed (alive and not yet censored) at "
              "each time. Where they are few, the curve is uncertain.", (), ("at risk", "risk set")),

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from analytics import iccc
-from analytics.pooled import POOL_TUMOURS
+from analytics.pooled import POOL_TUMOURS, interval_unit
 from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.suppression import suppress
 from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret
@@ -52,6 +52,7 @@ def summary(con: duckdb.DuckDBPyConnection, keys: bool = False) -> dict:
     out = dict(zip(names, row))
     out["cases"] = int(out["cases"])
     out["aggregate_counts"], out["aggregate_events"] = out["aggregate_counts"] or [], out["aggregate_events"] or []
+    out["interval_unit"] = interval_unit(con)  # survival events in months or years: the life table's unit
     out["data_version"] = data_version(out)
     if keys:
         out.update(zip(["cases_key", "unclassified_key", "rejected_key"], con.execute(f"""

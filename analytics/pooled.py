@@ -7,8 +7,10 @@ Kaplan-Meier are sums over tumours, so they read the union of the rows and the t
 - `tumours_sql`: one relation row per tumour of `cases` (n = 1) and one per row of case counts
   (n = its tumours), with the columns incidence selects and breaks down by;
 - `events_sql`: deaths and censorings per follow-up day, from `cases` and from the survival events
-  in days (each aggregated before the union). Tables in completed months or years are pooled only
-  by the actuarial method, which is not built yet: they are left out, and the pages say so;
+  in days (each aggregated before the union); or, for the actuarial life table
+  (`analytics.lifetable`), per completed month or year, every tumour put in the same intervals
+  (`schema.completed_sql`), tables in months or years included. Kaplan-Meier, log-rank and Cox
+  need days: they leave tables in months or years out, and say so;
 - `followup_rows_sql`: one row per child, the survival events expanded back, for the Cox model.
 
 A table carries fewer columns than a row (no stage in case counts, no single-year age, no
@@ -25,6 +27,7 @@ import duckdb
 
 from analytics.disclosure import KEY_MODULUS
 from analytics.filters import Selection
+from analytics.schema import FOLLOWUP_UNITS, completed_sql
 
 #: Columns of `cases` each table carries (the others are NULL in the union).
 COUNT_COLUMNS = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub", "year", "period"]
@@ -89,14 +92,29 @@ def tumours_sql(selection: Selection, by) -> str:
 POOL_TUMOURS = tumours_sql(Selection(), [])
 
 
-def events_where(selection: Selection, by, tables: bool, days_only: bool = True) -> tuple[str, dict]:
-    """The selection as a condition on `agg_survival_events` (days only, unless `days_only` is
-    false; years as whole periods), with its parameters (prefixed `t_`); 'FALSE' when the table
-    cannot be used."""
+def usable_units(unit: str) -> list[str]:
+    """The follow-up units of survival events an estimate in `unit` can take: those as fine or
+    finer (days for Kaplan-Meier; days and months for monthly intervals; all for yearly)."""
+    return [u for u in FOLLOWUP_UNITS if completed_sql(unit, "time", u) is not None]
+
+
+def interval_unit(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The intervals of the life table that takes every partner's survival events: the coarsest
+    unit they were sent in other than days ('month' or 'year'), or None when all are in days."""
+    units = {r[0] for r in con.execute("SELECT DISTINCT unit FROM agg_survival_events").fetchall()}
+    return max(units - {"day"}, key=FOLLOWUP_UNITS.get, default=None)
+
+
+def events_where(selection: Selection, by, tables: bool, unit: str | None = "day") -> tuple[str, dict]:
+    """The selection as a condition on `agg_survival_events` (the tables `usable_units(unit)`;
+    every table when `unit` is None; years as whole periods), with its parameters (prefixed
+    `t_`); 'FALSE' when the table cannot be used."""
     if not tables or lacking(selection, by, EVENT_COLUMNS):
         return "FALSE", {}
     where, params = selection.where(skip=("year",), prefix="t_")
-    parts = ["unit = 'day'" if days_only else "TRUE", where]
+    parts = ["list_contains($t_units, unit)" if unit else "TRUE", where]
+    if unit:
+        params["t_units"] = usable_units(unit)
     if _uses_stage(selection, by):
         parts.append("stage_sent")  # a table sent without stage has no stage to select or group by
     if "year" in set(selection.filters) or selection.years:
@@ -109,17 +127,22 @@ def events_where(selection: Selection, by, tables: bool, days_only: bool = True)
     return " AND ".join(parts), params
 
 
-def events_sql(selection: Selection, by, tables: bool = True, keys: bool = False) -> tuple[str, dict]:
+def events_sql(selection: Selection, by, tables: bool = True, keys: bool = False,
+               unit: str = "day") -> tuple[str, dict]:
     """A FROM-clause relation of the selection's follow-up, and its parameters: per `by` group,
-    follow-up day (`days`) and `dco` (death certificate only: no survival time), the `deaths` and
-    `censored`, and with `keys` their record-key sums (`key_event`, `key_censor`, mod 2**32 within
-    a branch: sum them and reduce again). Two branches, each aggregated before the union (12
-    million rows never pass through it): `cases`, and the survival events in days (none when
-    `tables` is false: a statistic that needs rows). The selection is applied inside (a table's
-    years are its periods)."""
+    follow-up (`days`: in days, or in completed `unit`s for the actuarial life table) and `dco`
+    (death certificate only: no survival time), the `deaths` and `censored`, and with `keys`
+    their record-key sums (`key_event`, `key_censor`, mod 2**32 within a branch: sum them and
+    reduce again). Two branches, each aggregated before the union (12 million rows never pass
+    through it): `cases`, and the survival events in `usable_units(unit)` (none when `tables` is
+    false: a statistic that needs rows). The selection is applied inside (a table's years are its
+    periods)."""
     by = list(by)
     where, params = selection.where()
-    t_where, t_params = events_where(selection, by, tables)
+    t_where, t_params = events_where(selection, by, tables, unit)
+    rows_time = completed_sql(unit)
+    table_time = "CASE unit " + " ".join(f"WHEN '{u}' THEN {completed_sql(unit, 'time', u)}"
+                                          for u in usable_units(unit)) + " END"
     m = KEY_MODULUS
     rows_keys = (f", CAST(coalesce(sum(record_key) FILTER (WHERE event = 1), 0) % {m} AS BIGINT) AS key_event, "
                  f"CAST(coalesce(sum(record_key) FILTER (WHERE event <> 1), 0) % {m} AS BIGINT) AS key_censor"
@@ -128,11 +151,11 @@ def events_sql(selection: Selection, by, tables: bool = True, keys: bool = False
                   f"CAST(sum(key_censor) % {m} AS BIGINT) AS key_censor" if keys else "")
     cols = "".join(f"{b}, " for b in by)
     t_cols = "".join(f"{b}, " if b in EVENT_COLUMNS else f"NULL AS {b}, " for b in by)
-    return f"""(SELECT {cols}followup_days AS days, CAST(sum(event) AS BIGINT) AS deaths,
+    return f"""(SELECT {cols}{rows_time} AS days, CAST(sum(event) AS BIGINT) AS deaths,
                       CAST(count(*) - sum(event) AS BIGINT) AS censored, dco{rows_keys}
                FROM cases WHERE {where} GROUP BY ALL
                UNION ALL
-               SELECT {t_cols}time AS days, CAST(sum(deaths) AS BIGINT), CAST(sum(censored) AS BIGINT),
+               SELECT {t_cols}{table_time} AS days, CAST(sum(deaths) AS BIGINT), CAST(sum(censored) AS BIGINT),
                       false AS dco{table_keys}
                FROM agg_survival_events WHERE {t_where} GROUP BY ALL)""", params | t_params
 
@@ -159,11 +182,11 @@ def followup_rows_sql(selection: Selection, by) -> tuple[str, dict]:
         params | t_params
 
 
-def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by) -> list[str]:
-    """The note on the aggregate partners whose survival events a statistic includes, or []: their
-    death-certificate-only registrations are not in those tables (no survival time), so the
-    statistic's 'selected' count holds none of theirs."""
-    where, params = events_where(selection, by, True)
+def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by, unit: str = "day") -> list[str]:
+    """The note on the aggregate partners whose survival events a statistic (in `unit`) includes,
+    or []: their death-certificate-only registrations are not in those tables (no survival time),
+    so the statistic's 'selected' count holds none of theirs."""
+    where, params = events_where(selection, by, True, unit)
     countries = _tumours(con, "agg_survival_events", where, params)[0]
     if not countries:
         return []
@@ -199,12 +222,20 @@ def released_notes(notes, count) -> list[str]:
     return [n.text(str(count(n.n, n.key))) if isinstance(n, TablesLeftOut) else n for n in notes]
 
 
+#: Why a statistic in days leaves out survival events in completed months or years ({what}: its name).
+IN_DAYS = "follow-up in completed months or years: {what} needs the day of each death"
+#: ... and, for Kaplan-Meier, what does pool them.
+ACTUARIAL_POOLS = ("; the actuarial life table pools them (the Survival page's estimator, or "
+                   "`survival --method actuarial`)")
+
+
 def left_out(con: duckdb.DuckDBPyConnection, table: str, selection: Selection, by,
-             needs: str | None = None) -> list[TablesLeftOut]:
+             needs: str | None = None, unit: str = "day", what: str = "Kaplan-Meier") -> list[TablesLeftOut]:
     """The tumours of the aggregate submissions of `table` ('agg_case_counts' or
     'agg_survival_events') a statistic over `selection` and `by` leaves out, one item per reason;
     [] when none is. `needs`: why the statistic uses no table at all (what it needs that a table
-    lacks), or None."""
+    lacks), or None. `unit`: the follow-up unit the statistic works in (survival events coarser
+    than it are left out); `what`: the statistic's name, for the note on days."""
     carried = COUNT_COLUMNS if table == "agg_case_counts" else EVENT_COLUMNS
     missing = lacking(selection, by, carried)
     kind = "case counts" if table == "agg_case_counts" else "survival events"
@@ -226,10 +257,12 @@ def left_out(con: duckdb.DuckDBPyConnection, table: str, selection: Selection, b
                                      *found[1:]))
         where = f"({where}) AND stage_sent"
     if table == "agg_survival_events":
-        found = _tumours(con, table, f"({where}) AND unit <> 'day'", params)
+        found = _tumours(con, table, f"({where}) AND NOT list_contains($t_units, unit)",
+                         params | {"t_units": usable_units(unit)})
         if found[0]:
-            out.append(TablesLeftOut(kind, *found[:1], "follow-up in completed months or years: pooling them by "
-                                     "the actuarial method is not built yet", *found[1:]))
+            why = IN_DAYS.format(what=what) + (ACTUARIAL_POOLS if what == "Kaplan-Meier" else "") if unit == "day" else \
+                f"follow-up in completed units coarser than the {unit}s of these intervals: choose yearly intervals"
+            out.append(TablesLeftOut(kind, *found[:1], why, *found[1:]))
     return out
 
 

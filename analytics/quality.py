@@ -258,7 +258,7 @@ def _median_followup(con: duckdb.DuckDBPyConnection, selection: Selection) -> di
     from analytics import pooled
     from analytics.schema import FOLLOWUP_UNITS
 
-    where, params = pooled.events_where(selection, [], True, days_only=False)
+    where, params = pooled.events_where(selection, [], True, unit=None)
     rows = con.execute(f"""SELECT country, unit, time, sum(deaths + censored) AS n FROM agg_survival_events
                            WHERE {where} GROUP BY ALL""", params).df()
     rows = rows.assign(days=rows["time"] * rows["unit"].map(FOLLOWUP_UNITS)).sort_values(["country", "days"])

@@ -112,6 +112,24 @@ REQUIRED_NAMES = [c.name for c in INPUT_COLUMNS if c.required == "yes"]
 #: are exact; months and years (for partners whose rules forbid days) are whole completed units of
 #: this many days, pooled by the actuarial life-table method.
 FOLLOWUP_UNITS = {"day": 1.0, "month": 365.25 / 12, "year": 365.25}
+
+
+def completed_sql(unit: str, days: str = "followup_days", given: str = "day") -> str:
+    """SQL of follow-up in completed `unit`s from `days`, an SQL expression of follow-up counted in
+    completed `given`s (days by default); None when `given` is coarser than `unit`. The one
+    definition of binning: the partner's `aggregate` writes its tables with it, and the centre
+    puts rows and finer tables in the same intervals with it (`pooled.events_sql`), so both agree
+    exactly. Nested completed units are whole: floor(floor(d / m) / 12) = floor(d / (12 m))."""
+    if unit not in FOLLOWUP_UNITS or given not in FOLLOWUP_UNITS:
+        raise ValueError(f"follow-up unit '{unit if unit not in FOLLOWUP_UNITS else given}': "
+                         f"use one of {', '.join(FOLLOWUP_UNITS)}")
+    if FOLLOWUP_UNITS[given] > FOLLOWUP_UNITS[unit]:
+        return None
+    if given == unit:
+        return days
+    if given == "day":
+        return f"CAST(floor({days} / {FOLLOWUP_UNITS[unit]!r}) AS INTEGER)"
+    return f"CAST(({days}) // {round(FOLLOWUP_UNITS[unit] / FOLLOWUP_UNITS[given])} AS INTEGER)"
 #: Five-year periods of diagnosis, as the `period` column of `cases` writes them.
 PERIOD_FORM = "five-year period of diagnosis starting in a year ending in 0 or 5, e.g. 2000-2004"
 #: SQL of the five-year period of a calendar year (`{year}`: an SQL expression), as written above.

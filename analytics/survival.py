@@ -64,6 +64,9 @@ class EventTable:
     #: Record-key sums of the selected and of the DCO rows (set by `event_table(keys=True)`).
     key_selected: int | None = None
     key_dco: int | None = None
+    #: What the `days` column counts: "day" (follow-up days, for Kaplan-Meier), or completed
+    #: "month"s or "year"s (intervals, for the actuarial life table: `analytics.lifetable`).
+    unit: str = "day"
 
     def __init__(self, table: pd.DataFrame | None, by, n_selected: int, n_dco: int,
                  notes: list[str] | None = None, *, arrow: pa.Table | None = None,
@@ -121,7 +124,8 @@ def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
 
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
-                by: list[str] = (), keys: bool = False, rows_only: str | None = None) -> EventTable:
+                by: list[str] = (), keys: bool = False, rows_only: str | None = None,
+                unit: str = "day") -> EventTable:
     """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
 
     The result is read as Arrow and put in group and time order with one numpy sort: on a
@@ -135,7 +139,11 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
 
     The survival events of aggregate partners (`analytics.pooled`) are summed in, unless
     `rows_only` gives a reason (what the statistic needs that a table lacks): then the table holds
-    the rows only, and its notes say whose tumours were left out and why."""
+    the rows only, and its notes say whose tumours were left out and why.
+
+    `unit` "month" or "year": `days` holds follow-up in completed months or years instead (every
+    tumour in the same intervals, survival events in those units included), the input of the
+    actuarial life table (`analytics.lifetable.actuarial`)."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     cols = "".join(f"{b}, " for b in by)
@@ -147,7 +155,8 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
                     f"{key_sum_sql(column='key_censor')} AS key_censor")
     from analytics import pooled  # the rows, and the survival events of aggregate partners
 
-    source, params = pooled.events_sql(selection, by, tables=rows_only is None, keys=keys)  # selection inside
+    source, params = pooled.events_sql(selection, by, tables=rows_only is None, keys=keys,
+                                       unit=unit)  # selection inside
     # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
     # cursor is a second connection to the same database, so it sees committed rows only
     # (`snapshots.cursor`: on the app's warehouse snapshot, one that reads the same version).
@@ -168,11 +177,12 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     group = _group_codes(rows, by)
     days = rows.column("days").to_numpy().astype(np.int64)
     order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)  # groups together, in time order
-    notes = pooled.left_out(con, "agg_survival_events", selection, by, needs=rows_only)
+    notes = pooled.left_out(con, "agg_survival_events", selection, by, needs=rows_only, unit=unit)
     if rows_only is None:
-        notes += pooled.included_events(con, selection, by)
+        notes += pooled.included_events(con, selection, by, unit)
     out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), notes=notes, arrow=rows.take(order),
                      group=group[order])
+    out.unit = unit
     if keys:
         out.key_selected, out.key_dco = int(k.sum() % 2 ** 32), int(k[dco].sum() % 2 ** 32)
     return out
@@ -295,7 +305,9 @@ def rounded_events(events: EventTable, base: int, bin_days: float = MONTH_DAYS) 
         t, dd, cc = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
     frame = pd.DataFrame({**{b: pd.Series(v, dtype=object) for b, v in cols.items()},
                           "days": t, "n_event": dd, "n_censor": cc})
-    return EventTable(frame, events.by, events.n_selected, events.n_dco, events.notes)
+    out = EventTable(frame, events.by, events.n_selected, events.n_dco, events.notes)
+    out.unit = events.unit  # intervals (bin_days = 1) stay intervals, for the life table
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -497,11 +509,36 @@ class SurvivalResult:
 def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-log",
                  min_cases: int | None = None) -> SurvivalResult:
     """Kaplan-Meier per group of the event table; groups with fewer cases than the threshold are
-    suppressed (no curve, no figures)."""
+    suppressed (no curve, no figures). An event table in completed months or years goes to the
+    actuarial life table instead (`analytics.lifetable`): Kaplan-Meier needs days."""
+    if events.unit != "day":
+        from analytics.lifetable import actuarial
+
+        return actuarial(events, times, conf_type, min_cases)
+    method = (f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years "
+              f"(days / 365.25); at risk at time t = follow-up of at least t.")
+    return per_group(events, times, min_cases, estimator("day", conf_type), method)
+
+
+def estimator(unit: str, conf_type: str):
+    """A maker of the estimator of an event table in `unit`: Kaplan-Meier for days, the actuarial
+    life table (`analytics.lifetable`) for completed months or years."""
+    if unit == "day":
+        return lambda: KaplanMeier(conf_type)
+    from analytics.lifetable import ActuarialTable
+    from analytics.schema import FOLLOWUP_UNITS
+
+    return lambda: ActuarialTable(FOLLOWUP_UNITS[unit], conf_type)
+
+
+def per_group(events: EventTable, times, min_cases: int | None, estimator, method: str) -> SurvivalResult:
+    """One estimator (`estimator()`: a new KaplanMeier or lifetable.ActuarialTable) fitted per
+    group of the event table; groups with fewer cases than the threshold suppressed; `method`:
+    the first note, naming the method."""
     n_min = min_cases or threshold()
     curves, at_parts, med_rows, suppressed = {}, [], [], []
     for key, days, d, c in events.groups():
-        km = KaplanMeier(conf_type).fit(days, d, c)
+        km = estimator().fit(days, d, c)
         if km.n < n_min:
             suppressed.append(key)
             continue
@@ -518,8 +555,7 @@ def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-
         columns=cols) if at_parts else pd.DataFrame(columns=cols)
     med = pd.DataFrame(med_rows, columns=events.by + ["n", "events", "median", "median_lower", "median_upper"])
     notes = [
-        f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years "
-        f"(days / 365.25); at risk at time t = follow-up of at least t.",
+        method,
         f"{events.n_analysed:,} analysed of {events.n_selected:,} selected: {events.n_dco:,} "
         f"death-certificate-only registrations excluded (no survival time).",
     ]
@@ -558,6 +594,8 @@ def logrank(events: EventTable, group: str, strata: str | None = None) -> dict:
     R's survdiff leaves out missing values; `n_excluded` counts them. Where the variance matrix
     is singular (R's survdiff stops there too: for instance a level that only ever occurs alone
     in its strata) chi-square and p are missing and `reason` says why."""
+    if events.unit != "day":
+        raise SelectionError("the log-rank test needs follow-up in days, not completed intervals")
     t = events.table
     if group not in t.columns or (strata and strata not in t.columns):
         raise SelectionError("the event table is not broken down by the test's columns")
@@ -803,7 +841,7 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
     source, params = pooled.followup_rows_sql(selection, covariates)  # the selection applied inside
     df = con.execute(f"SELECT followup_days, event, {', '.join(covariates)}{', record_key' if keys else ''} "
                      f"FROM {source}", params).df()
-    notes = pooled.left_out(con, "agg_survival_events", selection, covariates)
+    notes = pooled.left_out(con, "agg_survival_events", selection, covariates, what="the Cox model")
     n_min = min_cases or threshold()
     if len(df) < n_min or df["event"].sum() == 0:
         raise SelectionError(f"too few cases or no deaths for a Cox model (n = {len(df)})")
@@ -882,7 +920,7 @@ def age_standardised(events: EventTable, times=(1, 3, 5, 10), weights: str = "co
             if gb.empty:
                 ok = False
                 break
-            at = KaplanMeier(conf_type).fit(gb["days"], gb["n_event"], gb["n_censor"]).at(times)
+            at = estimator(events.unit, conf_type)().fit(gb["days"], gb["n_event"], gb["n_censor"]).at(times)
             s += w[band] * at["survival"].to_numpy()
             var += w[band] ** 2 * at["std_err_surv"].fillna(0).to_numpy() ** 2
         with np.errstate(divide="ignore", invalid="ignore"):

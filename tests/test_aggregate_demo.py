@@ -42,3 +42,41 @@ def test_an_unknown_aggregate_country_is_refused(tmp_path, capsys):
 def test_every_page_renders_and_names_the_partner(monkeypatch, mixed_demo, page):
     at = run_page(monkeypatch, mixed_demo[0], page)
     assert any("Aggregate partners: Kenya (case counts and survival events)" in i.value for i in at.info)
+
+
+@pytest.fixture(scope="module")
+def month_demo(tmp_path_factory):
+    from analytics.demo import build_demo
+
+    d = tmp_path_factory.mktemp("month_demo")
+    build_demo(d / "w.duckdb", scale=0.05, seed=7, out_dir=d / "files", countries=["FRA", "KEN", "UGA"],
+               aggregate_countries=["KEN"], aggregate_unit="month", log=lambda m: None)
+    return d / "w.duckdb"
+
+
+def test_a_partner_in_months_is_pooled_by_the_life_table_on_the_survival_page(monkeypatch, month_demo):
+    """KEN sent follow-up in completed months: the Survival page opens on the actuarial life table,
+    names it, and draws Kenya's curve; Kaplan-Meier, chosen, leaves Kenya out and says how to
+    include it."""
+    at = run_page(monkeypatch, month_demo, "views/survival.py", tumour="")
+    assert at.radio(key=next(r.key for r in at.radio if "measure" in str(r.key))).value == "actuarial"
+    text = " ".join(str(m.value) for m in at.markdown) + " ".join(str(c.value) for c in at.caption)
+    assert "Actuarial life table (Cutler-Ederer), monthly intervals" in text
+    assert "Kaplan-Meier needs the day" not in text  # Kenya is in the curves (the Cox model leaves it out)
+    assert "Log-rank test not shown for the life table" in text
+    km = run_page(monkeypatch, month_demo, "views/survival.py", tumour="", measure="km")
+    text = " ".join(str(m.value) for m in km.markdown)
+    assert "Kenya sent as aggregate survival events (follow-up in completed months or years: " \
+           "Kaplan-Meier needs the day of each death; the actuarial life table pools them" in text
+
+
+def test_the_command_line_pools_a_partner_in_months_with_the_life_table(month_demo, capsys):
+    assert main(["survival", "--db", str(month_demo), "--method", "actuarial", "--by", "country",
+                 "--times", "1,5"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "country,time_years,n_at_risk,survival,lower,upper"
+    assert {line.split(",")[0] for line in out.splitlines()[1:]} == {"FRA", "KEN", "UGA"}
+    assert "Actuarial life table (Cutler-Ederer), monthly intervals" in err and "Left out" not in err
+    assert main(["survival", "--db", str(month_demo), "--by", "country", "--times", "1,5"]) == 0
+    out, err = capsys.readouterr()
+    assert "KEN" not in out and "Kaplan-Meier needs the day of each death" in err

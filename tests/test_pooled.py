@@ -20,15 +20,20 @@ from tests.conftest import random_rows, write_csv
 TOL = 1e-9
 
 
-@pytest.fixture(scope="module")
-def pools(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pooled")
+def _rows() -> list[dict]:
     rows = random_rows(3000, seed=14, countries=("FRA", "DEU", "KEN"))
     for i, r in enumerate(rows):
         if i % 29 == 0:  # death certificate only
             r.update(basis="0", vital_status="2", last_contact_date=r["diagnosis_date"])
         if i % 13 == 0 and r["morphology"] == "9500":
             r["stage"] = "L2"
+    return rows
+
+
+@pytest.fixture(scope="module")
+def pools(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pooled")
+    rows = _rows()
     ken = [r for r in rows if r["country"] == "KEN"]
     others = [r for r in rows if r["country"] != "KEN"]
     all_rows = warehouse.connect(d / "rows.duckdb")
@@ -274,3 +279,67 @@ def test_a_country_with_records_and_tables_says_whose_indicators(tmp_path):
     for c in ("cases", "dco_share", "mv_share", "sex_unknown_share", "under5_share"):
         np.testing.assert_allclose(float(a[c]), float(b[c]), rtol=TOL, err_msg=c)
     assert b["also_tables"] and pd.isna(b["median_followup_years"]) and pd.isna(b["followup_completeness"])
+
+
+@pytest.fixture(scope="module")
+def month_pool(tmp_path_factory):
+    """The pool of `pools` in which KEN sent its survival events in completed months, and DEU its
+    own in completed years (each a partner's `aggregate --unit`)."""
+    d = tmp_path_factory.mktemp("months")
+    rows = _rows()
+    db = warehouse.connect(d / "months.duckdb")
+    ingest_file(db, write_csv(d / "FRA.csv", [r for r in rows if r["country"] == "FRA"]))
+    for country, unit in (("KEN", "month"), ("DEU", "year")):
+        done = aggregate_file(write_csv(d / f"{country}.csv", [r for r in rows if r["country"] == country]),
+                              d / f"send_{country}", unit=unit)
+        ingest_file(db, done.case_counts)
+        ingest_file(db, done.survival_events)
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize("by,filters", [(["country"], {}), ([], {"country": ["KEN", "FRA"]}),
+                                        (["sex"], {"iccc_main": ["I", "III"]}), (["stage"], {})])
+def test_the_life_table_in_months_is_that_of_the_rows(pools, month_pool, by, filters):
+    """KEN in completed months: the monthly life table of the pool is that of the same tumours
+    sent as rows (and as tables in days); DEU in completed years cannot be put in months and is
+    left out, with a note."""
+    rows, mixed = pools
+    sel = Selection.build(filters)
+    ref = survival.event_table(rows, Selection.build({**filters, "country": ["FRA", "KEN"]}), by, unit="month")
+    res = {}
+    for name, con in (("rows", rows), ("days", mixed), ("months", month_pool)):
+        narrowed = sel if name == "months" else Selection.build({**filters, "country": ["FRA", "KEN"]})
+        ev = survival.event_table(con, narrowed, by, unit="month")
+        assert ev.unit == "month" and ev.n_analysed == ref.n_analysed > 0
+        res[name] = survival.kaplan_meier(ev, times=(1, 3, 5, 7), min_cases=0)
+    a = res["rows"]
+    assert a.notes[0].startswith("Actuarial life table (Cutler-Ederer), monthly intervals")
+    for b in (res["days"], res["months"]):
+        _same(a.at_times, b.at_times)
+        _same(a.medians, b.medians)
+        for key, curve in a.curves.items():
+            _same(curve.table, b.curves[key].table)
+    if "country" not in filters:
+        assert any("Deutschland" in n or "Germany" in n for n in res["months"].notes if n.startswith("Left out"))
+        assert any("coarser than the months" in n for n in res["months"].notes)
+
+
+def test_yearly_intervals_take_every_partner(pools, month_pool):
+    rows, _ = pools
+    a = survival.kaplan_meier(survival.event_table(rows, Selection(), ["country"], unit="year"), min_cases=0)
+    b = survival.kaplan_meier(survival.event_table(month_pool, Selection(), ["country"], unit="year"), min_cases=0)
+    assert not [n for n in b.notes if n.startswith("Left out")]
+    _same(a.at_times, b.at_times)
+    _same(a.medians, b.medians)
+
+
+def test_kaplan_meier_leaves_tables_in_months_out_and_names_the_life_table(month_pool):
+    ev = survival.event_table(month_pool, Selection(), ["country"])
+    assert ev.unit == "day" and sorted(k[0] for k, *_ in ev.groups()) == ["FRA"]
+    note = [n for n in ev.notes if isinstance(n, pooled.TablesLeftOut)]
+    assert len(note) == 1 and set(note[0].countries) == {"DEU", "KEN"}
+    assert "Kaplan-Meier needs the day of each death" in str(note[0])
+    assert "actuarial life table pools them" in str(note[0])
+    cox = [n for n in pooled.left_out(month_pool, "agg_survival_events", Selection(), ["sex"], what="the Cox model")]
+    assert "the Cox model needs the day" in str(cox[0]) and "actuarial" not in str(cox[0])

@@ -116,18 +116,19 @@ def cached_survival(snap: Snapshot, filters: tuple, years: tuple | None, by: tup
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
 def _cached_age_standardised(_snap, version: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
-                             conf_type: str, threshold: int) -> pd.DataFrame:
+                             conf_type: str, threshold: int, unit: str) -> pd.DataFrame:
     from analytics.release import curves
 
     return curves.age_standardised(_snap.cursor(), _selection(filters, years), list(by),
-                                   weights=weights, conf_type=conf_type)
+                                   weights=weights, conf_type=conf_type, unit=unit)
 
 
 def cached_age_standardised(snap: Snapshot, filters: tuple, years: tuple | None, by: tuple, weights: str,
-                            conf_type: str) -> pd.DataFrame:
-    """Age-standardised survival from the rounded curves (`analytics.release.curves`), cached per
-    selection and threshold."""
-    return _cached_age_standardised(snap, snap.version, filters, years, by, weights, conf_type, disclosure.policy().threshold)
+                            conf_type: str, unit: str = "day") -> pd.DataFrame:
+    """Age-standardised survival from the rounded curves (`analytics.release.curves`; `unit`
+    'month' or 'year': from life tables), cached per selection and threshold."""
+    return _cached_age_standardised(snap, snap.version, filters, years, by, weights, conf_type,
+                                    disclosure.policy().threshold, unit)
 
 
 COX_MAX_TERMS = 25  # more hazard ratios than a forest plot can show, and minutes of fitting

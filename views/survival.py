@@ -13,8 +13,9 @@ STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_grou
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
           "iccc_sub": "ICCC-3 subgroup"}
 CI = {"log-log": "log-log (default)", "log": "log", "plain": "plain"}
-MEASURES = {"km": "Observed (Kaplan-Meier)", "pohar-perme": "Net survival (Pohar-Perme)",
-            "ederer2": "Relative survival (Ederer II)"}
+MEASURES = {"km": "Observed (Kaplan-Meier)", "actuarial": "Observed (actuarial life table)",
+            "pohar-perme": "Net survival (Pohar-Perme)", "ederer2": "Relative survival (Ederer II)"}
+OBSERVED = ("km", "actuarial")
 
 page = AnalysisPage("Survival", "survival")
 info, state, tumours = page.info, page.state, page.tumours
@@ -26,7 +27,8 @@ with st.sidebar:
     year_range_widget(state, "years", page.y_lo, page.y_hi)
     k = state.choice("by", list(STRATA), "country")
     st.selectbox("Stratify by", list(STRATA), format_func=STRATA.get, key=k)
-    k = state.choice("measure", list(MEASURES), "km")
+    # a partner who sent follow-up in months or years is pooled only by the life table: the default then
+    k = state.choice("measure", list(MEASURES), "actuarial" if info.get("interval_unit") else "km")
     st.radio("Measure", list(MEASURES), format_func=MEASURES.get, key=k, help=METHOD_HELP["measure"])
     k = state.choice("ci", list(CI), "log-log")
     st.selectbox("Confidence interval", list(CI), format_func=CI.get, key=k, help=METHOD_HELP["ci_surv"])
@@ -76,12 +78,14 @@ groups = sorted(res["groups"], key=lambda k: labels.sort_key(by)(k[0]) if k else
 names = {k: labels.level(by, k[0]) if k else "All" for k in groups}
 short = {k: labels.level(by, k[0], short=by in ("iccc_main", "iccc_sub", "stage")) if k else "All" for k in groups}
 method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
+               f"actuarial life table, {res['unit']}ly intervals, 95% CI {state.get('ci')} (Greenwood)"
+               if measure == "actuarial" else
                f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
-stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if measure == "km"
+stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if measure in OBSERVED
         else "values at 1, 3, 5 and 10 years only")
 foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {res['analysed']} analysed ({res['dco']} DCO "
                      f"excluded); {method_text}; {stop}.\n{res['footnote']}")
-if measure == "km":
+if measure in OBSERVED:
     # many curves: one can be drawn in colour over the others in grey; the control sits under the
     # figure (its value is read first, from the session), so that the figure opens the page
     codes = {str(k[0]): k for k in groups} if len(groups) > 4 else {}
@@ -89,7 +93,9 @@ if measure == "km":
         st.session_state[k_highlight] = ""
     highlight = codes.get(st.session_state[k_highlight])
     fig = figures.survival_plot({k: res["curves"][k] for k in groups}, res["at_risk"], [by] if by else [],
-                                f"Observed survival: {what}", "Survival probability", footnote=foot,
+                                f"Observed survival: {what}" + (" (actuarial life table)" if measure == "actuarial"
+                                                                else ""),
+                                "Survival probability", footnote=foot,
                                 ci_bands=state.get("bands") == "on", censor_ticks=state.get("ticks") == "on",
                                 labels=names, short_labels=short, suppressed_label=pol.below,
                                 legend_title=labels.COLUMN.get(by), highlight=highlight)
@@ -125,10 +131,11 @@ with tab_std:
                  horizontal=True,
                  format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
         asd = cached_age_standardised(snapshot(), fkey, years, (by,) if by else (), state.get("std_weights"),
-                                      state.get("ci"))
+                                      state.get("ci"), unit=res["unit"] if measure == "actuarial" else "day")
         st.markdown("**Age-standardised survival**, % (95% CI)")
         table(tables.survival_wide(asd, [by] if by else []), "age_standardised_survival.csv", footnote=foot, csv=asd)
-        st.caption("Kaplan-Meier survival in each age band (from the rounded counts), averaged with the chosen "
+        st.caption(f"{'Life-table' if measure == 'actuarial' else 'Kaplan-Meier'} survival in each age band "
+                   "(from the rounded counts), averaged with the chosen "
                    "weights; the variance is the weighted sum of the bands' Greenwood variances. Not estimated "
                    f"when a group lacks an age band with at least {pol.threshold} cases, nor at a time when fewer "
                    f"than {pol.threshold} remain at risk in one of its bands.")

@@ -25,6 +25,7 @@ functions (`analytics.survival`, `netsurvival`, `cohorts`) are called here with 
 """
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
@@ -61,11 +62,14 @@ def stop_at(min_at_risk: int | None, pol: Policy | None = None) -> int:
     return max(pol.threshold, int(min_at_risk or 0))
 
 
-def km_note(pol: Policy | None = None) -> str:
-    """The footnote of every viewer survival figure and table (from the policy)."""
+def km_note(pol: Policy | None = None, unit: str = "day") -> str:
+    """The footnote of every viewer survival figure and table (from the policy); `unit`: that of
+    the event table ('month' or 'year': the actuarial life table's intervals)."""
     pol = pol or policy()
-    return (f"Curves for this web page: deaths and censorings counted by month and rounded to blocks of "
-            f"{pol.km_base} before the Kaplan-Meier estimator (OpenSAFELY's method), so each step stands "
+    what = "the Kaplan-Meier estimator" if unit == "day" else "the actuarial life table"
+    bins = "month" if unit == "day" else unit
+    return (f"Curves for this web page: deaths and censorings counted by {bins} and rounded to blocks of "
+            f"{pol.km_base} before {what} (OpenSAFELY's method), so each step stands "
             f"for about {pol.km_base} deaths; curves stop where fewer than {pol.threshold} remain at risk. "
             f"Estimates may differ from the exact ones by at most {pol.km_base // 2} deaths' worth; "
             f"exact figures: `python -m analytics survival`.")
@@ -127,13 +131,19 @@ def _released(counts, pol: Policy) -> bool:
     return counts is not None and counts[0] > 0 and count(counts[0], counts[1], pol).released
 
 
+def _rounded(events: S.EventTable, pol: Policy) -> S.EventTable:
+    """The event table binned (days by the month; completed months or years as they are) and
+    rounded for a viewer (`survival.rounded_events`)."""
+    return S.rounded_events(events, pol.km_base, pol.bin_days if events.unit == "day" else 1)
+
+
 def viewer_km(events: S.EventTable, conf_type: str = "log-log", pol: Policy | None = None,
               times=TIMES) -> S.SurvivalResult:
-    """Kaplan-Meier per group on the rounded, binned event table (groups whose rounded size is
-    below T are suppressed there): every survival estimate a viewer sees starts here."""
+    """Kaplan-Meier (or, on completed months or years, the actuarial life table) per group on the
+    rounded, binned event table (groups whose rounded size is below T are suppressed there):
+    every survival estimate a viewer sees starts here."""
     pol = pol or policy()
-    rounded = S.rounded_events(events, pol.km_base, pol.bin_days)
-    return S.kaplan_meier(rounded, times=times, conf_type=conf_type, min_cases=pol.threshold)
+    return S.kaplan_meier(_rounded(events, pol), times=times, conf_type=conf_type, min_cases=pol.threshold)
 
 
 def _cut(km: S.KaplanMeier, m: int) -> S.KaplanMeier:
@@ -141,8 +151,8 @@ def _cut(km: S.KaplanMeier, m: int) -> S.KaplanMeier:
     n = km.arrays["n"]
     low = np.flatnonzero(n < m)
     k = low[0] if len(low) else len(n)
-    out = S.KaplanMeier(km.conf_type)
-    out.arrays = {c: v[:k] for c, v in km.arrays.items()}
+    out = copy.copy(km)  # a Kaplan-Meier curve or a life table (analytics.lifetable)
+    out.arrays, out._table = {c: v[:k] for c, v in km.arrays.items()}, None
     return out
 
 
@@ -220,7 +230,9 @@ def _logrank(events: S.EventTable, counts: dict, group: str, pol: Policy) -> tup
 
 def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-log", method: str = "km",
              min_at_risk: int = 10, pol: Policy | None = None) -> dict:
-    """Everything the Survival page shows of its curves, released.
+    """Everything the Survival page shows of its curves, released. `method`: 'km', 'actuarial'
+    (the life table on completed months, or years when a partner sent years: every partner's
+    survival events pooled; `analytics.lifetable`), 'pohar-perme' or 'ederer2'.
 
     Keys: `selected`, `dco`, `analysed` (Counts; analysed = selected minus DCO by key-sum
     arithmetic), `empty` (no case with a survival time), `groups` (keys of the groups shown),
@@ -234,22 +246,28 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     sel = sel or Selection()
     by = list(by)
     m = stop_at(min_at_risk, pol)
-    events = S.event_table(con, sel, by, keys=True, rows_only=None if method == "km" else NET_NEEDS_ROWS)
+    observed = method in ("km", "actuarial")
+    unit = (pooled.interval_unit(con) or "month") if method == "actuarial" else "day"
+    events = S.event_table(con, sel, by, keys=True, rows_only=None if observed else NET_NEEDS_ROWS, unit=unit)
     counts = _group_counts(events)
     selected = count(events.n_selected, events.key_selected, pol)
     dco = count(events.n_dco, events.key_dco, pol)
     analysed = selected.minus(dco)
     out = {"selected": selected, "dco": dco, "analysed": analysed, "empty": events.n_analysed == 0,
            "min_at_risk": m, "threshold": pol.threshold, "logrank": None, "logrank_note": None}
-    if method == "km":
+    out["unit"] = unit
+    if observed:
         km = viewer_km(events, conf_type, pol)
         shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
         out.update(_km_outputs(km, shown, counts, by, m, pol))
-        out["footnote"] = km_note(pol)
-        notes = [f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years; at risk "
-                 f"at time t = follow-up of at least t.", km_note(pol)]
-        if len(by) == 1 and len(shown) >= 2:
+        out["footnote"] = km_note(pol, unit)
+        notes = [km.notes[0].replace("Time from diagnosis in years (days / 365.25)", "Time from diagnosis in years"),
+                 km_note(pol, unit)]
+        if len(by) == 1 and len(shown) >= 2 and unit == "day":
             out["logrank"], out["logrank_note"] = _logrank(events, counts, by[0], pol)
+        elif len(by) == 1 and len(shown) >= 2:
+            out["logrank_note"] = ("Log-rank test not shown for the life table: it needs follow-up in days "
+                                   "(choose Kaplan-Meier).")
     else:
         out.update(_net(con, sel, by, method, counts, selected, dco, pol))
         out["footnote"] = net_note(pol)
@@ -258,7 +276,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     out["groups"] = shown
     normal_shown = {_norm(k) for k in shown}
     out["suppressed"] = [k for k in counts if k not in normal_shown]
-    if method == "km":
+    if observed:
         notes.append(f"{analysed} analysed of {selected} selected: {dco} death-certificate-only registrations "
                      f"excluded (no survival time).")
     if out["suppressed"]:
@@ -318,21 +336,23 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
 
 
 def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "cohort",
-                     conf_type: str = "log-log", times=TIMES, pol: Policy | None = None) -> pd.DataFrame:
+                     conf_type: str = "log-log", times=TIMES, pol: Policy | None = None,
+                     unit: str = "day") -> pd.DataFrame:
     """Age-standardised survival from the rounded curves of each age band: a group gets no estimate
     unless each of its age bands holds a released number of cases, and none at a time where a
-    band has fewer than T at risk (rounded)."""
+    band has fewer than T at risk (rounded). `unit` 'month' or 'year': from life tables on those
+    intervals (`analytics.lifetable`), every partner's survival events pooled."""
     pol = pol or policy()
     t_min = pol.threshold
     by = list(by)
-    events = S.event_table(con, sel or Selection(), [*by, "age_band"], keys=True)
+    events = S.event_table(con, sel or Selection(), [*by, "age_band"], keys=True, unit=unit)
     counts = _group_counts(events)
-    rounded = S.rounded_events(events, pol.km_base, pol.bin_days)
+    rounded = _rounded(events, pol)
     res = S.age_standardised(rounded, times=times, weights=weights, conf_type=conf_type, min_cases=t_min)
     # the rounded risk set of each (group, band) at each time
     risk = {}
     for key, days, d, c in rounded.groups():
-        at = S.KaplanMeier(conf_type).fit(days, d, c).at(times)["n_at_risk"].to_numpy()
+        at = S.estimator(unit, conf_type)().fit(days, d, c).at(times)["n_at_risk"].to_numpy()
         risk[_norm(key)] = at
     ok = np.zeros(len(res), bool)
     for i, r in enumerate(res.itertuples(index=False)):

@@ -40,14 +40,14 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """The pool in figures, as a viewer sees it: `cases`, `rejected` and `unclassified` are
     `Count`s; `empty` says whether the warehouse holds no tumour (for pages that stop then);
     countries, year_min, year_max, submissions, synthetic, person_years, last_loaded,
-    schema_version and the aggregate partners (aggregate_counts, aggregate_events) as
-    `overview.summary`; `data_version` the footnote line with the released
+    schema_version, the aggregate partners (aggregate_counts, aggregate_events) and the unit of
+    survival events sent in months or years (interval_unit) as `overview.summary`; `data_version` the footnote line with the released
     number of tumours."""
     exact = overview.summary(con, keys=True)
     pol = policy()
     out = {k: exact[k] for k in ("countries", "year_min", "year_max", "submissions", "synthetic",
                                  "person_years", "last_loaded", "schema_version", "aggregate_counts",
-                                 "aggregate_events")}
+                                 "aggregate_events", "interval_unit")}
     out["empty"] = not exact["cases"] and not exact["aggregate_events"]
     for k in ("cases", "rejected", "unclassified"):
         out[k] = count(exact[k] or 0, exact[f"{k}_key"] or 0, pol)
