@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from analytics import quality as _quality
+from analytics import pooled as pooled_tables
 from analytics import survival
+from analytics.lifetable import method_name
 # The data-quality indicators, their cut-offs and flags are defined once, in analytics.quality;
 # re-exported here for this module's callers (the International comparison's release layer).
 from analytics.quality import (DCO_MAX, FOLLOWUP_MIN_YEARS, MV_MIN, QUALITY_SOURCE,  # noqa: F401
@@ -67,10 +69,13 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     # survival over the same ages as the incidence
     surv_sel = Selection.build({**{k: list(v) for k, v in selection.filters.items()},
                                 "age_band": AGE_RANGES[ages]}, selection.years)
-    ev = survival.event_table(con, surv_sel, ["country"])
+    # a partner whose follow-up is in months or years: every country by the life table, comparably
+    unit = pooled_tables.interval_unit(con) or "day"
+    ev = survival.event_table(con, surv_sel, ["country"], unit=unit)
     km = survival.kaplan_meier(ev, times=(at_years,))
     pooled_events = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
                                         [], ev.n_selected, ev.n_dco)  # the countries' tables summed
+    pooled_events.unit = unit
     km_pooled = survival.kaplan_meier(pooled_events, times=(at_years,))
     s = km.at_times.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper",
                                     "n_at_risk": "at_risk5"})[["country", "surv5", "surv5_lower", "surv5_upper"]]
@@ -114,13 +119,16 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
               "cases": pooled_inc["cases"]}
     if left_out is not None:
         inc_notes = inc_notes[1:]  # its first note is `left_out`'s, returned on its own
+    # aggregate partners survival leaves out (years that split a period, say), in words
+    left_out_survival = [str(n) for n in ev.notes if isinstance(n, pooled_tables.TablesLeftOut)]
     notes = inc_notes[:2] + km.notes[:1] + [
-        f"{at_years:g}-year survival by Kaplan-Meier for every country"
+        f"{at_years:g}-year survival by {method_name(unit)} for every country"
         + ("; net survival (Pohar-Perme) where life tables cover the country." if net else "."),
         "Data quality: DCO = death certificate only; microscopically verified = basis 5, 6 or 7 "
         "(cytology or histology) among cases with a known basis; median follow-up of the cases analysed.",
     ]
-    return {"table": table.drop(columns="no_population"), "pooled": pooled, "notes": notes,
+    return {"table": table.drop(columns="no_population"), "pooled": pooled, "notes": notes + left_out_survival,
+            "survival_method": method_name(unit),
             "net_reason": net_reason, "left_out": left_out.note() if left_out else no_rate}
 
 

@@ -143,6 +143,11 @@ def actuarial(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-log
                      method_note(events.unit, conf_type))
 
 
+def method_name(unit: str) -> str:
+    """The observed-survival method of an event table in `unit`, as a title says it."""
+    return "Kaplan-Meier" if unit == "day" else f"actuarial life table, {UNIT_WORDS[unit]} intervals"
+
+
 def method_note(unit: str, conf_type: str, why: str | None = None) -> str:
     """The sentence that names the method on a page, a figure or the command line."""
     words = UNIT_WORDS.get(unit, unit)

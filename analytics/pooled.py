@@ -36,8 +36,8 @@ EVENT_COLUMNS = ["country", "registry", "sex", "age_group", "age_band", "iccc_ma
 _ALL = ["country", "registry", "sex", "age_group", "age_band", "iccc_main", "iccc_sub", "year", "period",
         "stage", "morphology"]
 #: Why net survival reads rows only: what it needs that an aggregate partner's tables lack.
-NET_NEEDS_ROWS = ("net survival needs each child's age and date of diagnosis matched to a life table; the "
-                  "partner-side sums it could be pooled from are not built yet")
+NET_NEEDS_ROWS = ("net survival needs each child's age and date of diagnosis matched to a life table, which "
+                  "tables of counts do not carry (README: why no partner-side sums)")
 #: Plain words for a column a table lacks, in a note.
 _WORDS = {"year": "calendar year of diagnosis", "stage": "stage", "morphology": "morphology",
           "age_years": "single-year age"}

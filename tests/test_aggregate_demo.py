@@ -80,3 +80,24 @@ def test_the_command_line_pools_a_partner_in_months_with_the_life_table(month_de
     assert main(["survival", "--db", str(month_demo), "--by", "country", "--times", "1,5"]) == 0
     out, err = capsys.readouterr()
     assert "KEN" not in out and "Kaplan-Meier needs the day of each death" in err
+
+
+def test_the_international_comparison_takes_a_partner_in_months_by_the_life_table(monkeypatch, month_demo):
+    """Every country's 5-year survival by the same method: the life table, named, Kenya included
+    (on the page, released; on the command line's `compare.international`, exact)."""
+    from analytics import compare
+    from analytics.filters import Selection
+    from analytics.release.international import international
+
+    con = warehouse.connect(month_demo, read_only=True)
+    try:
+        for res in (international(con, Selection.build({}, (2000, 2019))),
+                    compare.international(con, Selection.build({}, (2000, 2019)), net=False)):
+            assert res["survival_method"] == "actuarial life table, monthly intervals"
+            t = res["table"].set_index("country")
+            assert t.loc["KEN", "surv5"] == t.loc["KEN", "surv5"] and 0 < t.loc["KEN", "surv5"] < 1
+            assert not any("Kaplan-Meier needs the day" in n for n in res["notes"])
+    finally:
+        con.close()
+    at = run_page(monkeypatch, month_demo, "views/international.py")
+    assert not at.exception

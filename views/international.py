@@ -90,7 +90,7 @@ else:
         pooled_label="Pooled", flag_col="quality_flag",
         footnote=foot + f"\nCI: {CI_METHODS['tiwari']}." + (f"\n{flag_note}" if len(flagged) else "")))
     ranked("surv5", not_shown["surv5"], lambda: figures.dot_whisker(
-        t, "country_name", "surv5", "surv5_lower", "surv5_upper", "5-year observed survival (Kaplan-Meier)",
+        t, "country_name", "surv5", "surv5_lower", "surv5_upper", f"5-year observed survival ({res['survival_method']})",
         "Survival at 5 years, 95% CI (log-log)", pooled=pooled["surv5"], percent=True, flag_col="quality_flag",
         footnote=foot + (f"\n{flag_note}" if len(flagged) else "")))
 

@@ -3,7 +3,8 @@
 Per country: the tumours (a perturbed count of exactly the country's tumours in the selection,
 so it reads as on the Overview and Incidence pages), the age-standardised rate from perturbed
 counts by age band (`release.rates`), 5-year observed survival from the viewer's rounded
-Kaplan-Meier curves, 5-year net survival only where at least T deaths had occurred and T
+Kaplan-Meier curves (life tables for every country when a partner sent follow-up in months or
+years: `analytics.lifetable`), 5-year net survival only where at least T deaths had occurred and T
 children remained at risk at 5 years, and data-quality shares only where the numerator and its
 complement are each 0 or at least T (`disclosure.shares`). Caveats and data-quality flags are
 written from the released values only, so neither quotes a share that is not shown; their
@@ -22,6 +23,7 @@ from analytics import quality as quality_exact
 from analytics.release import quality as released_quality
 from analytics.disclosure import policy, release_counts, shares
 from analytics.filters import AGE_RANGES, Selection, SelectionError
+from analytics.lifetable import method_name
 from analytics.release.curves import net_at_times, viewer_km
 from analytics.incidence import NoDenominators
 
@@ -52,20 +54,24 @@ def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFram
     return out
 
 
-def _survival(con, surv_sel: Selection, at_years: float) -> tuple[pd.DataFrame, float]:
-    """5-year observed survival per country and pooled, from the viewer's rounded curves; NaN
-    where the country's curve is suppressed or fewer than T remain at risk at `at_years`."""
+def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day") -> tuple[pd.DataFrame, float, list]:
+    """5-year observed survival per country and pooled, from the viewer's rounded curves (`unit`
+    'month' or 'year': life tables); NaN where the country's curve is suppressed or fewer than T
+    remain at risk at `at_years`; and the event table's notes (aggregate partners left out)."""
     pol = policy()
-    ev = survival.event_table(con, surv_sel, ["country"])
+    ev = survival.event_table(con, surv_sel, ["country"], unit=unit)
     s = viewer_km(ev, pol=pol, times=(at_years,)).at_times
     s = s.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper"})
     cols = ["surv5", "surv5_lower", "surv5_upper"]
     s.loc[s["n_at_risk"] < pol.threshold, cols] = np.nan
     pooled_ev = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
                                     [], ev.n_selected, ev.n_dco)
+    pooled_ev.unit = unit
     pooled = viewer_km(pooled_ev, pol=pol, times=(at_years,)).at_times
     ok = len(pooled) and pooled["n_at_risk"].iloc[0] >= pol.threshold
-    return s[["country", *cols]], float(pooled["survival"].iloc[0]) if ok else np.nan
+    notes = pool_tables.released_notes([n for n in ev.notes if isinstance(n, pool_tables.TablesLeftOut)],
+                                       lambda n, k: disclosure.count(n, k, pol))
+    return s[["country", *cols]], float(pooled["survival"].iloc[0]) if ok else np.nan, notes
 
 
 def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataFrame, list[str]]:
@@ -180,7 +186,9 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     surv_sel = Selection.build({**{k: list(v) for k, v in selection.filters.items()},
                                 "age_band": AGE_RANGES[ages]}, selection.years)
     q = quality(con, surv_sel)
-    surv, pooled_surv = _survival(con, surv_sel, at_years)
+    # a partner whose follow-up is in months or years: every country by the life table, comparably
+    unit = pool_tables.interval_unit(con) or "day"
+    surv, pooled_surv, surv_notes = _survival(con, surv_sel, at_years, unit)
     rate_cols = ["person_years", "asr", "asr_lower", "asr_upper"]
     table = (q.merge(inc_table[["country", *rate_cols]], on="country", how="left")
              .merge(surv, on="country", how="left"))
@@ -204,9 +212,10 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     pooled = {**{k: pooled_inc[k] for k in ("asr", "asr_lower", "asr_upper")}, "surv5": pooled_surv}
     notes = [
         *inc_notes,
-        f"{at_years:g}-year observed survival by Kaplan-Meier on deaths and censorings counted by month and "
-        f"rounded to blocks of {pol.km_base} (OpenSAFELY's method); not shown where fewer than "
-        f"{pol.threshold} remain at risk at {at_years:g} years.",
+        f"{at_years:g}-year observed survival by {method_name(unit)} on deaths and censorings counted by "
+        f"{'month' if unit == 'day' else unit} and rounded to blocks of {pol.km_base} (OpenSAFELY's method); not "
+        f"shown where fewer than {pol.threshold} remain at risk at {at_years:g} years.",
+        *surv_notes,
         f"Net survival (Pohar Perme) where life tables cover the country and at least {pol.threshold} deaths "
         f"and {pol.threshold} children at risk at {at_years:g} years.",
         "Data quality: DCO = death certificate only; microscopically verified = basis 5, 6 or 7 (cytology or "
@@ -236,7 +245,8 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
                   f"Nothing to show by country: {'the one country has' if len(table) == 1 else f'each of the {len(table)} countries has'} "
                   f"{fewer} in this selection."),
     }
-    return {"table": table, "pooled": pooled, "notes": notes, "net_reason": _net_text(table, no_life_table, at_years, from_tables),
+    return {"table": table, "pooled": pooled, "notes": notes, "survival_method": method_name(unit),
+            "net_reason": _net_text(table, no_life_table, at_years, from_tables),
             "left_out": left_out or no_rate, "not_shown": not_shown}
 
 
