@@ -316,18 +316,23 @@ def cmd_survival(args: argparse.Namespace) -> int:
     try:
         sel = Selection.from_cli(args.filter, args.years)
         by = _split(args.by)
+        if args.interval and args.method != "actuarial":
+            _err("error: --interval is for --method actuarial (the life table's intervals)")
+            return 2
+        unit = (args.interval or "month") if args.method == "actuarial" else "day"
         if args.standardise:
-            unit = args.interval if args.method == "actuarial" else "day"
             events = survival.event_table(con, sel, [*by, "age_band"], unit=unit)
             df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
                                            conf_type=args.ci)
             _write_table(df[by + ["time_years", "survival", "lower", "upper"]], args.format)
-            _notices(con, [f"Age-standardised Kaplan-Meier survival over 0-4, 5-9, 10-14, 15-19 with "
+            _notices(con, [f"Age-standardised survival over 0-4, 5-9, 10-14, 15-19 with "
                            f"{df.attrs['weights_label']}: " + ", ".join(f"{b} {w:.4f}" for b, w in df.attrs["weights"].items()),
-                           f"{events.n_analysed:,} analysed of {events.n_selected:,} selected ({events.n_dco:,} DCO excluded)."])
+                           survival.method_note(unit, args.ci),
+                           f"{events.n_analysed:,} analysed of {events.n_selected:,} selected ({events.n_dco:,} DCO excluded).",
+                           *[str(n) for n in events.notes]])
             return 0
         if args.method == "actuarial":  # follow-up in completed months or years (analytics.lifetable)
-            res = survival.kaplan_meier(survival.event_table(con, sel, by, unit=args.interval),
+            res = survival.kaplan_meier(survival.event_table(con, sel, by, unit=unit),
                                         times=_times(args.times), conf_type=args.ci)
         elif args.method != "km":
             from analytics.netsurvival import net_survival
@@ -359,7 +364,7 @@ def cmd_logrank(args: argparse.Namespace) -> int:
     try:
         sel = Selection.from_cli(args.filter, args.years)
         cols = [args.by] + ([args.strata] if args.strata else [])
-        events = survival.event_table(con, sel, cols)
+        events = survival.event_table(con, sel, cols, what="the log-rank test")
         res = survival.logrank(events, args.by, strata=args.strata)
     except SelectionError as e:
         _err(f"error: {e}")
@@ -374,7 +379,7 @@ def cmd_logrank(args: argparse.Namespace) -> int:
         notes.append(f"{res['n_excluded']:,} case(s) with {' or '.join(cols)} unknown left out of the test.")
     if res["reason"]:
         notes.append(f"No test statistic: {res['reason']}.")
-    _notices(con, notes)
+    _notices(con, notes + [str(n) for n in events.notes])
     return 0
 
 
@@ -508,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--method", choices=["km", "actuarial", "pohar-perme", "ederer2"], default="km",
                     help="Kaplan-Meier (days), the actuarial life table (completed months or years: pools "
                          "aggregate partners who sent follow-up in those units), or net survival")
-    sp.add_argument("--interval", choices=["month", "year"], default="month",
+    sp.add_argument("--interval", choices=["month", "year"],
                     help="the life table's intervals (--method actuarial; default month)")
     out = sp.add_mutually_exclusive_group()
     out.add_argument("--standardise", choices=["cohort", "equal"],

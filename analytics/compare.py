@@ -70,12 +70,11 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     surv_sel = Selection.build({**{k: list(v) for k, v in selection.filters.items()},
                                 "age_band": AGE_RANGES[ages]}, selection.years)
     # a partner whose follow-up is in months or years: every country by the life table, comparably
-    unit = pooled_tables.interval_unit(con) or "day"
+    unit = pooled_tables.interval_unit(con, surv_sel, ["country"]) or "day"
     ev = survival.event_table(con, surv_sel, ["country"], unit=unit)
     km = survival.kaplan_meier(ev, times=(at_years,))
     pooled_events = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
-                                        [], ev.n_selected, ev.n_dco)  # the countries' tables summed
-    pooled_events.unit = unit
+                                        [], ev.n_selected, ev.n_dco, unit=unit)  # the countries' tables summed
     km_pooled = survival.kaplan_meier(pooled_events, times=(at_years,))
     s = km.at_times.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper",
                                     "n_at_risk": "at_risk5"})[["country", "surv5", "surv5_lower", "surv5_upper"]]

@@ -98,10 +98,13 @@ def usable_units(unit: str) -> list[str]:
     return [u for u in FOLLOWUP_UNITS if completed_sql(unit, "time", u) is not None]
 
 
-def interval_unit(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The intervals of the life table that takes every partner's survival events: the coarsest
-    unit they were sent in other than days ('month' or 'year'), or None when all are in days."""
-    units = {r[0] for r in con.execute("SELECT DISTINCT unit FROM agg_survival_events").fetchall()}
+def interval_unit(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=()) -> str | None:
+    """The intervals of the life table that takes every survival-events table of the selection
+    (of the whole pool without one): the coarsest unit they were sent in other than days ('month'
+    or 'year'), or None when all are in days."""
+    where, params = events_where(selection or Selection(), list(by), True, unit=None)
+    units = {r[0] for r in con.execute(f"SELECT DISTINCT unit FROM agg_survival_events WHERE {where}",
+                                       params).fetchall()}
     return max(units - {"day"}, key=FOLLOWUP_UNITS.get, default=None)
 
 
@@ -190,7 +193,7 @@ def included_events(con: duckdb.DuckDBPyConnection, selection: Selection, by, un
     countries = _tumours(con, "agg_survival_events", where, params)[0]
     if not countries:
         return []
-    return [f"Included from aggregate survival events (counts per follow-up day, not records): {_names(countries)}; "
+    return [f"Included from aggregate survival events (counts per follow-up {unit}, not records): {_names(countries)}; "
             "their death-certificate-only registrations are not in those tables, so none of theirs is counted "
             "among the selected or the excluded."]
 
@@ -285,9 +288,10 @@ def tables_only(con: duckdb.DuckDBPyConnection, countries) -> list[str]:
     return [r[0] for r in rows]
 
 
-def partners_note(counts: list[str], events: list[str]) -> str | None:
+def partners_note(counts: list[str], events: list[str], unit: str | None = None) -> str | None:
     """The notice every page carries when aggregate partners are in the pool (countries of the
-    case counts and of the survival events loaded, ISO codes), or None."""
+    case counts and of the survival events loaded, ISO codes; `unit`: `interval_unit`, when some
+    follow-up came in completed months or years), or None."""
     if not counts and not events:
         return None
     both = [c for c in counts if c in events]
@@ -295,7 +299,10 @@ def partners_note(counts: list[str], events: list[str]) -> str | None:
         ([f"{_names([c for c in counts if c not in both])} (case counts)"] if set(counts) - set(both) else []) + \
         ([f"{_names([c for c in events if c not in both])} (survival events)"] if set(events) - set(both) else [])
     return (f"Aggregate partners: {'; '.join(parts)} sent tables of counts, not records. A statistic that "
-            "needs records (net survival, single-year age, a filter the tables lack) leaves them out and says so.")
+            "needs records (net survival, single-year age, a filter the tables lack) leaves them out and says so."
+            + (f" Some follow-up came in completed {unit}s: the Survival and International pages "
+                  "pool it by the actuarial life table."
+               if unit else ""))
 
 
 def _names(codes: list[str]) -> str:

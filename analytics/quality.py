@@ -254,14 +254,17 @@ def _from_tables(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[
 def _median_followup(con: duckdb.DuckDBPyConnection, selection: Selection) -> dict[str, float]:
     """Per aggregate partner: the median follow-up (years) of the children in its survival events,
     as `median(followup_years)` over their rows would give it (the mean of the two middle values
-    for an even number); events in months or years converted at their unit's length."""
+    for an even number); events in completed months or years taken at the middle of their
+    interval ((time + 1/2) units: the children followed j completed units were followed j to j + 1
+    units, so the interval's start would understate the median)."""
     from analytics import pooled
     from analytics.schema import FOLLOWUP_UNITS
 
     where, params = pooled.events_where(selection, [], True, unit=None)
     rows = con.execute(f"""SELECT country, unit, time, sum(deaths + censored) AS n FROM agg_survival_events
                            WHERE {where} GROUP BY ALL""", params).df()
-    rows = rows.assign(days=rows["time"] * rows["unit"].map(FOLLOWUP_UNITS)).sort_values(["country", "days"])
+    mid = np.where(rows["unit"] == "day", 0.0, 0.5)
+    rows = rows.assign(days=(rows["time"] + mid) * rows["unit"].map(FOLLOWUP_UNITS)).sort_values(["country", "days"])
     out = {}
     for country, g in rows.groupby("country"):
         years = g["days"].to_numpy(dtype=float) / 365.25

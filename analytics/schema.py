@@ -114,7 +114,7 @@ REQUIRED_NAMES = [c.name for c in INPUT_COLUMNS if c.required == "yes"]
 FOLLOWUP_UNITS = {"day": 1.0, "month": 365.25 / 12, "year": 365.25}
 
 
-def completed_sql(unit: str, days: str = "followup_days", given: str = "day") -> str:
+def completed_sql(unit: str, days: str = "followup_days", given: str = "day") -> str | None:
     """SQL of follow-up in completed `unit`s from `days`, an SQL expression of follow-up counted in
     completed `given`s (days by default); None when `given` is coarser than `unit`. The one
     definition of binning: the partner's `aggregate` writes its tables with it, and the centre

@@ -64,14 +64,13 @@ class EventTable:
     #: Record-key sums of the selected and of the DCO rows (set by `event_table(keys=True)`).
     key_selected: int | None = None
     key_dco: int | None = None
-    #: What the `days` column counts: "day" (follow-up days, for Kaplan-Meier), or completed
-    #: "month"s or "year"s (intervals, for the actuarial life table: `analytics.lifetable`).
-    unit: str = "day"
-
     def __init__(self, table: pd.DataFrame | None, by, n_selected: int, n_dco: int,
                  notes: list[str] | None = None, *, arrow: pa.Table | None = None,
-                 group: np.ndarray | None = None):
+                 group: np.ndarray | None = None, unit: str = "day"):
         self._table, self._arrow, self._group = table, arrow, group
+        #: What the `days` column counts: "day" (follow-up days, for Kaplan-Meier), or completed
+        #: "month"s or "year"s (intervals, for the actuarial life table: `analytics.lifetable`).
+        self.unit = unit
         self.by = list(by)
         self.n_selected, self.n_dco = n_selected, n_dco
         self.notes = list(notes or [])
@@ -125,7 +124,7 @@ def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
                 by: list[str] = (), keys: bool = False, rows_only: str | None = None,
-                unit: str = "day") -> EventTable:
+                unit: str = "day", what: str = "Kaplan-Meier") -> EventTable:
     """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
 
     The result is read as Arrow and put in group and time order with one numpy sort: on a
@@ -143,7 +142,8 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
 
     `unit` "month" or "year": `days` holds follow-up in completed months or years instead (every
     tumour in the same intervals, survival events in those units included), the input of the
-    actuarial life table (`analytics.lifetable.actuarial`)."""
+    actuarial life table (`analytics.lifetable.actuarial`). `what`: the statistic, as the note on
+    tables it cannot take names it."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     cols = "".join(f"{b}, " for b in by)
@@ -177,12 +177,11 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     group = _group_codes(rows, by)
     days = rows.column("days").to_numpy().astype(np.int64)
     order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)  # groups together, in time order
-    notes = pooled.left_out(con, "agg_survival_events", selection, by, needs=rows_only, unit=unit)
+    notes = pooled.left_out(con, "agg_survival_events", selection, by, needs=rows_only, unit=unit, what=what)
     if rows_only is None:
         notes += pooled.included_events(con, selection, by, unit)
     out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), notes=notes, arrow=rows.take(order),
-                     group=group[order])
-    out.unit = unit
+                     group=group[order], unit=unit)
     if keys:
         out.key_selected, out.key_dco = int(k.sum() % 2 ** 32), int(k[dco].sum() % 2 ** 32)
     return out
@@ -305,9 +304,8 @@ def rounded_events(events: EventTable, base: int, bin_days: float = MONTH_DAYS) 
         t, dd, cc = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
     frame = pd.DataFrame({**{b: pd.Series(v, dtype=object) for b, v in cols.items()},
                           "days": t, "n_event": dd, "n_censor": cc})
-    out = EventTable(frame, events.by, events.n_selected, events.n_dco, events.notes)
-    out.unit = events.unit  # intervals (bin_days = 1) stay intervals, for the life table
-    return out
+    # intervals (bin_days = 1) stay intervals, for the life table
+    return EventTable(frame, events.by, events.n_selected, events.n_dco, events.notes, unit=events.unit)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -515,9 +513,18 @@ def kaplan_meier(events: EventTable, times=(1, 3, 5, 10), conf_type: str = "log-
         from analytics.lifetable import actuarial
 
         return actuarial(events, times, conf_type, min_cases)
-    method = (f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years "
-              f"(days / 365.25); at risk at time t = follow-up of at least t.")
-    return per_group(events, times, min_cases, estimator("day", conf_type), method)
+    return per_group(events, times, min_cases, estimator("day", conf_type), method_note("day", conf_type))
+
+
+def method_note(unit: str, conf_type: str) -> str:
+    """The sentence naming the observed-survival method of an event table in `unit` (Kaplan-Meier
+    for days, else the actuarial life table), on pages, figures and the command line."""
+    if unit != "day":
+        from analytics.lifetable import method_note as life_table_note
+
+        return life_table_note(unit, conf_type)
+    return (f"Kaplan-Meier; 95% CI {conf_type} (Greenwood variance). Time from diagnosis in years "
+            f"(days / 365.25); at risk at time t = follow-up of at least t.")
 
 
 def estimator(unit: str, conf_type: str):

@@ -89,8 +89,7 @@ def test_a_hand_worked_table():
 def test_kaplan_meier_sends_an_event_table_in_months_to_the_life_table():
     d = _data("trial")
     t = _intervals(d, "month").rename(columns={"j": "days", "d": "n_event", "c": "n_censor"})
-    events = EventTable(t, [], len(d), 0)
-    events.unit = "month"
+    events = EventTable(t, [], len(d), 0, unit="month")
     res = kaplan_meier(events, times=(0.5, 1), min_cases=0)
     assert res.notes[0].startswith("Actuarial life table (Cutler-Ederer), monthly intervals")
     direct = actuarial(events, times=(0.5, 1), min_cases=0)

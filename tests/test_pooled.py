@@ -343,3 +343,54 @@ def test_kaplan_meier_leaves_tables_in_months_out_and_names_the_life_table(month
     assert "actuarial life table pools them" in str(note[0])
     cox = [n for n in pooled.left_out(month_pool, "agg_survival_events", Selection(), ["sex"], what="the Cox model")]
     assert "the Cox model needs the day" in str(cox[0]) and "actuarial" not in str(cox[0])
+
+
+def test_units_a_life_table_takes_and_the_unit_of_a_selection(month_pool):
+    assert pooled.usable_units("day") == ["day"]
+    assert pooled.usable_units("month") == ["day", "month"]
+    assert pooled.usable_units("year") == ["day", "month", "year"]
+    assert pooled.interval_unit(month_pool) == "year"  # DEU sent years
+    assert pooled.interval_unit(month_pool, Selection.build({"country": ["FRA", "KEN"]})) == "month"
+    assert pooled.interval_unit(month_pool, Selection.build({"country": ["FRA"]})) is None
+    assert pooled.interval_unit(month_pool, Selection.build({"country": ["DEU"]}), ["sex"]) == "year"
+    (note,) = pooled.left_out(month_pool, "agg_survival_events", Selection(), [], unit="month")
+    assert note.countries == ("DEU",) and "coarser than the months of these intervals" in str(note)
+    included = pooled.included_events(month_pool, Selection(), [], unit="month")
+    assert "counts per follow-up month" in included[0] and "Kenya" in included[0]
+
+
+def test_the_viewers_life_table_of_a_mixed_pool_is_that_of_the_rows(pools, month_pool):
+    """What the Survival page shows with the life table (deaths and censorings rounded): KEN sent
+    in months gives exactly what its rows give."""
+    from analytics.release import curves
+
+    rows, _ = pools
+    sel = Selection.build({"country": ["FRA", "KEN"]})
+    a = curves.survival(rows, sel, ["country"], method="actuarial")
+    b = curves.survival(month_pool, sel, ["country"], method="actuarial")
+    assert a["unit"] == b["unit"] == "month" and a["groups"] == b["groups"] and len(a["groups"]) == 2
+    for key in a["groups"]:
+        _same(a["curves"][key], b["curves"][key])
+    for part in ("at_times", "at_risk", "conditional"):
+        _same(a[part], b[part])
+    # the released group sizes are perturbed on record keys, which a table's tumours get afresh
+    _same(*(r["medians"].drop(columns=["n", "events"]) for r in (a, b)))
+    assert "Log-rank test not shown for the life table" in b["logrank_note"]
+    assert any(n.startswith("Actuarial life table (Cutler-Ederer), monthly intervals") for n in b["notes"])
+
+
+def test_the_command_line_says_whom_standardised_survival_and_log_rank_leave_out(month_pool, tmp_path, capsys):
+    from analytics.cli import main
+
+    path = tmp_path / "copy.duckdb"
+    month_pool.execute(f"ATTACH '{path}' AS copy; COPY FROM DATABASE {month_pool.execute('SELECT current_database()').fetchone()[0]} TO copy; DETACH copy")
+    assert main(["survival", "--db", str(path), "--standardise", "cohort", "--method", "actuarial",
+                 "--times", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "Actuarial life table (Cutler-Ederer), monthly intervals" in err
+    assert "Germany sent as aggregate survival events (follow-up in completed units coarser" in err
+    assert main(["logrank", "--db", str(path), "--by", "country"]) == 0
+    err = capsys.readouterr().err
+    assert "the log-rank test needs the day of each death" in err and "actuarial" not in err
+    assert main(["survival", "--db", str(path), "--interval", "year"]) == 2
+    assert "--interval is for --method actuarial" in capsys.readouterr().err

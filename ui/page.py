@@ -42,7 +42,7 @@ def page_header(title: str) -> dict:
             st.markdown(f'<div class="ccoe-notice">⚠️ {SYNTHETIC_NOTICE}</div>', unsafe_allow_html=True)
         else:
             st.warning(SYNTHETIC_NOTICE, icon="⚠️")
-    partners = pooled.partners_note(info["aggregate_counts"], info["aggregate_events"])
+    partners = pooled.partners_note(info["aggregate_counts"], info["aggregate_events"], info.get("interval_unit"))
     if partners and not presenting():
         st.info(partners, icon=":material/table_chart:")
     return info

@@ -18,8 +18,8 @@ METHOD_HELP = {
     "ci_surv": "Pointwise 95% CI of Kaplan-Meier survival from the Greenwood variance: log-log "
                "(Kalbfleisch & Prentice; stays within 0-1), log, or plain (S ± 1.96 SE).",
     "measure": "Observed: Kaplan-Meier (all deaths, follow-up in days), or the actuarial life table "
-               "(Cutler & Ederer 1958, as SEER*Stat: follow-up in completed months; pools partners who "
-               "sent follow-up in months or years). Net: Pohar Perme, Stare & Esteve, Biometrics 2012 "
+               "(Cutler & Ederer 1958, as SEER*Stat: follow-up in completed months, or years when a partner "
+               "sent years; pools partners who sent follow-up in months or years). Net: Pohar Perme, Stare & Esteve, Biometrics 2012 "
                "(cancer survival removing other causes with population life tables). Relative: Ederer II "
                "(Ederer & Heise 1959).",
     "ages": "Completed years at diagnosis; rates use the five-year bands 0-4, 5-9, 10-14, 15-19.",

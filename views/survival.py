@@ -134,6 +134,8 @@ with tab_std:
                                       state.get("ci"), unit=res["unit"] if measure == "actuarial" else "day")
         st.markdown("**Age-standardised survival**, % (95% CI)")
         table(tables.survival_wide(asd, [by] if by else []), "age_standardised_survival.csv", footnote=foot, csv=asd)
+        for note in asd.attrs.get("notes", []):
+            st.caption(markdown_text(note))
         st.caption(f"{'Life-table' if measure == 'actuarial' else 'Kaplan-Meier'} survival in each age band "
                    "(from the rounded counts), averaged with the chosen "
                    "weights; the variance is the weighted sum of the bands' Greenwood variances. Not estimated "

@@ -247,7 +247,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     by = list(by)
     m = stop_at(min_at_risk, pol)
     observed = method in ("km", "actuarial")
-    unit = (pooled.interval_unit(con) or "month") if method == "actuarial" else "day"
+    unit = (pooled.interval_unit(con, sel, by) or "month") if method == "actuarial" else "day"
     events = S.event_table(con, sel, by, keys=True, rows_only=None if observed else NET_NEEDS_ROWS, unit=unit)
     counts = _group_counts(events)
     selected = count(events.n_selected, events.key_selected, pol)
@@ -261,8 +261,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
         shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
         out.update(_km_outputs(km, shown, counts, by, m, pol))
         out["footnote"] = km_note(pol, unit)
-        notes = [km.notes[0].replace("Time from diagnosis in years (days / 365.25)", "Time from diagnosis in years"),
-                 km_note(pol, unit)]
+        notes = [S.method_note(unit, conf_type), km_note(pol, unit)]
         if len(by) == 1 and len(shown) >= 2 and unit == "day":
             out["logrank"], out["logrank_note"] = _logrank(events, counts, by[0], pol)
         elif len(by) == 1 and len(shown) >= 2:
@@ -341,7 +340,8 @@ def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "
     """Age-standardised survival from the rounded curves of each age band: a group gets no estimate
     unless each of its age bands holds a released number of cases, and none at a time where a
     band has fewer than T at risk (rounded). `unit` 'month' or 'year': from life tables on those
-    intervals (`analytics.lifetable`), every partner's survival events pooled."""
+    intervals (`analytics.lifetable`), every partner's survival events pooled. `attrs["notes"]`:
+    the aggregate partners left out, their tumours as released counts."""
     pol = pol or policy()
     t_min = pol.threshold
     by = list(by)
@@ -363,7 +363,8 @@ def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "
                  and all(_released(counts.get(b), pol) for b in bands)
                  and all(b in risk and risk[b][t_idx] >= t_min for b in bands))
     out = res.copy()
-    out.attrs = {}
+    out.attrs = {"notes": pooled.released_notes([n for n in events.notes if isinstance(n, pooled.TablesLeftOut)],
+                                                lambda n, k: count(n, k, pol))}  # partners left out, released
     out.loc[~ok, ["survival", "lower", "upper"]] = np.nan
     out["suppressed"] = ~ok
     return stamp(out)

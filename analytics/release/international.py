@@ -65,8 +65,7 @@ def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day") -> t
     cols = ["surv5", "surv5_lower", "surv5_upper"]
     s.loc[s["n_at_risk"] < pol.threshold, cols] = np.nan
     pooled_ev = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
-                                    [], ev.n_selected, ev.n_dco)
-    pooled_ev.unit = unit
+                                    [], ev.n_selected, ev.n_dco, unit=unit)
     pooled = viewer_km(pooled_ev, pol=pol, times=(at_years,)).at_times
     ok = len(pooled) and pooled["n_at_risk"].iloc[0] >= pol.threshold
     notes = pool_tables.released_notes([n for n in ev.notes if isinstance(n, pool_tables.TablesLeftOut)],
@@ -187,7 +186,7 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
                                 "age_band": AGE_RANGES[ages]}, selection.years)
     q = quality(con, surv_sel)
     # a partner whose follow-up is in months or years: every country by the life table, comparably
-    unit = pool_tables.interval_unit(con) or "day"
+    unit = pool_tables.interval_unit(con, surv_sel, ["country"]) or "day"
     surv, pooled_surv, surv_notes = _survival(con, surv_sel, at_years, unit)
     rate_cols = ["person_years", "asr", "asr_lower", "asr_upper"]
     table = (q.merge(inc_table[["country", *rate_cols]], on="country", how="left")
