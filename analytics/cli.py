@@ -308,6 +308,17 @@ def _times(value: str) -> list[float]:
     return times
 
 
+def _tau(value: str) -> float:
+    """--rmst: a finite number of years above 0."""
+    try:
+        tau = float(value)
+    except ValueError:
+        tau = float("nan")
+    if not 0 < tau < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{value}': write years above 0, e.g. 5")
+    return tau
+
+
 def cmd_survival(args: argparse.Namespace) -> int:
     from analytics import survival
     from analytics.filters import Selection, SelectionError
@@ -320,6 +331,19 @@ def cmd_survival(args: argparse.Namespace) -> int:
             _err("error: --interval is for --method actuarial (the life table's intervals)")
             return 2
         unit = (args.interval or "month") if args.method == "actuarial" else "day"
+        if (args.followup or args.rmst is not None) and args.method != "km":
+            _err(f"error: {'--followup' if args.followup else '--rmst'} is computed on Kaplan-Meier (--method km): "
+                 "it needs follow-up in days")
+            return 2
+        if args.followup:
+            events = survival.event_table(con, sel, by)
+            df = survival.median_followup(events)[by + ["median_followup_years", "lower", "upper"]].astype(object)
+            _write_table(df.where(df.notna(), "not reached"), args.format)
+            _notices(con, ["Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996): "
+                           "Kaplan-Meier with the censorings as events; 95% CI log-log, R's quantile rule. In years.",
+                           f"{events.n_analysed:,} analysed of {events.n_selected:,} selected ({events.n_dco:,} "
+                           "DCO excluded).", *[str(n) for n in events.notes]])
+            return 0
         if args.standardise:
             events = survival.event_table(con, sel, [*by, "age_band"], unit=unit)
             df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
@@ -344,7 +368,12 @@ def cmd_survival(args: argparse.Namespace) -> int:
     except SelectionError as e:
         _err(f"error: {e}")
         return 2
-    if args.steps:
+    if args.rmst is not None:
+        df = survival.rmst(res, args.rmst)[by + ["tau_years", "rmst_years", "std_err", "lower", "upper"]]
+        res.notes[0:0] = [f"Restricted mean survival time to {args.rmst:g} years: the area under the curve, in "
+                          "years (R's summary(survfit, rmean = tau)); std_err by the Greenwood-type formula of R's "
+                          "survival, 95% CI rmst -/+ 1.96 std_err."]
+    elif args.steps:
         df = res.steps()
     elif args.median:
         df = res.medians[by + ["median", "median_lower", "median_upper"]].astype(object)
@@ -520,6 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="age-standardised survival over 0-4, 5-9, 10-14, 15-19 (Kaplan-Meier)")
     out.add_argument("--steps", action="store_true", help="print the full step function")
     out.add_argument("--median", action="store_true", help="print median survival with its CI")
+    out.add_argument("--rmst", type=_tau, metavar="YEARS",
+                     help="print the restricted mean survival time to YEARS (e.g. 5) with its CI")
+    out.add_argument("--followup", action="store_true",
+                     help="print the median follow-up by the reverse Kaplan-Meier method, with its CI")
     sp.set_defaults(func=cmd_survival)
 
     sp = with_db(sub.add_parser("logrank", help="log-rank test across the levels of a column"))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.filters import SelectionError
 from analytics.survival import DAYS_PER_YEAR, EventTable, KaplanMeier, SurvivalResult, _ci, estimator, per_group
 
 #: The units of the life table's intervals (widths in days: `schema.FOLLOWUP_UNITS`), in words.
@@ -109,6 +110,9 @@ class ActuarialTable(KaplanMeier):
             se_surv = np.where(before, 0.0, np.where(np.isfinite(se), surv * se, np.nan))
         return {"time_years": x, "n_at_risk": at_risk.astype(int), "survival": surv, "std_err_surv": se_surv,
                 "lower": np.where(before, 1.0, a["lower"][kk]), "upper": np.where(before, 1.0, a["upper"][kk])}
+
+    def rmst(self, tau: float) -> tuple[float, float]:
+        raise SelectionError("restricted mean survival time needs Kaplan-Meier (follow-up in days)")
 
     def median(self) -> tuple[float, float, float]:
         """(median, lower, upper) in years, NaN where not reached (module docstring)."""

@@ -419,6 +419,25 @@ class KaplanMeier:
         q = [_findq(x, np.concatenate([[0.0], 1 - a[col]]), 0.5) for col in ("surv", "lower", "upper")]
         return q[0], q[1], q[2]
 
+    def rmst(self, tau: float) -> tuple[float, float]:
+        """Restricted mean survival time to `tau` years and its standard error, as R's
+        `summary(survfit(...), rmean = tau)$table` (`rmean`, `se(rmean)`): the area under the
+        curve from 0 to tau; variance sum over death times t_i <= tau of A_i^2 d_i / (n_i (n_i -
+        d_i)), A_i the area from t_i to tau (0 where n_i = d_i), with no n / (n - 1) factor.
+        Computed here from the event table, not by lifelines (whose RMST variance is wrong:
+        lifelines issue 1682)."""
+        a = self.arrays
+        keep = a["t"] <= tau
+        t, s = a["t"][keep], a["surv"][keep]
+        d, n = a["d"][keep], a["n"][keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hh = np.where(n - d == 0, 0.0, d / (n * (n - d)))
+        ends = np.append(t, tau)
+        heights = np.concatenate([[1.0], s])  # S on [0, t_1), [t_1, t_2), ..., [t_k, tau]
+        areas = np.diff(np.concatenate([[0.0], ends])) * heights
+        after = np.cumsum(areas[::-1])[::-1][1:]  # area from each t_i to tau
+        return float(areas.sum()), float(np.sqrt(np.sum(after ** 2 * hh)))
+
     def conditional(self, t: float, given: float) -> tuple[float, float, float]:
         """S(t | alive at `given`) = S(t) / S(given), with a CI of the same type from the
         Greenwood variance of the interval (given, t]. Years."""
@@ -942,6 +961,37 @@ def age_standardised(events: EventTable, times=(1, 3, 5, 10), weights: str = "co
     out.attrs["weights"] = {b: float(w[b]) for b in AGE_BANDS}
     out.attrs["weights_label"] = STANDARD_WEIGHTS[weights]
     return sort_rows(out, groups + ["time_years"]) if groups else out
+
+
+def rmst(result: SurvivalResult, tau: float) -> pd.DataFrame:
+    """Restricted mean survival time to `tau` years per group of a Kaplan-Meier result
+    (`KaplanMeier.rmst`): by columns, tau_years, rmst_years, std_err, lower, upper (95%, rmst
+    -/+ z se). The life table has none (its curve is known at interval ends only)."""
+    rows = []
+    for key, km in result.curves.items():
+        m, se = km.rmst(tau)
+        rows.append(dict(zip(result.by, key)) | {"tau_years": float(tau), "rmst_years": m, "std_err": se,
+                                                  "lower": m - Z95 * se, "upper": m + Z95 * se})
+    return pd.DataFrame(rows, columns=result.by + ["tau_years", "rmst_years", "std_err", "lower", "upper"])
+
+
+def median_followup(events: EventTable, min_cases: int | None = None) -> pd.DataFrame:
+    """Median follow-up (years) per group by the reverse Kaplan-Meier method (Schemper & Smith
+    1996): the Kaplan-Meier curve with the roles swapped (a censoring is the 'event', a death
+    censors follow-up), its median and 95% log-log CI by R's quantile rule, as R's
+    `quantile(survfit(Surv(t, 1 - dead) ~ 1, conf.type = "log-log"), 0.5)`. Groups with fewer
+    cases than the threshold are left out. Columns: by, n, median_followup_years, lower, upper."""
+    if events.unit != "day":
+        raise SelectionError("median follow-up by reverse Kaplan-Meier needs follow-up in days")
+    n_min = min_cases or threshold()
+    rows = []
+    for key, days, d, c in events.groups():
+        rev = KaplanMeier("log-log").fit(days, c, d)  # censorings are the events of follow-up
+        if rev.n < n_min:
+            continue
+        m, lo, hi = rev.median()
+        rows.append(dict(zip(events.by, key)) | {"n": rev.n, "median_followup_years": m, "lower": lo, "upper": hi})
+    return pd.DataFrame(rows, columns=events.by + ["n", "median_followup_years", "lower", "upper"])
 
 
 def conditional_table(result: SurvivalResult, pairs=((5, 1), (10, 5))) -> pd.DataFrame:

@@ -104,3 +104,27 @@ def test_cox_ph_check(trial_db):
     assert list(got.columns) == ["term", "chisq", "df", "p"]
     assert got["term"].tolist() == ["registry", "stage", "GLOBAL"]
     assert (got["p"].between(0, 1)).all()
+
+
+def test_restricted_mean_survival_time(trial_db):
+    """`survival --rmst TAU` equals R's summary(survfit, rmean = tau)$table (issue 15, item 4)."""
+    ref = pd.read_csv(FIX / "rmst.csv", dtype={"group": str})
+    for tau in (0.5, 1, 3):
+        got, err = run("survival", "--db", trial_db, "--by", "registry", "--rmst", tau)
+        assert list(got.columns) == ["registry", "tau_years", "rmst_years", "std_err", "lower", "upper"]
+        r = ref[(ref["dataset"] == "trial") & (ref["tau_years"] == tau)].set_index("group").loc[got["registry"]]
+        assert got["rmst_years"].to_numpy() == pytest.approx(r["rmean"].to_numpy(), rel=TOL)
+        assert got["std_err"].to_numpy() == pytest.approx(r["se_rmean"].to_numpy(), rel=TOL)
+        assert "Restricted mean survival time to" in err
+
+
+def test_median_followup(trial_db):
+    """`survival --followup`: reverse Kaplan-Meier; in the trial nearly everyone died, so, as R's
+    quantile() says (NA), the median follow-up is not reached (issue 15, item 5)."""
+    got, err = run("survival", "--db", trial_db, "--by", "registry", "--followup")
+    assert list(got.columns) == ["registry", "median_followup_years", "lower", "upper"]
+    assert (got["median_followup_years"] == "not reached").all()
+    assert "reverse Kaplan-Meier" in err
+    out = subprocess.run([sys.executable, "-m", "analytics", "survival", "--db", str(trial_db), "--followup",
+                          "--method", "pohar-perme"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "--followup is computed on Kaplan-Meier" in out.stderr
