@@ -114,6 +114,11 @@ REFERENCES: dict[str, Reference] = {
                        "observations", "J Am Stat Assoc", 1958, "53(282):457-81"),
     "cutler_ederer": _R("Cutler & Ederer 1958", "Cutler SJ, Ederer F", "Maximum utilization of the life table "
                         "method in analyzing survival", "J Chronic Dis", 1958, "8(6):699-712"),
+    "schemper_smith": _R("Schemper & Smith 1996", "Schemper M, Smith TL", "A note on quantifying follow-up in "
+                         "studies of failure time", "Control Clin Trials", 1996, "17(4):343-6"),
+    "royston_parmar": _R("Royston & Parmar 2013", "Royston P, Parmar MKB", "Restricted mean survival time: an "
+                         "alternative to the hazard ratio for the design and analysis of randomized trials with "
+                         "a time-to-event outcome", "BMC Med Res Methodol", 2013, "13:152"),
     "greenwood": _R("Greenwood 1926", "Greenwood M", "The natural duration of cancer. Reports on Public Health "
                     "and Medical Subjects No. 33", "London: His Majesty's Stationery Office", 1926),
     "kalbfleisch_prentice": _R("Kalbfleisch & Prentice 2002", "Kalbfleisch JD, Prentice RL",
@@ -369,8 +374,12 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "alive. A child alive at the last contact is censored: counted among those at risk until then, "
              "and not after. The median follow-up (in years) shows how far survival estimates can reach; "
              f"the International comparison and the Submissions & data quality page flag a median below {CAVEATS['median_followup_years']:g} years, "
-             "where 5-year survival is partly extrapolated.",
-             (), ("censored", "lost to follow-up", "median follow-up", "last contact")),
+             "where 5-year survival is partly extrapolated. That median is of every child's follow-up; the "
+             "Survival page also gives the median follow-up by the reverse Kaplan-Meier method (Kaplan-Meier "
+             "with the children alive at their last contact as the events and deaths as censored), which is "
+             "not shortened by early deaths: how long children would have been followed had none died.",
+             ("schemper_smith",), ("censored", "lost to follow-up", "median follow-up", "last contact",
+                                   "follow-up duration")),
         Term("Completeness of follow-up (Clark's C)", TOPICS[1],
              "The follow-up a registry observed divided by the follow-up it could have observed had every "
              "child been followed to the registry's closing date (or to death), over the tumours analysed "
@@ -458,6 +467,13 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "read from it.",
              ("kaplan_meier", "greenwood", "kalbfleisch_prentice"),
              ("Kaplan-Meier", "KM", "product-limit", "observed survival", "overall survival", "5-year survival")),
+        Term("Restricted mean survival time (RMST)", TOPICS[3],
+             "The average number of years lived in the first 5 (or 10) years after diagnosis: the area under "
+             "the survival curve up to that time, with a 95% confidence interval. Unlike the median it exists "
+             "when survival stays above 50%, and unlike a hazard ratio it needs no proportional hazards. The "
+             "difference between two groups (years gained or lost in the first 5 years) is shown with its CI. "
+             "Computed as R's survival computes it (rmean).",
+             ("royston_parmar", "kaplan_meier"), ("RMST", "restricted mean", "mean survival", "years lived")),
         Term("Actuarial life table", TOPICS[3],
              "Observed survival from what happened in each month (or year) of follow-up rather than on each "
              "day: in each interval, the deaths divided by the children entering it less half of those last "

@@ -17,13 +17,15 @@ WORD_COLUMNS = labels.WORDED  # the columns shown in words (one list: `labels.WO
 
 def estimate(value: float, lower: float, upper: float, percent: bool = True, digits: int = 1) -> str:
     """'93.4 (92.6–94.1)': a proportion as a percentage (or a value as is) with its 95% CI;
-    `NOT_SHOWN` when the value is missing."""
+    `NOT_SHOWN` when the value is missing. A CI with a negative limit (a difference) reads
+    '(-0.05 to 0.01)', as a dash beside a minus sign would not."""
     if value is None or pd.isna(value):
         return NOT_SHOWN
     k = 100 if percent else 1
     if lower is None or upper is None or pd.isna(lower) or pd.isna(upper):
         return f"{value * k:.{digits}f}"
-    return f"{value * k:.{digits}f} ({lower * k:.{digits}f}–{upper * k:.{digits}f})"
+    sep = " to " if lower < 0 or upper < 0 else "–"
+    return f"{value * k:.{digits}f} ({lower * k:.{digits}f}{sep}{upper * k:.{digits}f})"
 
 
 def years_label(t: float) -> str:
@@ -39,14 +41,14 @@ def conditional_label(row) -> str:
 
 
 def survival_wide(at_times: pd.DataFrame, by: list[str], value: str = "survival", lower: str = "lower",
-                  upper: str = "upper", column=None) -> pd.DataFrame:
+                  upper: str = "upper", column=None, percent: bool = True, digits: int = 1) -> pd.DataFrame:
     """Survival at fixed times with one row per group and one column per time, each cell
     'survival % (95% CI)' — the layout of survival tables in papers and in SEER*Explorer.
     Groups keep their order in `at_times`; a hidden estimate reads `NOT_SHOWN`. `column`: a
     row -> column-label function (default: the row's `time_years`; `conditional_label` for
-    conditional survival)."""
+    conditional survival). `percent`, `digits`: as `estimate` (years to two decimals, say)."""
     d = at_times.copy()
-    d["_cell"] = [estimate(v, lo, hi) for v, lo, hi in zip(d[value], d[lower], d[upper])]
+    d["_cell"] = [estimate(v, lo, hi, percent, digits) for v, lo, hi in zip(d[value], d[lower], d[upper])]
     d["_col"] = ([column(r) for _, r in d.iterrows()] if column else
                  d["time_years"].map(lambda t: f"{years_label(t)}, % (95% CI)"))
     cols = list(dict.fromkeys(d["_col"]))
@@ -75,6 +77,25 @@ def in_words(df: pd.DataFrame) -> pd.DataFrame:
     if "characteristic" in out.columns:
         out["characteristic"] = [labels.COLUMN.get(c, str(c).capitalize()) for c in out["characteristic"]]
     return out
+
+
+def rmst_label(row) -> str:
+    """The column of a restricted mean: 'To 5 years, years (95% CI)'."""
+    return f"To {years_label(row['tau_years'])}, years (95% CI)"
+
+
+def followup_cells(followup: pd.DataFrame) -> pd.DataFrame:
+    """Median follow-up as read in papers: the group and one cell 'median (95% CI)' in years to
+    one decimal; 'not reached' where fewer than half were censored (or a limit is not reached)."""
+    def years(v) -> str:
+        return "not reached" if pd.isna(v) else f"{v:.1f}"
+
+    by = [c for c in followup.columns if c not in ("median_followup_years", "lower", "upper")]
+    out = followup[by].copy()
+    out["Median follow-up, years (95% CI)"] = [
+        years(m) if pd.isna(m) else f"{years(m)} ({years(lo)}–{years(hi)})"
+        for m, lo, hi in zip(followup["median_followup_years"], followup["lower"], followup["upper"])]
+    return disclosure.stamp(out) if disclosure.is_released(followup) else out
 
 
 def median_cells(medians: pd.DataFrame) -> pd.DataFrame:

@@ -278,3 +278,14 @@ def test_help_page_states_the_disclosure_rules_with_the_threshold(monkeypatch, s
     assert "cell-key" in text and "OpenSAFELY" in text
     if min_cell:  # no rule quotes the default threshold (references may hold a 16: 2016, DOIs 10.1016/...)
         assert not re.search(r"(?:fewer than |<|&lt;|blocks of |below |under )\s*16\b", text)
+
+
+def test_survival_page_gives_restricted_mean_and_follow_up(monkeypatch, small_warehouse):
+    """Issue 15, items 4 and 5: the Survival page's 'Mean survival & follow-up' tab; with the life
+    table chosen it says why there is none."""
+    at = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="")
+    text = " ".join(str(m.value) for m in at.markdown)
+    assert "Restricted mean survival time" in text and "Difference from Male" in text
+    assert "Median follow-up" in text and "reverse Kaplan-Meier" in text
+    lt = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", measure="actuarial")
+    assert any("computed on Kaplan-Meier curves" in i.value for i in lt.info)

@@ -185,3 +185,17 @@ def test_choosing_a_tab_puts_it_in_the_link(open_page):
     wait_for_render(page)
     assert page.get_by_text("Grey: no data or suppressed").is_visible()  # the map tab's content
     assert not _exceptions(page)
+
+
+def test_survival_page_shows_restricted_mean_and_follow_up(open_page):
+    """Issue 15, items 4 and 5: the Survival page's tab with the restricted mean survival time (and
+    its difference between groups) and the reverse Kaplan-Meier median follow-up, each with its CI
+    and definition."""
+    page = open_page("survival?by=sex&tumour=")
+    page.get_by_role("tab", name="Mean survival & follow-up").click()
+    page.get_by_text("Restricted mean survival time").first.wait_for(state="visible", timeout=30_000)
+    for text in ("Difference from Male", "Median follow-up", "reverse Kaplan-Meier"):
+        assert page.get_by_text(text).first.is_visible(), text
+    panel = page.locator('[role="tabpanel"]:visible')
+    assert panel.locator('[data-testid="stDataFrame"]').count() == 3  # the means, their differences, follow-up
+    assert not _exceptions(page)

@@ -307,3 +307,29 @@ def test_safe_message_and_stop_at():
     assert curves.safe_message(SelectionError("too few cases or no deaths for a Cox model (n = 7)")) == \
         "too few cases or no deaths for a Cox model"
     assert curves.stop_at(50) == 50 and curves.stop_at(5) == disclosure.policy().threshold
+
+
+def test_restricted_mean_and_follow_up_come_from_the_rounded_curves(con):
+    """The Survival page's restricted mean survival time (issue 15, item 4) is that of the rounded
+    curve shown, hidden where fewer than T remain at risk at tau; the difference from the first
+    group adds the variances; the median follow-up is the reverse Kaplan-Meier of the rounded
+    counts (item 5). Net survival and the life table have none."""
+    pol = disclosure.policy()
+    res = curves.survival(con, Selection(), ["sex"])
+    rm, diff, fu = res["rmst"], res["rmst_difference"], res["followup"]
+    assert all(disclosure.is_released(f) for f in (rm, diff, fu))
+    km = curves.viewer_km(survival.event_table(con, Selection(), ["sex"]), pol=pol)
+    for r in rm.itertuples():
+        full = km.curves[(r.sex,)]
+        shown = full.at([r.tau_years])["n_at_risk"].iloc[0] >= pol.threshold
+        assert r.suppressed == (not shown)
+        if shown:
+            assert (r.rmst_years, r.std_err) == pytest.approx(full.rmst(r.tau_years))
+    ref = res["groups"][0][0]
+    for d in diff.itertuples():
+        a = rm[(rm["sex"] == d.sex) & (rm["tau_years"] == d.tau_years)].iloc[0]
+        b = rm[(rm["sex"] == ref) & (rm["tau_years"] == d.tau_years)].iloc[0]
+        assert d.reference == ref and d.difference_years == pytest.approx(a.rmst_years - b.rmst_years, nan_ok=True)
+    assert set(fu["sex"]) == {k[0] for k in res["groups"]}
+    assert list(fu.columns) == ["sex", "median_followup_years", "lower", "upper"]
+    assert curves.survival(con, Selection(), ["sex"], method="actuarial")["rmst"] is None

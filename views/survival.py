@@ -118,10 +118,39 @@ elif res["logrank_note"]:
     st.caption(res["logrank_note"])
 
 # the curve answers the question on the first screen; the rest, one tab each
-tab_times, tab_std, tab_cox, tab_methods = st.tabs(
-    ["Survival at 1, 3, 5, 10 years", "Age-standardised", "Hazard ratios (Cox)", "Methods"])
+tab_times, tab_mean, tab_std, tab_cox, tab_methods = st.tabs(
+    ["Survival at 1, 3, 5, 10 years", "Mean survival & follow-up", "Age-standardised", "Hazard ratios (Cox)",
+     "Methods"])
 with tab_times:
     survival_tables(res, "", foot)
+
+with tab_mean:
+    if res["rmst"] is None:
+        st.info("Restricted mean survival time and median follow-up are computed on Kaplan-Meier curves "
+                "(follow-up in days): choose the measure 'Observed (Kaplan-Meier)'.")
+    else:
+        st.markdown("**Restricted mean survival time**, years (95% CI): the average number of years lived "
+                    "in the first 5 (or 10) years after diagnosis, the area under the survival curve up to then.")
+        table(tables.survival_wide(res["rmst"], [by] if by else [], value="rmst_years", column=tables.rmst_label,
+                                   percent=False, digits=2), "restricted_mean_survival.csv", footnote=foot,
+              csv=res["rmst"])
+        diff = res["rmst_difference"]
+        if diff is not None and len(diff):
+            ref = names.get((diff["reference"].iloc[0],), str(diff["reference"].iloc[0]))
+            st.markdown(f"**Difference from {ref}**, years (95% CI): a group's restricted mean minus that of "
+                        f"{ref}; below 0, fewer years lived on average.")
+            table(tables.survival_wide(diff.drop(columns="reference"), [by], value="difference_years",
+                                       column=tables.rmst_label, percent=False, digits=2),
+                  "restricted_mean_difference.csv", footnote=foot, csv=diff)
+        st.caption(f"{tables.NOT_SHOWN}: not shown where fewer than {pol.threshold} remain at risk at that time. "
+                   "Variance as R's survival (summary of survfit, rmean); the difference's CI adds the two "
+                   "groups' variances.")
+        st.markdown("**Median follow-up**, years (95% CI): how long the children were followed. A death ends "
+                    "follow-up early, so it counts as censored here (the reverse Kaplan-Meier method).")
+        table(tables.followup_cells(res["followup"]), "median_followup.csv", footnote=foot, csv=res["followup"])
+        st.caption("Reverse Kaplan-Meier (Schemper & Smith 1996): Kaplan-Meier with those still alive at "
+                   "their last contact as the events and deaths as censored; 95% CI log-log. Short follow-up "
+                   "means the later survival estimates rest on few children.")
 
 with tab_std:
     if by == "age_group":

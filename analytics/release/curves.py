@@ -44,6 +44,8 @@ STANDARD_WEIGHTS = S.STANDARD_WEIGHTS
 TIMES = (1, 3, 5, 10)
 #: Conditional survival: (t, given alive at s), years.
 CONDITIONAL = ((5, 1), (10, 5))
+#: Restricted mean survival time: to these horizons (years).
+RMST_TAUS = (5, 10)
 #: Columns of a curve as the figure needs it: no count, only whether a (rounded) censoring falls
 #: in the month (the figure's censor ticks).
 CURVE_COLUMNS = ["time_years", "survival", "lower", "upper", "censored"]
@@ -209,6 +211,34 @@ def _km_outputs(km: S.SurvivalResult, shown: list[tuple], counts: dict, by: list
             "medians": stamp(medians), "conditional": stamp(cond)}
 
 
+def _rmst(km: S.SurvivalResult, shown: list[tuple], by: list[str], pol: Policy) -> dict:
+    """Restricted mean survival time to each of `RMST_TAUS` of the shown groups, from the rounded
+    curves, where at least T remain at risk at tau (else not shown); and, with one `by` column,
+    each group's difference from the first shown group (the reference), 95% CI from the sum of
+    the two variances (independent groups)."""
+    rows, diffs = [], []
+    for tau in RMST_TAUS:
+        values = {}
+        for key in shown:
+            full = km.curves[key]
+            ok = full.at([tau])["n_at_risk"].iloc[0] >= pol.threshold
+            m, se = full.rmst(tau) if ok else (np.nan, np.nan)
+            values[key] = (m, se)
+            rows.append(dict(zip(by, key)) | {"tau_years": float(tau), "rmst_years": m, "std_err": se,
+                                              "lower": m - S.Z95 * se, "upper": m + S.Z95 * se, "suppressed": not ok})
+        if len(by) == 1 and len(shown) >= 2:
+            m0, se0 = values[shown[0]]
+            for key in shown[1:]:
+                m1, se1 = values[key]
+                d, se = m1 - m0, np.sqrt(se1 ** 2 + se0 ** 2)
+                diffs.append({by[0]: key[0], "reference": shown[0][0], "tau_years": float(tau),
+                              "difference_years": d, "lower": d - S.Z95 * se, "upper": d + S.Z95 * se})
+    rmst = pd.DataFrame(rows, columns=by + ["tau_years", "rmst_years", "std_err", "lower", "upper", "suppressed"])
+    diff = pd.DataFrame(diffs, columns=by[:1] + ["reference", "tau_years", "difference_years", "lower", "upper"]) \
+        if len(by) == 1 else None
+    return {"rmst": stamp(rmst), "rmst_difference": stamp(diff) if diff is not None else None}
+
+
 def _logrank(events: S.EventTable, counts: dict, group: str, pol: Policy) -> tuple[dict | None, str | None]:
     """The log-rank test across the levels of `group` when every compared level's number of cases
     is released (else None and why), with the cases of an unknown level as a `Count`."""
@@ -238,7 +268,10 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     arithmetic), `empty` (no case with a survival time), `groups` (keys of the groups shown),
     `suppressed` (keys of the groups not shown), `curves` (key -> stamped frame, Kaplan-Meier
     only; {} for net survival), `at_risk`, `at_times`, `medians` (None for net survival),
-    `conditional` (None for net survival), `logrank` (None, or chisq, df, p, reason and
+    `conditional` (None for net survival), `rmst` (restricted mean survival time to 5 and 10
+    years) and `rmst_difference` (each group against the first, with one `by` column), `followup`
+    (median follow-up by reverse Kaplan-Meier), each None for the life table and net survival,
+    `logrank` (None, or chisq, df, p, reason and
     n_excluded as a Count), `logrank_note` (why there is no test, or None), `notes` (texts with
     Counts only), `min_at_risk` (where the curves stop: at least T), `footnote` (the policy
     note for figures and tables), `threshold`."""
@@ -254,12 +287,20 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     dco = count(events.n_dco, events.key_dco, pol)
     analysed = selected.minus(dco)
     out = {"selected": selected, "dco": dco, "analysed": analysed, "empty": events.n_analysed == 0,
-           "min_at_risk": m, "threshold": pol.threshold, "logrank": None, "logrank_note": None}
+           "min_at_risk": m, "threshold": pol.threshold, "logrank": None, "logrank_note": None,
+           "rmst": None, "rmst_difference": None, "followup": None}
     out["unit"] = unit
     if observed:
-        km = viewer_km(events, conf_type, pol)
+        rounded = _rounded(events, pol)
+        km = S.kaplan_meier(rounded, times=TIMES, conf_type=conf_type, min_cases=pol.threshold)  # = viewer_km
         shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
         out.update(_km_outputs(km, shown, counts, by, m, pol))
+        if unit == "day":  # the life table has neither (its curve is known at interval ends only)
+            out.update(_rmst(km, shown, by, pol))
+            follow = S.median_followup(rounded, min_cases=pol.threshold)
+            keep = [_norm(tuple(r)) in {_norm(k) for k in shown} for r in follow[by].itertuples(index=False)] \
+                if by else [bool(shown)] * len(follow)
+            out["followup"] = stamp(follow[keep].drop(columns="n").reset_index(drop=True))
         out["footnote"] = km_note(pol, unit)
         notes = [S.method_note(unit, conf_type), km_note(pol, unit)]
         if len(by) == 1 and len(shown) >= 2 and unit == "day":
