@@ -301,6 +301,8 @@ def generate_country(country: str, pop: pd.DataFrame, scale: float, seed: int,
     last = np.where(dco, dx.astype("datetime64[D]"), last)
     stage[dco] = ""
 
+    cause = _causes_of_death(np.random.default_rng([seed, sum(map(ord, country)), 15]),
+                             np.where(dco, 0.0, t_obs), dead)
     unknown_sex = (rng.random(n) < P.UNKNOWN_SEX_SHARE) & np.isin(topo, ["C569", "C629"], invert=True)
     sex[unknown_sex] = "9"
 
@@ -320,8 +322,23 @@ def generate_country(country: str, pop: pd.DataFrame, scale: float, seed: int,
         "stage": stage,
         "vital_status": np.where(dead, "2", "1"),
         "last_contact_date": pd.Series(last).dt.strftime("%Y-%m-%d"),
+        "cause_of_death": cause,
     })
     return _add_invalid_rows(df, rng)
+
+
+def _causes_of_death(rng: np.random.Generator, years: np.ndarray, dead: np.ndarray) -> np.ndarray:
+    """'1' (the cancer), '2' (another cause) or '9' (unknown) for each death, '' for the living:
+    another cause with the share `P.OTHER_CAUSE_SHARE` of the years since diagnosis, unknown with
+    `P.UNKNOWN_CAUSE_SHARE`. Its own random stream (`rng`), so the rest of the pool is the same
+    with or without causes."""
+    share = np.zeros(len(years))
+    for lo, hi, s in P.OTHER_CAUSE_SHARE:
+        share[(years >= lo) & (years < hi)] = s
+    u = rng.random(len(years))
+    cause = np.where(u < P.UNKNOWN_CAUSE_SHARE, "9",
+                     np.where(u < P.UNKNOWN_CAUSE_SHARE + (1 - P.UNKNOWN_CAUSE_SHARE) * share, "2", "1"))
+    return np.where(dead, cause, "").astype(object)
 
 
 #: Ways a synthetic row is made invalid (each must be rejected by ingest, for the reason named).

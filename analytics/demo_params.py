@@ -238,6 +238,18 @@ AGE_SURVIVAL: dict[str, tuple[str, list[tuple[int, int, float]], str]] = {
 HAZARD_SHAPE = [(0.0, 1.0, 0.45), (1.0, 3.0, 0.40), (3.0, 5.0, 0.15)]
 LATE_HAZARD = 0.004
 
+#: Cause of death of the demo's deaths (issue 15, competing risks): the share of deaths from a cause
+#: other than the cancer or its treatment, by years since diagnosis, and the share whose cause is
+#: unknown. Shaped on the Childhood Cancer Survivor Study's late mortality (Armstrong GT et al.,
+#: J Clin Oncol 2009;27:2328-38; Mertens AC et al., J Natl Cancer Inst 2008;100:1368-79): deaths in the
+#: first years are nearly all from the cancer (recurrence, progression, treatment), and causes
+#: other than the cancer (subsequent neoplasms, cardiac and pulmonary late effects, external
+#: causes) make up a share that rises with follow-up, the larger part two decades on. The values
+#: follow that pattern; they are not fitted to it (synthetic data).
+OTHER_CAUSE_SHARE = [(0.0, 5.0, 0.04), (5.0, 10.0, 0.20), (10.0, 15.0, 0.35), (15.0, 20.0, 0.50),
+                     (20.0, float("inf"), 0.60)]
+UNKNOWN_CAUSE_SHARE = 0.05
+
 #: Toronto stages (tier 2) drawn per subgroup with their shares and hazard ratios (relative, then
 #: normalised so that the subgroup's survival target still holds on average). Missing: unknown.
 STAGES: dict[str, tuple[float, list[tuple[str, float, float]]]] = {

@@ -149,7 +149,8 @@ SELECT
   CAST(vital_status_t = '2' AS TINYINT) AS event,
   coalesce(basis_t = '0', false) AS dco,
   k.iccc_main, k.iccc_sub, k.iccc_ext,
-  {RECORD_KEY_SQL.format(country='country', registry='registry_t', case_id='case_id')} AS record_key
+  {RECORD_KEY_SQL.format(country='country', registry='registry_t', case_id='case_id')} AS record_key,
+  CASE WHEN vital_status_t = '2' THEN coalesce(CAST(cause_of_death_t AS TINYINT), 9) END AS cause_of_death
 FROM (SELECT * FROM (SELECT *, {{bad}} AS bad FROM ({{parsed}}) _p) WHERE NOT bad) v
 LEFT JOIN (SELECT topo AS k_topo, morph AS k_morph, beh AS k_beh, iccc_main, iccc_sub, iccc_ext FROM _iccc) k
   ON k.k_topo = v.topo AND k.k_morph = v.morph AND k.k_beh = CAST(v.behaviour_t AS INTEGER)

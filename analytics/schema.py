@@ -52,6 +52,10 @@ BASIS = {
     "9": "unknown",
 }
 VITAL_STATUS = {"1": "alive", "2": "dead"}
+#: Cause of death of a tumour's patient (optional; issue 15): what competing-risks analysis splits
+#: deaths by. Deaths from treatment count as deaths of the cancer (as in the Childhood Cancer
+#: Survivor Study's "recurrence/progression" against "health-related" causes).
+CAUSE_OF_DEATH = {"1": "the cancer (including its treatment)", "2": "another cause", "9": "unknown"}
 
 #: Toronto childhood cancer stage guidelines, tier 2 (with the tier 1 values partners also send),
 #: union over tumour types. Gupta S et al., Lancet Oncol 2016;17:e163-72.
@@ -97,6 +101,8 @@ INPUT_COLUMNS: list[InputColumn] = [
                 "allowed values: " + ", ".join(TORONTO_STAGES)),
     InputColumn("vital_status", "yes", "coded", VITAL_STATUS),
     InputColumn("last_contact_date", "yes", "YYYY-MM-DD: date of death if dead, else date last known alive"),
+    InputColumn("cause_of_death", "no", "coded, for a death only: empty when alive; a death without "
+                "a cause is stored as 9 (unknown)", CAUSE_OF_DEATH),
 ]
 
 INPUT_NAMES = [c.name for c in INPUT_COLUMNS]
@@ -311,6 +317,9 @@ RULES: list[Rule] = [
     *_coded("vital_status", VITAL_STATUS, required=True),
     *_date("last_contact_date", required=True),
     Rule("last_contact_date", "before diagnosis_date", "last_contact_date < diagnosis_date"),
+    *_coded("cause_of_death", CAUSE_OF_DEATH, required=False),
+    Rule("cause_of_death", "given for a patient alive at last contact (vital_status 1): a cause of death "
+         "is for deaths only", "cause_of_death_t IS NOT NULL AND vital_status_t = '1'"),
     Rule("sex/topography", "male genital site (C60-C63) coded female",
          f"sex_t = '2' AND topo BETWEEN {MALE_ONLY_SITES[0]} AND {MALE_ONLY_SITES[1]}"),
     Rule("sex/topography", "female genital site (C51-C58) coded male",
@@ -452,6 +461,9 @@ CASE_COLUMNS: list[StoredColumn] = [
     StoredColumn("record_key", "UINTEGER",
                  "derived: 32-bit key for disclosure control (cell-key perturbation), from the "
                  "warehouse's secret and country, registry and case_id; never shown"),
+    StoredColumn("cause_of_death", "TINYINT",
+                 "1 the cancer (including its treatment), 2 another cause, 9 unknown; NULL when alive. "
+                 "A death sent without a cause, or before the column existed, is 9"),
 ]
 
 CASE_NAMES = [c.name for c in CASE_COLUMNS]

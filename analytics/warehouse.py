@@ -165,7 +165,8 @@ def upgrade(path: Path, who: str | None = None) -> None:
     try:
         with snapshots.writing(path) as con:
             audit.record(con, who=who or audit.command_line_user(), action="upgrade",
-                         what="warehouse brought up to date (record keys, audit log)")
+                         what="warehouse brought up to date (record keys, audit log, aggregate tables, "
+                              "cause of death)")
     except duckdb.Error as e:
         raise RuntimeError(f"warehouse {path} predates disclosure control and could not be "
                            f"upgraded ({e}); run `python -m analytics init --db {path}` once") from e
@@ -173,10 +174,11 @@ def upgrade(path: Path, who: str | None = None) -> None:
 
 def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse `con` reads has everything a reader needs: disclosure control's
-    record keys, and the audit log (a warehouse made before either is upgraded once: `upgrade`)."""
+    record keys, the audit log, the aggregate tables and the cause of death (a warehouse made
+    before any of them is upgraded once: `upgrade`)."""
     return _has_record_keys(con) and con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
-        "('audit_log', 'agg_case_counts', 'agg_survival_events')").fetchone()[0] == 3
+        "('audit_log', 'agg_case_counts', 'agg_survival_events')").fetchone()[0] == 3 and _has_cause_of_death(con)
 
 
 #: SQL of a tumour's record key (`cases.record_key`): the first 32 bits of SHA-256 over the
@@ -219,6 +221,19 @@ def _add_record_keys(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"UPDATE cases SET record_key = {key}", {"ck": cellkey_secret(con)})
 
 
+def _has_cause_of_death(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("""SELECT 1 FROM information_schema.columns
+                               WHERE table_name = 'cases' AND column_name = 'cause_of_death'""").fetchall())
+
+
+def _add_cause_of_death(con: duckdb.DuckDBPyConnection) -> None:
+    """The cause-of-death column (issue 15) of a warehouse made before it: added in place, its
+    deaths' cause unknown (9), as a death sent without one is."""
+    if not _has_cause_of_death(con):
+        con.execute("ALTER TABLE cases ADD COLUMN cause_of_death TINYINT")
+        con.execute("UPDATE cases SET cause_of_death = 9 WHERE event = 1")
+
+
 def load_reference(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Load the reference data shipped with the code: WPP 2022 denominators (`population`),
     the standard populations and the HMD USA life tables (see analytics/reference/README.md).
@@ -237,6 +252,7 @@ def initialise(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     _add_record_keys(con)
+    _add_cause_of_death(con)
     if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'iccc_rules'"
                        ).fetchall():
         iccc.install_rules(con, temp=False)

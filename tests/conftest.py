@@ -32,7 +32,7 @@ def valid_row(**overrides) -> dict[str, str]:
         "case_id": "C1", "patient_id": "", "country": "FRA", "registry": "R01", "sex": "1",
         "birth_date": "2010-05-01", "age_years": "", "diagnosis_date": "2015-06-01",
         "topography": "C42.1", "morphology": "9811", "behaviour": "3", "basis": "7", "stage": "",
-        "vital_status": "1", "last_contact_date": "2020-01-01",
+        "vital_status": "1", "last_contact_date": "2020-01-01", "cause_of_death": "",
     }
     row.update({k: str(v) for k, v in overrides.items()})
     return row

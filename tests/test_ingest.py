@@ -74,6 +74,9 @@ BAD_ROWS = [
     ({"last_contact_date": "2020-01-32"}, "last_contact_date: not a valid date in YYYY-MM-DD form"),
     ({"last_contact_date": TOMORROW}, "last_contact_date: in the future"),
     ({"last_contact_date": "2015-05-31"}, "last_contact_date: before diagnosis_date"),
+    ({"vital_status": "2", "cause_of_death": "3"}, "cause_of_death: must be one of 1, 2, 9"),
+    ({"cause_of_death": "1"}, "cause_of_death: given for a patient alive at last contact (vital_status 1): a "
+                              "cause of death is for deaths only"),
     ({"sex": "2", "topography": "C62.9", "morphology": "9064"},
      "sex/topography: male genital site (C60-C63) coded female"),
     ({"sex": "1", "topography": "C56.9", "morphology": "9064"},
