@@ -74,11 +74,14 @@ class CauseTable:
             yield key, t[m].sort_values("days")
 
 
-def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=()) -> CauseTable:
+def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=(),
+                keys: bool = False) -> CauseTable:
     """One aggregate query over `cases`: per group and follow-up day, deaths of each cause and
     censorings (DCO counted, then left out). Aggregate partners' tables carry no cause: their
-    tumours are left out, and the notes say whose (`pooled.left_out`)."""
+    tumours are left out, and the notes say whose (`pooled.left_out`). With `keys`, each row
+    also holds the record-key sum of its tumours (`key`, mod 2**32), for the release layer."""
     from analytics import pooled
+    from analytics.disclosure import KEY_MODULUS
 
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
@@ -89,6 +92,7 @@ def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     t = con.execute(f"""
         SELECT {cols}followup_days AS days, {counts},
                CAST(count(*) FILTER (WHERE event = 0) AS BIGINT) AS n_censor, dco
+               {f", CAST(sum(record_key) % {KEY_MODULUS} AS BIGINT) AS key" if keys else ""}
         FROM cases WHERE {where} GROUP BY ALL""", params).df()
     n = t[[*_COUNTS, "n_censor"]].sum(axis=1)
     n_sel, n_dco = int(n.sum()), int(n[t["dco"]].sum())
@@ -141,6 +145,7 @@ class CumulativeIncidence:
 
     def __init__(self):
         self.curves: dict[str, pd.DataFrame] = {}
+        self.risk = pd.DataFrame(columns=["time_years", "n_at_risk"])
         self.last_years = np.nan
         self.n = 0
 
@@ -151,11 +156,20 @@ class CumulativeIncidence:
         n = (d_all + c)[::-1].cumsum()[::-1]
         self.n = int(n[0]) if len(n) else 0
         self.last_years = days[-1] / DAYS_PER_YEAR if len(days) else np.nan
+        self.risk = pd.DataFrame({"time_years": days / DAYS_PER_YEAR, "n_at_risk": n})
         for name, d_k in deaths.items():
             f, var = _cinc(n, d_k, d_all)
             at = np.asarray(d_k) > 0
-            self.curves[name] = pd.DataFrame({"time_years": days[at] / DAYS_PER_YEAR, "cif": f[at], "variance": var[at]})
+            self.curves[name] = pd.DataFrame({"time_years": days[at] / DAYS_PER_YEAR, "cif": f[at], "variance": var[at],
+                                              "n_at_risk": n[at]})
         return self
+
+    def at_risk(self, times) -> np.ndarray:
+        """The number with follow-up of at least t, at each of `times` (years)."""
+        x = np.atleast_1d(np.asarray(times, dtype=float))
+        t, n = self.risk["time_years"].to_numpy(), self.risk["n_at_risk"].to_numpy()
+        k = np.searchsorted(t, x - 1e-12, side="left")
+        return np.where(k < len(t), n[np.minimum(k, len(t) - 1)] if len(t) else 0, 0).astype(int)
 
     def at(self, times) -> pd.DataFrame:
         """cause, time_years, cif, std_err, lower, upper at each of `times` (years), as
@@ -186,6 +200,42 @@ def _loglog_ci(est: np.ndarray, se: np.ndarray, z: float = Z95) -> tuple[np.ndar
         lower = np.where(ok, est ** np.exp(-half), np.nan)  # a power above 1 lowers F
         upper = np.where(ok, est ** np.exp(half), np.nan)
     return lower, upper
+
+
+def rounded_causes(table: CauseTable, base: int, bin_days: float) -> CauseTable:
+    """The cause table a viewer's cumulative incidence is computed from, as
+    `survival.rounded_events` makes the Kaplan-Meier one: per group, follow-up binned (bin
+    j = ceil(days / bin_days), counts at the bin's end), the cumulative deaths of each cause,
+    the cumulative censorings and the group size each rounded with `survival.roundmid`; a bin's
+    risk set is N' minus the rounded counts before it (never below 0) and what leaves it goes to
+    its deaths, cause by cause in the order of `CAUSES` (each clipped to what is left), and the
+    rest to its censorings. No count below the base reaches a viewer; with base 1 and one-day
+    bins the table is the exact one."""
+    from analytics.survival import roundmid
+
+    parts = []
+    for key, g in table.groups():
+        bins, inv = np.unique(np.ceil(g["days"].to_numpy(dtype=float) / bin_days).astype(np.int64),
+                              return_inverse=True)
+        cum = {c: np.cumsum(np.bincount(inv, weights=g[c].to_numpy(dtype=float), minlength=len(bins)))
+               for c in [*_COUNTS, "n_censor"]}
+        rounded = {c: roundmid(np.round(v).astype(np.int64), base) for c, v in cum.items()}
+        n1 = roundmid(int(round(sum(v[-1] for v in cum.values()))), base)
+        gone = np.concatenate([[0], sum(rounded.values())[:-1]])
+        risk = np.maximum(n1 - gone, 0)
+        left = risk - np.append(risk[1:], 0)  # what leaves each bin
+        out = {}
+        for c in _COUNTS:
+            d = np.minimum(np.diff(rounded[c], prepend=0), left)
+            out[c] = d
+            left = left - d
+        out["n_censor"] = left
+        frame = pd.DataFrame({"days": bins * bin_days, **out})
+        frame = frame[(frame[[*_COUNTS, "n_censor"]] > 0).any(axis=1)]
+        parts.append(frame.assign(**{b: v for b, v in zip(table.by, key)}))
+    cols = table.by + ["days", *_COUNTS, "n_censor"]
+    t = pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+    return CauseTable(t, table.by, table.n_selected, table.n_dco, table.notes)
 
 
 def _deaths(g: pd.DataFrame) -> dict[str, np.ndarray]:

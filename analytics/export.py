@@ -54,7 +54,7 @@ def slide_parts(fig: go.Figure) -> tuple[str, go.Figure, str]:
     footnote as text and the figure as a picture between them."""
     from analytics.figures import FOOTNOTE
 
-    title = _plain(fig.layout.title.text)
+    title = _plain(fig.layout.title.text).replace("\n", " ")  # wrapped for the figure; the slide wraps its own
     notes = [a for a in fig.layout.annotations if a.name == FOOTNOTE]
     footnote = "\n".join(_plain(a.text) for a in notes)
     bare = go.Figure(fig)

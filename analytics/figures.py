@@ -55,6 +55,10 @@ def _words(column: str, values, short: bool = False) -> list[str]:
 FOOTNOTE = "footnote"
 
 
+#: Characters of a figure title per line: about what the plot area beside a legend holds at 1280 px.
+TITLE_CHARS = 62
+
+
 def _layout(fig: go.Figure, title: str, footnote: str | None, height: int = 460, left_chars: int = 0) -> go.Figure:
     """Title, font, margins and the footnote annotation; title and footnote are shown as text
     (escaped), the footnote's line breaks become <br>. The footnote starts where the plot area
@@ -65,9 +69,13 @@ def _layout(fig: go.Figure, title: str, footnote: str | None, height: int = 460,
     width = max(60, 115 - int(1.4 * left_chars))
     footnote = _wrap(footnote.replace("`", ""), width) if footnote else footnote  # markdown code marks out
     lines = footnote.count("\n") + 1 if footnote else 0
-    # the title starts where the plot area starts (xref paper), not at the canvas edge
-    fig.update_layout(title=dict(text=plotly_text(title), x=0, xref="paper", xanchor="left"), font=FONT,
-                      height=height, template="plotly_white", margin=dict(l=20, r=20, t=70, b=70 + 14 * lines))
+    # the title starts where the plot area starts (xref paper), not at the canvas edge, and wraps
+    # within it (Plotly does not wrap: a tumour group's long name ran past the legend at 1280 px)
+    title_lines = _wrap(title, TITLE_CHARS).split("\n") if title else [""]
+    fig.update_layout(title=dict(text="<br>".join(plotly_text(t) for t in title_lines), x=0, xref="paper",
+                                 xanchor="left"), font=FONT, height=height + 24 * (len(title_lines) - 1),
+                      template="plotly_white",
+                      margin=dict(l=20, r=20, t=70 + 24 * (len(title_lines) - 1), b=70 + 14 * lines))
     if footnote:
         # below the x-axis title, whatever the figure's height; named, so that a slide can take
         # it out of the picture and set it as text (`export.slide_bytes`)
@@ -207,7 +215,8 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
                   footnote: str | None = None, ci_bands: bool = True, censor_ticks: bool = False,
                   labels: dict | None = None, max_years: float | None = None,
                   suppressed_label: str | None = None, legend_title: str | None = None,
-                  highlight=None, short_labels: dict | None = None) -> go.Figure:
+                  highlight=None, short_labels: dict | None = None, start: float = 1.0,
+                  y_max: float = 1.02) -> go.Figure:
     """Survival curves (step functions, time in years) with shaded 95% CI bands and, in its own
     panel under the time axis, the number at risk per group at each tick, one aligned row per
     group. `curves`: key -> frame with time_years, survival, lower, upper, and n_censored or (a
@@ -219,8 +228,9 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
     Curves keep the order of `curves` (colours follow it); the legend, titled `legend_title`,
     lists them as the curves end, highest first. `labels`/`short_labels`: key -> name in the
     legend / in the at-risk rows. `highlight`: a key drawn in colour over the others in grey
-    (for many groups). Stamped as released when `at_risk` and every curve are
-    (`analytics.disclosure`)."""
+    (for many groups). `start`: the curves' value at time 0 (1 for survival, 0 for a cumulative
+    incidence drawn in the `survival` column), `y_max` the top of the axis. Stamped as released
+    when `at_risk` and every curve are (`analytics.disclosure`)."""
     from plotly.subplots import make_subplots
 
     below = plotly_text(suppressed_label or disclosure.policy().below)
@@ -234,7 +244,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
     curve_px = 400
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=70 / (curve_px + at_risk_px + 70),
                         row_heights=[curve_px, at_risk_px])
-    ends = [float(curves[k]["survival"].iloc[-1]) if len(curves[k]) else 1.0 for k in keys]
+    ends = [float(curves[k]["survival"].iloc[-1]) if len(curves[k]) else start for k in keys]
     rank = {k: r for r, k in enumerate(sorted(range(len(keys)), key=lambda i: -ends[i]))}
     order = [i for i in range(len(keys)) if keys[i] != highlight] + [i for i in range(len(keys)) if keys[i] == highlight]
     for i in order:  # the highlighted curve drawn last, on top
@@ -246,10 +256,10 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
             colour, dash = MUTED, "solid"
         steps = simplify_steps(tab)
         t = np.concatenate([[0.0], steps["time_years"].to_numpy()])
-        s = np.concatenate([[1.0], steps["survival"].to_numpy()])
+        s = np.concatenate([[start], steps["survival"].to_numpy()])
         if ci_bands and not muted:
-            lo = np.concatenate([[1.0], steps["lower"].to_numpy()])
-            hi = np.concatenate([[1.0], steps["upper"].to_numpy()])
+            lo = np.concatenate([[start], steps["lower"].to_numpy()])
+            hi = np.concatenate([[start], steps["upper"].to_numpy()])
             ok = ~(np.isnan(lo) | np.isnan(hi))
             fig.add_trace(go.Scatter(x=np.concatenate([t[ok], t[ok][::-1]]),
                                      y=np.concatenate([hi[ok], lo[ok][::-1]]), fill="toself", mode="lines",
@@ -274,7 +284,7 @@ def survival_plot(curves: dict, at_risk: pd.DataFrame, by: list[str], title: str
                                  textfont=dict(color="#333" if muted else colour, size=11), showlegend=False,
                                  hoverinfo="skip", cliponaxis=False),
                       row=2, col=1)
-    fig.update_yaxes(title=plotly_text(y_title), range=[0, 1.02], tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title=plotly_text(y_title), range=[0, y_max], tickformat=".0%", row=1, col=1)
     fig.update_yaxes(showgrid=False, zeroline=False, range=[0.4, n_groups + 0.6], title="",
                      tickvals=[n_groups - i for i in range(len(keys))],
                      ticktext=[plotly_text(short_label(n)) for n in shorts], tickfont=dict(size=11), row=2, col=1)

@@ -116,6 +116,11 @@ REFERENCES: dict[str, Reference] = {
                         "method in analyzing survival", "J Chronic Dis", 1958, "8(6):699-712"),
     "schemper_smith": _R("Schemper & Smith 1996", "Schemper M, Smith TL", "A note on quantifying follow-up in "
                          "studies of failure time", "Control Clin Trials", 1996, "17(4):343-6"),
+    "gray1988": _R("Gray 1988", "Gray RJ", "A class of K-sample tests for comparing the cumulative incidence of a "
+                   "competing risk", "Ann Stat", 1988, "16(3):1141-54"),
+    "aalen_johansen": _R("Aalen & Johansen 1978", "Aalen OO, Johansen S", "An empirical transition matrix for "
+                         "non-homogeneous Markov chains based on censored observations", "Scand J Stat", 1978,
+                         "5(3):141-50"),
     "royston_parmar": _R("Royston & Parmar 2013", "Royston P, Parmar MKB", "Restricted mean survival time: an "
                          "alternative to the hazard ratio for the design and analysis of randomized trials with "
                          "a time-to-event outcome", "BMC Med Res Methodol", 2013, "13:152"),
@@ -467,6 +472,16 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "read from it.",
              ("kaplan_meier", "greenwood", "kalbfleisch_prentice"),
              ("Kaplan-Meier", "KM", "product-limit", "observed survival", "overall survival", "5-year survival")),
+        Term("Cumulative incidence by cause (competing risks)", TOPICS[3],
+             "The probability, in percent, of having died of a given cause (the cancer or its treatment, "
+             "another cause such as a late effect or a second cancer, or an unknown cause) by a time after "
+             "diagnosis, when the other causes compete: a child who died of something else can no longer die "
+             "of the cancer. Estimated by the Aalen-Johansen method, with 95% confidence intervals; the causes "
+             "add up to 1 minus overall survival. One minus Kaplan-Meier on cancer deaths alone would "
+             "overstate the risk. Gray's test compares a cause's cumulative incidence between groups. Computed "
+             "as R's cmprsk computes it; needs the cause of death, which aggregate tables do not carry.",
+             ("aalen_johansen", "gray1988"), ("competing risks", "CIF", "cause of death", "Gray's test",
+                                             "Aalen-Johansen", "death by cause")),
         Term("Restricted mean survival time (RMST)", TOPICS[3],
              "The average number of years lived in the first 5 (or 10) years after diagnosis: the area under "
              "the survival curve up to that time, with a 95% confidence interval. Unlike the median it exists "

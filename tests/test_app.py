@@ -289,3 +289,12 @@ def test_survival_page_gives_restricted_mean_and_follow_up(monkeypatch, small_wa
     assert "Median follow-up" in text and "reverse Kaplan-Meier" in text
     lt = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", measure="actuarial")
     assert any("computed on Kaplan-Meier curves" in i.value for i in lt.info)
+
+
+def test_survival_page_shows_death_by_cause(monkeypatch, small_warehouse):
+    """Issue 15, item 2: the 'Death by cause' tab: the cause chosen (in the link), its curves, the
+    table of the three causes and their definitions."""
+    at = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", cause="other")
+    assert at.radio(key=next(r.key for r in at.radio if "cause" in str(r.key))).value == "other"
+    text = " ".join(str(m.value) for m in at.markdown) + " ".join(str(c.value) for c in at.caption)
+    assert "Cumulative incidence by cause" in text and "other causes of death compete" in text

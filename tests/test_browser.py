@@ -199,3 +199,14 @@ def test_survival_page_shows_restricted_mean_and_follow_up(open_page):
     panel = page.locator('[role="tabpanel"]:visible')
     assert panel.locator('[data-testid="stDataFrame"]').count() == 3  # the means, their differences, follow-up
     assert not _exceptions(page)
+
+
+def test_survival_page_shows_death_by_cause(open_page):
+    """Issue 15, item 2: the 'Death by cause' tab draws the cumulative incidence of the cause
+    chosen, with its table, in the browser."""
+    page = open_page("survival?by=sex&tumour=")
+    page.get_by_role("tab", name="Death by cause").click()
+    page.get_by_text("Cumulative incidence by cause").first.wait_for(state="visible", timeout=30_000)
+    panel = page.locator('[role="tabpanel"]:visible')
+    assert panel.locator(".js-plotly-plot").count() == 1 and panel.locator('[data-testid="stDataFrame"]').count() == 1
+    assert not _exceptions(page)

@@ -333,3 +333,30 @@ def test_restricted_mean_and_follow_up_come_from_the_rounded_curves(con):
     assert set(fu["sex"]) == {k[0] for k in res["groups"]}
     assert list(fu.columns) == ["sex", "median_followup_years", "lower", "upper"]
     assert curves.survival(con, Selection(), ["sex"], method="actuarial")["rmst"] is None
+
+
+def test_death_by_cause_is_released_from_rounded_counts(con):
+    """Issue 15, item 2 on the page: cumulative incidence by cause from the cause table rounded
+    as the Kaplan-Meier one (no count below T), groups with a released number of cases, hidden
+    where fewer than T remain at risk; with base 1 and one-day bins the rounded table is the exact
+    one; Gray's test on the exact table."""
+    from analytics import competing
+
+    t = disclosure.policy().threshold
+    res = curves.cumulative_incidence(con, Selection(), ["sex"])
+    assert res["groups"] and disclosure.is_released(res["at_times"]) and disclosure.is_released(res["at_risk"])
+    assert set(res["curves"]) == {"cancer", "other", "unknown"}
+    for by_cause in res["curves"].values():
+        for frame in by_cause.values():
+            assert disclosure.is_released(frame) and frame["survival"].between(0, 1).all()
+    assert not small_counts(res["at_risk"], t)
+    at = res["at_times"]
+    assert (at["suppressed"] == at["cif"].isna()).all()
+    exact = competing.cause_table(con, Selection(), ["sex"])
+    same = competing.rounded_causes(exact, 1, 1)
+    cols = ["sex", "days", "n_cancer", "n_other", "n_unknown", "n_censor"]
+    a = exact.table[cols].sort_values(["sex", "days"]).reset_index(drop=True)
+    b = same.table[cols].sort_values(["sex", "days"]).reset_index(drop=True)
+    assert (a.astype(float).to_numpy() == b.astype(float).to_numpy()).all()
+    if res["test"] is not None:
+        assert list(res["test"]["cause"]) == ["cancer", "other", "unknown"]

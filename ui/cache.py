@@ -115,6 +115,22 @@ def cached_survival(snap: Snapshot, filters: tuple, years: tuple | None, by: tup
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _cached_cumulative_incidence(_snap, version: str, filters: tuple, years: tuple | None, by: tuple,
+                                 min_at_risk: int, threshold: int) -> dict:
+    from analytics.release import curves
+
+    return curves.cumulative_incidence(_snap.cursor(), _selection(filters, years), list(by), min_at_risk=min_at_risk)
+
+
+def cached_cumulative_incidence(snap: Snapshot, filters: tuple, years: tuple | None, by: tuple,
+                                min_at_risk: int = 10) -> dict:
+    """Death by cause with competing risks, released (`analytics.release.curves.cumulative_incidence`),
+    cached per selection and threshold."""
+    return _cached_cumulative_incidence(snap, snap.version, filters, years, by, min_at_risk,
+                                        disclosure.policy().threshold)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
 def _cached_age_standardised(_snap, version: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
                              conf_type: str, threshold: int, unit: str) -> pd.DataFrame:
     from analytics.release import curves

@@ -6,8 +6,9 @@ from analytics import figures, labels, tables
 from analytics.disclosure import policy
 from analytics.filters import SelectionError
 from analytics.safe_text import markdown_text
-from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_ph_test, cached_survival, chart,
-                checked_filters, snapshot, logrank_line, survival_tables, table, tumour_filter, year_range_widget)
+from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_cumulative_incidence,
+                cached_ph_test, cached_survival, chart, checked_filters, snapshot, logrank_line, p_text, survival_tables,
+                table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
@@ -16,6 +17,8 @@ CI = {"log-log": "log-log (default)", "log": "log", "plain": "plain"}
 MEASURES = {"km": "Observed (Kaplan-Meier)", "actuarial": "Observed (actuarial life table)",
             "pohar-perme": "Net survival (Pohar-Perme)", "ederer2": "Relative survival (Ederer II)"}
 OBSERVED = ("km", "actuarial")
+#: Causes of death (analytics.competing.CAUSES), as the page names them.
+CAUSE_WORDS = {"cancer": "the cancer (or its treatment)", "other": "another cause", "unknown": "an unknown cause"}
 
 page = AnalysisPage("Survival", "survival")
 info, state, tumours = page.info, page.state, page.tumours
@@ -43,6 +46,7 @@ COX_OPTIONS = [c for c in STRATA if c]
 k_weights = state.choice("std_weights", ["cohort", "equal"], "cohort")
 k_cox = state.multi("cox", COX_OPTIONS, list(dict.fromkeys(c for c in [state.get("by"), "sex", "age_group"] if c)))
 k_highlight = state.text("highlight", "", max_len=20)  # a group (its code) drawn in colour over the others
+k_cause = state.choice("cause", list(CAUSE_WORDS), "cancer")
 state.write_back(ranges=("years",))
 state.show_notices()
 with st.sidebar:
@@ -118,9 +122,9 @@ elif res["logrank_note"]:
     st.caption(res["logrank_note"])
 
 # the curve answers the question on the first screen; the rest, one tab each
-tab_times, tab_mean, tab_std, tab_cox, tab_methods = st.tabs(
-    ["Survival at 1, 3, 5, 10 years", "Mean survival & follow-up", "Age-standardised", "Hazard ratios (Cox)",
-     "Methods"])
+tab_times, tab_mean, tab_cause, tab_std, tab_cox, tab_methods = st.tabs(
+    ["Survival at 1, 3, 5, 10 years", "Mean survival & follow-up", "Death by cause", "Age-standardised",
+     "Hazard ratios (Cox)", "Methods"])
 with tab_times:
     survival_tables(res, "", foot)
 
@@ -151,6 +155,53 @@ with tab_mean:
         st.caption("Reverse Kaplan-Meier (Schemper & Smith 1996): Kaplan-Meier with those still alive at "
                    "their last contact as the events and deaths as censored; 95% CI log-log. Short follow-up "
                    "means the later survival estimates rest on few children.")
+
+with tab_cause:
+    cif = cached_cumulative_incidence(snapshot(), fkey, years, (by,) if by else (), state.get("min_at_risk"))
+    st.radio("Cause of death", list(CAUSE_WORDS), key=k_cause, horizontal=True,
+             format_func=lambda c: c.capitalize() if c != "cancer" else "The cancer")
+    cause = state.get("cause")
+    if not cif["groups"]:
+        st.info("No group in this selection has enough cases with a survival time to show death by cause.")
+    else:
+        c_groups = sorted(cif["groups"], key=lambda k: labels.sort_key(by)(k[0]) if k else 0)
+        c_names = {k: labels.level(by, k[0]) if k else "All" for k in c_groups}
+        c_short = {k: labels.level(by, k[0], short=by in ("iccc_main", "iccc_sub", "stage")) if k else "All"
+                   for k in c_groups}
+        tops = [float(f["upper"].max()) for f in (cif["curves"][cause][k] for k in c_groups) if f["upper"].notna().any()]
+        c_foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {cif['analysed']} analysed; cumulative "
+                               f"incidence by cause (Aalen-Johansen), 95% CI log(-log); curves stop when fewer than "
+                               f"{cif['min_at_risk']} remain at risk.\n{cif['footnote']}")
+        chart(figures.survival_plot({k: cif["curves"][cause][k] for k in c_groups}, cif["at_risk"],
+                                    [by] if by else [], f"Cumulative incidence of death from {CAUSE_WORDS[cause].removeprefix('an ')}: {what}",
+                                    "Cumulative incidence", footnote=c_foot, ci_bands=state.get("bands") == "on",
+                                    labels=c_names, short_labels=c_short, suppressed_label=pol.below,
+                                    legend_title=labels.COLUMN.get(by), start=0.0,
+                                    y_max=min(1.02, max(0.05, 1.15 * max(tops, default=0.0)))), "survival-cause")
+        st.markdown("**Cumulative incidence by cause** at 1, 3, 5 and 10 years, % (95% CI): the chance of having "
+                    "died of each cause by then, the other causes competing.")
+        at = cif["at_times"].assign(cause=lambda d: d["cause"].map(lambda c: c.capitalize() if c != "cancer"
+                                                                   else "The cancer"))
+        table(tables.survival_wide(at, ([by] if by else []) + ["cause"], value="cif"), "cumulative_incidence.csv",
+              footnote=c_foot, csv=cif["at_times"])
+        if cif["test"] is not None:
+            tests = "; ".join(f"{CAUSE_WORDS[row.cause]}: χ² = {row.statistic:.2f}, df = {row.df}, "
+                              f"p {'' if p_text(row.p).startswith('<') else '= '}{p_text(row.p)}"
+                              for row in cif["test"].itertuples() if row.statistic == row.statistic)
+            if tests:
+                st.markdown(f"**Gray's test** across {STRATA[by].lower()}: {tests}.")
+        elif cif["test_note"]:
+            st.caption(cif["test_note"])
+        st.caption("The probability of having died of a cause by a time, when other causes of death compete "
+                   "(Aalen-Johansen; R's cmprsk): unlike 1 - Kaplan-Meier on one cause, it does not count children "
+                   "who died of something else as still at risk, so the causes add up to 1 - overall survival. "
+                   "Late effects and second cancers are 'another cause'; a death whose cause the registry did "
+                   "not send is 'unknown'. Each step of a curve stands for a block of deaths (rounded for "
+                   "confidentiality), so a rare cause moves in coarse steps, least certain where few remain at risk. "
+                   f"{tables.NOT_SHOWN}: fewer than {pol.threshold} remain at risk. Exact figures: "
+                   "`python -m analytics cif`.")
+        for note in cif["notes"][2:]:
+            st.caption(markdown_text(note))
 
 with tab_std:
     if by == "age_group":

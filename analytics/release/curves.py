@@ -160,7 +160,11 @@ def _cut(km: S.KaplanMeier, m: int) -> S.KaplanMeier:
 
 def _ticks(kms) -> list[int]:
     """Axis ticks (years) of the at-risk row, as before: every year up to 10, then every 2."""
-    max_t = max((float(k.arrays["t"][-1]) for k in kms if len(k.arrays["t"])), default=10.0)
+    return _tick_years(max((float(k.arrays["t"][-1]) for k in kms if len(k.arrays["t"])), default=10.0))
+
+
+def _tick_years(max_t: float) -> list[int]:
+    """Ticks from 0 to the last follow-up (at most 20 years): every year up to 10, then every 2."""
     top = int(min(max_t, 20))
     step = 1 if top <= 10 else 2 if top <= 20 else 5
     return list(range(0, top + 1, step))
@@ -324,6 +328,76 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
                      f"or fewer once changed or rounded for this site).")
     out["notes"] = notes + pooled.released_notes(events.notes, lambda n, k: count(n, k, pol))  # partners left out
     return out
+
+
+def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk: int = 10,
+                         pol: Policy | None = None) -> dict:
+    """What the Survival page shows of death by cause (competing risks; `analytics.competing`),
+    released: from the cause table rounded as the Kaplan-Meier one is (`competing.rounded_causes`:
+    counts by month in blocks of the policy's base), for groups whose number of cases is
+    released. Keys: `groups` (shown), `suppressed`, `curves` (cause name -> group key -> frame
+    time_years, survival (the cumulative incidence, as the figure reads it), lower, upper,
+    censored; stopped where fewer than max(T, `min_at_risk`) remain at risk), `at_risk` (the
+    numbers at risk under the figure), `at_times` (by, cause, time_years, cif, lower, upper,
+    suppressed: at 1, 3, 5, 10 years, hidden where fewer than T remain at risk), `test` (Gray's
+    test per cause on the exact table, when every group with a known level is released, else
+    None) and `test_note`, `analysed` (a Count), `notes` (texts with released counts only),
+    `footnote`, `min_at_risk`."""
+    from analytics import competing
+
+    pol = pol or policy()
+    sel = sel or Selection()
+    by = list(by)
+    m = stop_at(min_at_risk, pol)
+    exact = competing.cause_table(con, sel, by, keys=True)
+    t = exact.table
+    groups = {}
+    for key, g in exact.groups():
+        n = int(g[[*competing._COUNTS, "n_censor"]].to_numpy().sum())
+        groups[_norm(key)] = (key, n, int(g["key"].sum()) % disclosure.KEY_MODULUS)
+    shown = [key for key, n, k in groups.values() if count(n, k, pol).released]
+    rounded = competing.rounded_causes(exact, pol.km_base, pol.bin_days)
+    fits = competing.fits(rounded, min_cases=pol.threshold)
+    shown = [k for k in shown if k in fits]
+    curves = {name: {} for name in competing.CAUSES.values()}
+    at_rows, risk_rows = [], []
+    ticks = _tick_years(max(fits[k].last_years for k in shown)) if shown else []
+    for key in shown:
+        fit = fits[key]
+        for name, c in fit.curves.items():
+            c = c[c["n_at_risk"] >= m]
+            lo, hi = competing._loglog_ci(c["cif"].to_numpy(), np.sqrt(c["variance"].to_numpy()))
+            curves[name][key] = stamp(pd.DataFrame({"time_years": c["time_years"].to_numpy(), "survival": c["cif"].to_numpy(),
+                                                    "lower": lo, "upper": hi, "censored": False}))
+        a = fit.at(TIMES)
+        risk = np.tile(fit.at_risk(TIMES), len(competing.CAUSES))
+        hide = risk < pol.threshold
+        a.loc[hide, ["cif", "std_err", "lower", "upper"]] = np.nan
+        at_rows.append(a.assign(suppressed=hide, **dict(zip(by, key))))
+        n_risk = fit.at_risk(ticks)
+        risk_rows += [dict(zip(by, key)) | {"time_years": float(x), "n_at_risk": int(n) if n >= pol.threshold or n == 0
+                                            else None} for x, n in zip(ticks, n_risk)]
+    at_cols = by + ["cause", "time_years", "cif", "std_err", "lower", "upper", "suppressed"]
+    at_times = pd.concat(at_rows, ignore_index=True)[at_cols] if at_rows else pd.DataFrame(columns=at_cols)
+    at_risk = pd.DataFrame(risk_rows, columns=by + ["time_years", "n_at_risk"])
+    at_risk["n_at_risk"] = at_risk["n_at_risk"].astype("Int64")
+    test, test_note = None, None
+    known = [g for nk, g in groups.items() if nk and nk[0] is not None]
+    if len(by) == 1 and len(known) >= 2:
+        if all(count(n, k, pol).released for _, n, k in known):
+            test = stamp(competing.gray_test(exact, by[0]))
+        else:
+            test_note = f"Gray's test not shown: a group has {pol.fewer} cases."
+    analysed = count(exact.n_analysed, int(t["key"].sum()) if len(t) else 0, pol)
+    foot = km_note(pol).replace("before the Kaplan-Meier estimator", "before the cumulative incidence")
+    notes = [competing.method_notes(exact)[0], foot,
+             f"{analysed} analysed (records with a survival time)."]
+    notes += pooled.released_notes([n for n in exact.notes if isinstance(n, pooled.TablesLeftOut)],
+                                   lambda n, k: count(n, k, pol))
+    return {"groups": shown, "suppressed": [g[0] for nk, g in groups.items() if g[0] not in shown],
+            "curves": curves, "at_risk": stamp(at_risk), "at_times": stamp(at_times), "test": test,
+            "test_note": test_note, "analysed": analysed, "notes": notes,
+            "footnote": foot, "min_at_risk": m}
 
 
 def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
