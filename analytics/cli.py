@@ -407,6 +407,8 @@ def cmd_cif(args: argparse.Namespace) -> int:
         return 2
     _write_table(df, args.format)
     notes = competing.method_notes(table)
+    if df.attrs.get("suppressed"):
+        notes.append(f"{df.attrs['suppressed']} group(s) with fewer than {df.attrs['threshold']} cases suppressed.")
     if args.test:
         notes.insert(0, f"Gray's test (rho = 0) per cause across {args.by}: chi-square on groups - 1 degrees of "
                         "freedom, as R's cmprsk cuminc()$Tests; cases with the group unknown left out.")

@@ -79,20 +79,27 @@ def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     """One aggregate query over `cases`: per group and follow-up day, deaths of each cause and
     censorings (DCO counted, then left out). Aggregate partners' tables carry no cause: their
     tumours are left out, and the notes say whose (`pooled.left_out`). With `keys`, each row
-    also holds the record-key sum of its tumours (`key`, mod 2**32), for the release layer."""
+    also holds the record-key sums (mod 2**32) of its tumours (`key`) and of its deaths of each
+    cause (`key_cancer` ...), for the release layer."""
     from analytics import pooled
     from analytics.disclosure import KEY_MODULUS
+    from analytics.warehouse import cause_of_death_sql
 
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     where, params = selection.where()
     cols = "".join(f"{b}, " for b in by)
-    counts = ", ".join(f"CAST(count(*) FILTER (WHERE event = 1 AND cause_of_death = {code}) AS BIGINT) AS n_{name}"
+    cause = cause_of_death_sql(con)
+    counts = ", ".join(f"CAST(count(*) FILTER (WHERE event = 1 AND {cause} = {code}) AS BIGINT) AS n_{name}"
                        for code, name in CAUSES.items())
+    m = KEY_MODULUS
+    key_cols = (f", CAST(sum(record_key) % {m} AS BIGINT) AS key, "
+                + ", ".join(f"CAST(coalesce(sum(record_key) FILTER (WHERE event = 1 AND {cause} = {code}), 0) % {m} "
+                            f"AS BIGINT) AS key_{name}" for code, name in CAUSES.items())) if keys else ""
     t = con.execute(f"""
         SELECT {cols}followup_days AS days, {counts},
                CAST(count(*) FILTER (WHERE event = 0) AS BIGINT) AS n_censor, dco
-               {f", CAST(sum(record_key) % {KEY_MODULUS} AS BIGINT) AS key" if keys else ""}
+               {key_cols}
         FROM cases WHERE {where} GROUP BY ALL""", params).df()
     n = t[[*_COUNTS, "n_censor"]].sum(axis=1)
     n_sel, n_dco = int(n.sum()), int(n[t["dco"]].sum())
@@ -247,14 +254,18 @@ def cuminc(table: CauseTable, times=(1, 3, 5, 10), min_cases: int | None = None)
     time_years, cif, std_err, lower, upper. Groups with fewer cases than the threshold are
     left out (as for Kaplan-Meier)."""
     n_min = min_cases or threshold()
-    parts = []
+    parts, suppressed = [], 0
     for key, g in table.groups():
         fit = CumulativeIncidence().fit(g["days"], _deaths(g), g["n_censor"])
         if fit.n < n_min:
+            suppressed += 1
             continue
         parts.append(fit.at(times).assign(**dict(zip(table.by, key))))
     cols = table.by + ["cause", "time_years", "cif", "std_err", "lower", "upper"]
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+    out.attrs["suppressed"] = suppressed  # groups left out: fewer cases than the threshold
+    out.attrs["threshold"] = n_min
+    return out
 
 
 def fits(table: CauseTable, min_cases: int | None = None) -> dict[tuple, CumulativeIncidence]:

@@ -5,6 +5,8 @@ PNG or SVG says what it shows even when it leaves the app.
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -71,7 +73,7 @@ def _layout(fig: go.Figure, title: str, footnote: str | None, height: int = 460,
     lines = footnote.count("\n") + 1 if footnote else 0
     # the title starts where the plot area starts (xref paper), not at the canvas edge, and wraps
     # within it (Plotly does not wrap: a tumour group's long name ran past the legend at 1280 px)
-    title_lines = _wrap(title, TITLE_CHARS).split("\n") if title else [""]
+    title_lines = textwrap.wrap(title, TITLE_CHARS, break_on_hyphens=False, break_long_words=False) or [""]
     fig.update_layout(title=dict(text="<br>".join(plotly_text(t) for t in title_lines), x=0, xref="paper",
                                  xanchor="left"), font=FONT, height=height + 24 * (len(title_lines) - 1),
                       template="plotly_white",

@@ -174,11 +174,13 @@ def upgrade(path: Path, who: str | None = None) -> None:
 
 def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse `con` reads has everything a reader needs: disclosure control's
-    record keys, the audit log, the aggregate tables and the cause of death (a warehouse made
-    before any of them is upgraded once: `upgrade`)."""
+    record keys, the audit log and the aggregate tables (a warehouse made before any of them is
+    upgraded once: `upgrade`). The cause of death is not needed: a reader of a warehouse made
+    before it takes every death's cause as unknown (`cause_of_death_sql`), and the next write adds
+    the column."""
     return _has_record_keys(con) and con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
-        "('audit_log', 'agg_case_counts', 'agg_survival_events')").fetchone()[0] == 3 and _has_cause_of_death(con)
+        "('audit_log', 'agg_case_counts', 'agg_survival_events')").fetchone()[0] == 3
 
 
 #: SQL of a tumour's record key (`cases.record_key`): the first 32 bits of SHA-256 over the
@@ -219,6 +221,12 @@ def _add_record_keys(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE cases ADD COLUMN record_key UINTEGER")
         key = RECORD_KEY_SQL.format(country="country", registry="registry", case_id="case_id")
         con.execute(f"UPDATE cases SET record_key = {key}", {"ck": cellkey_secret(con)})
+
+
+def cause_of_death_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL of a tumour's cause of death in `cases`: the column, or, in a warehouse made before it
+    (read-only: not upgraded), 9 (unknown) for every death."""
+    return "cause_of_death" if _has_cause_of_death(con) else "CASE WHEN event = 1 THEN 9 END"
 
 
 def _has_cause_of_death(con: duckdb.DuckDBPyConnection) -> bool:

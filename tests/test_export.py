@@ -208,3 +208,19 @@ def test_slide_has_title_picture_and_footnote(figures_and_svgs):
     pic = pictures[0]
     assert pic.left >= 0 and pic.top >= 0 and pic.left + pic.width <= prs.slide_width
     assert pic.top + pic.height <= prs.slide_height
+
+
+def test_a_long_title_wraps_within_the_plot_area_and_a_slide_joins_it():
+    """A tumour group's long name ran past the legend at 1280 px: titles wrap at TITLE_CHARS,
+    never inside a hyphenated word, and a slide takes the title back as one line."""
+    import plotly.graph_objects as go
+
+    from analytics import figures
+    from analytics.export import slide_parts
+
+    title = "Observed survival by country, diagnosed 2000-2019: IIb Non-Hodgkin lymphomas (except Burkitt lymphoma)"
+    fig = figures._layout(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])), title, "note")
+    lines = fig.layout.title.text.split("<br>")
+    assert len(lines) > 1 and all(len(x) <= figures.TITLE_CHARS for x in lines)
+    assert "Non-Hodgkin" in fig.layout.title.text and "2000-2019" in fig.layout.title.text
+    assert slide_parts(fig)[0] == title

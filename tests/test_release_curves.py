@@ -360,3 +360,29 @@ def test_death_by_cause_is_released_from_rounded_counts(con):
     assert (a.astype(float).to_numpy() == b.astype(float).to_numpy()).all()
     if res["test"] is not None:
         assert list(res["test"]["cause"]) == ["cancer", "other", "unknown"]
+
+
+def test_grays_test_is_not_shown_for_a_cause_with_few_deaths_in_a_group(tmp_path):
+    """Gray's statistic for a cause is a function of its deaths in each group: with one 'other'
+    death it reads 1.0000 exactly, which would tell the count. Shown only where every group has a
+    released number of deaths of that cause (reviewer's finding)."""
+    from tests.conftest import valid_row, write_csv
+
+    rows = []
+    for i in range(400):
+        sex = "12"[i % 2]
+        dead = i % 3 == 0
+        cause = "1" if dead else ""
+        if i == 5:
+            cause = "2"
+        rows.append(valid_row(case_id=f"G{i}", sex=sex, vital_status="2" if dead or i == 5 else "1",
+                              cause_of_death=cause, last_contact_date=f"201{6 + i % 4}-0{1 + i % 9}-15"))
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_file(con, write_csv(tmp_path / "g.csv", rows))
+    res = curves.cumulative_incidence(con, Selection(), ["sex"])
+    test = res["test"].set_index("cause")
+    assert test.loc["other", "statistic"] != test.loc["other", "statistic"]  # hidden
+    assert test.loc["cancer", "statistic"] == test.loc["cancer", "statistic"]  # many deaths: shown
+    assert "Gray's test not shown for other" in res["test_note"]
+    for key, frame in res["curves"]["other"].items():  # every cause's curve runs on, flat, to where the risk set
+        assert frame["time_years"].iloc[-1] == res["curves"]["cancer"][key]["time_years"].iloc[-1]  # stops them

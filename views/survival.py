@@ -168,12 +168,16 @@ with tab_cause:
         c_names = {k: labels.level(by, k[0]) if k else "All" for k in c_groups}
         c_short = {k: labels.level(by, k[0], short=by in ("iccc_main", "iccc_sub", "stage")) if k else "All"
                    for k in c_groups}
-        tops = [float(f["upper"].max()) for f in (cif["curves"][cause][k] for k in c_groups) if f["upper"].notna().any()]
+        tops = [float(f["upper"].max()) for f in cif["curves"][cause].values() if f["upper"].notna().any()]
         c_foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {cif['analysed']} analysed; cumulative "
                                f"incidence by cause (Aalen-Johansen), 95% CI log(-log); curves stop when fewer than "
                                f"{cif['min_at_risk']} remain at risk.\n{cif['footnote']}")
-        chart(figures.survival_plot({k: cif["curves"][cause][k] for k in c_groups}, cif["at_risk"],
-                                    [by] if by else [], f"Cumulative incidence of death from {CAUSE_WORDS[cause].removeprefix('an ')}: {what}",
+        drawn = [k for k in c_groups if k in cif["curves"][cause]]
+        if len(drawn) < len(c_groups):
+            st.caption(f"Not drawn: {', '.join(c_names[k] for k in c_groups if k not in drawn)} "
+                       f"({pol.fewer} deaths from {CAUSE_WORDS[cause]}).")
+        chart(figures.survival_plot({k: cif["curves"][cause][k] for k in drawn}, cif["at_risk"],
+                                    [by] if by else [], f"Cumulative incidence of death from {CAUSE_WORDS[cause]}: {what}",
                                     "Cumulative incidence", footnote=c_foot, ci_bands=state.get("bands") == "on",
                                     labels=c_names, short_labels=c_short, suppressed_label=pol.below,
                                     legend_title=labels.COLUMN.get(by), start=0.0,
@@ -190,11 +194,13 @@ with tab_cause:
                               for row in cif["test"].itertuples() if row.statistic == row.statistic)
             if tests:
                 st.markdown(f"**Gray's test** across {STRATA[by].lower()}: {tests}.")
-        elif cif["test_note"]:
+        if cif["test_note"]:
             st.caption(cif["test_note"])
         st.caption("The probability of having died of a cause by a time, when other causes of death compete "
                    "(Aalen-Johansen; R's cmprsk): unlike 1 - Kaplan-Meier on one cause, it does not count children "
-                   "who died of something else as still at risk, so the causes add up to 1 - overall survival. "
+                   "who died of something else as still at risk; in the exact figures the causes add up to 1 - "
+                   "overall survival (here each cause's deaths are rounded on their own, so their sum can exceed "
+                   "what the survival curve shows by a few blocks of deaths). "
                    "Late effects and second cancers are 'another cause'; a death whose cause the registry did "
                    "not send is 'unknown'. Each step of a curve stands for a block of deaths (rounded for "
                    "confidentiality), so a rare cause moves in coarse steps, least certain where few remain at risk. "

@@ -302,9 +302,9 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
         if unit == "day":  # the life table has neither (its curve is known at interval ends only)
             out.update(_rmst(km, shown, by, pol))
             follow = S.median_followup(rounded, min_cases=pol.threshold)
-            keep = [_norm(tuple(r)) in {_norm(k) for k in shown} for r in follow[by].itertuples(index=False)] \
-                if by else [bool(shown)] * len(follow)
-            out["followup"] = stamp(follow[keep].drop(columns="n").reset_index(drop=True))
+            keep = np.array([_norm(tuple(r)) in {_norm(k) for k in shown} for r in follow[by].itertuples(index=False)]
+                            if by else [bool(shown)] * len(follow), dtype=bool)
+            out["followup"] = stamp(follow.loc[keep].drop(columns="n").reset_index(drop=True))
         out["footnote"] = km_note(pol, unit)
         notes = [S.method_note(unit, conf_type), km_note(pol, unit)]
         if len(by) == 1 and len(shown) >= 2 and unit == "day":
@@ -337,9 +337,11 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
     counts by month in blocks of the policy's base), for groups whose number of cases is
     released. Keys: `groups` (shown), `suppressed`, `curves` (cause name -> group key -> frame
     time_years, survival (the cumulative incidence, as the figure reads it), lower, upper,
-    censored; stopped where fewer than max(T, `min_at_risk`) remain at risk), `at_risk` (the
-    numbers at risk under the figure), `at_times` (by, cause, time_years, cif, lower, upper,
-    suppressed: at 1, 3, 5, 10 years, hidden where fewer than T remain at risk), `test` (Gray's
+    censored; stopped where fewer than max(T, `min_at_risk`) remain at risk; none for a group
+    with fewer than T deaths of the cause, whose rounded curve would be rounding alone),
+    `at_risk` (the numbers at risk under the figure), `at_times` (by, cause, time_years, cif,
+    lower, upper, suppressed: at 1, 3, 5, 10 years, hidden where fewer than T remain at risk or
+    the group has fewer than T deaths of the cause), `test` (Gray's
     test per cause on the exact table, when every group with a known level is released, else
     None) and `test_note`, `analysed` (a Count), `notes` (texts with released counts only),
     `footnote`, `min_at_risk`."""
@@ -364,14 +366,22 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
     ticks = _tick_years(max(fits[k].last_years for k in shown)) if shown else []
     for key in shown:
         fit = fits[key]
+        risk = fit.risk[fit.risk["n_at_risk"] >= m]
+        end = float(risk["time_years"].iloc[-1]) if len(risk) else 0.0  # the last time with m at risk
         for name, c in fit.curves.items():
-            c = c[c["n_at_risk"] >= m]
+            if not _released(_cause_deaths(t, by, key, name), pol):
+                continue  # fewer than T deaths of the cause: its rounded curve would be rounding alone
+            c = c[c["time_years"] <= end]
+            if not len(c) or c["time_years"].iloc[-1] < end:  # flat to where the curve stops, as the KM ones
+                last = c.iloc[-1:] if len(c) else pd.DataFrame({"cif": [0.0], "variance": [0.0]})
+                c = pd.concat([c, last.assign(time_years=end)], ignore_index=True)
             lo, hi = competing._loglog_ci(c["cif"].to_numpy(), np.sqrt(c["variance"].to_numpy()))
             curves[name][key] = stamp(pd.DataFrame({"time_years": c["time_years"].to_numpy(), "survival": c["cif"].to_numpy(),
                                                     "lower": lo, "upper": hi, "censored": False}))
         a = fit.at(TIMES)
         risk = np.tile(fit.at_risk(TIMES), len(competing.CAUSES))
-        hide = risk < pol.threshold
+        few = [name for name in competing.CAUSES.values() if not _released(_cause_deaths(t, by, key, name), pol)]
+        hide = (risk < pol.threshold) | a["cause"].isin(few).to_numpy()
         a.loc[hide, ["cif", "std_err", "lower", "upper"]] = np.nan
         at_rows.append(a.assign(suppressed=hide, **dict(zip(by, key))))
         n_risk = fit.at_risk(ticks)
@@ -385,7 +395,16 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
     known = [g for nk, g in groups.items() if nk and nk[0] is not None]
     if len(by) == 1 and len(known) >= 2:
         if all(count(n, k, pol).released for _, n, k in known):
-            test = stamp(competing.gray_test(exact, by[0]))
+            test = competing.gray_test(exact, by[0])
+            # a cause's statistic is a function of its deaths in each group: shown only where every
+            # group has a released number of them (else a rare cause's exact count could be read off)
+            few = [name for name in competing.CAUSES.values()
+                   if not all(_released(_cause_deaths(t, by, g[0], name), pol) for g in known)]
+            test.loc[test["cause"].isin(few), ["statistic", "p"]] = np.nan
+            test = stamp(test)
+            if few:
+                test_note = (f"Gray's test not shown for {', '.join(few)} causes: a group has {pol.fewer} "
+                             "deaths of that cause.")
         else:
             test_note = f"Gray's test not shown: a group has {pol.fewer} cases."
     analysed = count(exact.n_analysed, int(t["key"].sum()) if len(t) else 0, pol)
@@ -398,6 +417,15 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
             "curves": curves, "at_risk": stamp(at_risk), "at_times": stamp(at_times), "test": test,
             "test_note": test_note, "analysed": analysed, "notes": notes,
             "footnote": foot, "min_at_risk": m}
+
+
+def _cause_deaths(t: pd.DataFrame, by: list[str], key: tuple, name: str) -> tuple[int, int]:
+    """(deaths of cause `name`, their record-key sum) of the group `key` (values of `by`) of a
+    cause table read with keys."""
+    g = t
+    for b, v in zip(by, key):
+        g = g[g[b].isna()] if pd.isna(v) else g[g[b] == v]
+    return int(g[f"n_{name}"].sum()), int(g[f"key_{name}"].sum()) % disclosure.KEY_MODULUS
 
 
 def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
