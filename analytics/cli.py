@@ -310,13 +310,7 @@ def _times(value: str) -> list[float]:
 
 def _tau(value: str) -> float:
     """--rmst: a finite number of years above 0."""
-    try:
-        tau = float(value)
-    except ValueError:
-        tau = float("nan")
-    if not 0 < tau < float("inf"):
-        raise argparse.ArgumentTypeError(f"'{value}': write years above 0, e.g. 5")
-    return tau
+    return _positive_number(value, f"'{value}': write years above 0, e.g. 5")
 
 
 def cmd_survival(args: argparse.Namespace) -> int:
@@ -628,14 +622,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive_number(text: str) -> float:
-    """--scale: a finite number above zero."""
+def _positive_number(text: str, refusal: str | None = None) -> float:
+    """--scale (and --rmst): a finite number above zero; `refusal` is the message otherwise."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
     if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number above 0")
+        raise argparse.ArgumentTypeError(refusal or f"'{text}' is not a number above 0")
     return value
 
 

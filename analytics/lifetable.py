@@ -92,24 +92,10 @@ class ActuarialTable(KaplanMeier):
         """Survival at `times` (years): the columns `KaplanMeier._at` gives."""
         a = self.arrays
         x = np.atleast_1d(np.asarray(times, dtype=float))
-        if not len(a["j"]):
-            one = np.ones(len(x))
-            return {"time_years": x, "n_at_risk": np.zeros(len(x), int), "survival": one,
-                    "std_err_surv": 0 * one, "lower": one, "upper": one}
         w = self.width_days / DAYS_PER_YEAR
         k_now = np.floor(x / w + 1e-9).astype(np.int64)  # the interval t falls in (t on a boundary: the next)
-        leaving = a["d"] + a["c"]
-        gone = np.concatenate([[0], np.cumsum(leaving)])
-        at_risk = int(leaving.sum()) - gone[np.searchsorted(a["j"], k_now, side="left")]
-        k = np.searchsorted(a["j"], k_now, side="left") - 1  # the last interval ending at or before t
-        before = k < 0
-        kk = np.maximum(k, 0)
-        surv = np.where(before, 1.0, a["surv"][kk])
-        se = a["se"][kk]
-        with np.errstate(invalid="ignore"):
-            se_surv = np.where(before, 0.0, np.where(np.isfinite(se), surv * se, np.nan))
-        return {"time_years": x, "n_at_risk": at_risk.astype(int), "survival": surv, "std_err_surv": se_surv,
-                "lower": np.where(before, 1.0, a["lower"][kk]), "upper": np.where(before, 1.0, a["upper"][kk])}
+        first = np.searchsorted(a["j"], k_now, side="left")  # those entering it
+        return self._values(x, first, first - 1)  # S at the last interval ending at or before t
 
     def rmst(self, tau: float) -> tuple[float, float]:
         raise SelectionError("restricted mean survival time needs Kaplan-Meier (follow-up in days)")

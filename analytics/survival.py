@@ -392,17 +392,23 @@ class KaplanMeier:
         return pd.DataFrame(self._at(times))
 
     def _at(self, times) -> dict[str, np.ndarray]:
-        a = self.arrays
-        t = a["t"]
+        t = self.arrays["t"]
         x = np.atleast_1d(np.asarray(times, dtype=float))
-        if not len(t):
+        return self._values(x, np.searchsorted(t, x - 1e-12, side="left"),  # follow-up >= x
+                            np.searchsorted(t, x + 1e-12, side="right") - 1)  # last time <= x
+
+    def _values(self, x: np.ndarray, first: np.ndarray, k: np.ndarray) -> dict[str, np.ndarray]:
+        """The columns of `_at` at times `x`: at risk = those leaving at or after row `first`;
+        survival, its survival-scale standard error and CI at row `k` (1 and 1-1 before row 0).
+        Shared by the life table (`analytics.lifetable`), which finds its rows by interval."""
+        a = self.arrays
+        if not len(a["t"]):  # no one: S = 1, none at risk
             one = np.ones(len(x))
             return {"time_years": x, "n_at_risk": np.zeros(len(x), int), "survival": one,
                     "std_err_surv": 0 * one, "lower": one, "upper": one}
         leaving = a["d"] + a["c"]
         gone = np.concatenate([[0], np.cumsum(leaving)])
-        at_risk = int(leaving.sum()) - gone[np.searchsorted(t, x - 1e-12, side="left")]  # follow-up >= x
-        k = np.searchsorted(t, x + 1e-12, side="right") - 1  # last time <= x
+        at_risk = int(leaving.sum()) - gone[first]
         before = k < 0
         kk = np.maximum(k, 0)
         surv = np.where(before, 1.0, a["surv"][kk])
