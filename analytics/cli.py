@@ -325,6 +325,19 @@ def cmd_survival(args: argparse.Namespace) -> int:
             _err("error: --interval is for --method actuarial (the life table's intervals)")
             return 2
         unit = (args.interval or "month") if args.method == "actuarial" else "day"
+        window = None
+        if args.period_window:
+            from analytics.period import Window
+
+            window = Window.parse(args.period_window)
+            if args.method != "km":
+                _err("error: --period-window is for Kaplan-Meier (--method km) so far: period analysis of net "
+                     "survival is not built yet, and the life table's partners send no dates of diagnosis")
+                return 2
+            if args.followup:
+                _err("error: --followup is the follow-up of the cohort, not of a calendar window: drop "
+                     "--period-window")
+                return 2
         if (args.followup or args.rmst is not None) and args.method != "km":
             _err(f"error: {'--followup' if args.followup else '--rmst'} is computed on Kaplan-Meier (--method km): "
                  "it needs follow-up in days")
@@ -339,7 +352,7 @@ def cmd_survival(args: argparse.Namespace) -> int:
                            "DCO excluded).", *[str(n) for n in events.notes]])
             return 0
         if args.standardise:
-            events = survival.event_table(con, sel, [*by, "age_band"], unit=unit)
+            events = survival.event_table(con, sel, [*by, "age_band"], unit=unit, window=window)
             df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
                                            conf_type=args.ci)
             _write_table(df[by + ["time_years", "survival", "lower", "upper"]], args.format)
@@ -357,8 +370,8 @@ def cmd_survival(args: argparse.Namespace) -> int:
 
             res = net_survival(con, sel, by, method=args.method, times=_times(args.times))
         else:
-            res = survival.kaplan_meier(survival.event_table(con, sel, by), times=_times(args.times),
-                                        conf_type=args.ci)
+            res = survival.kaplan_meier(survival.event_table(con, sel, by, window=window),
+                                        times=_times(args.times), conf_type=args.ci)
     except SelectionError as e:
         _err(f"error: {e}")
         return 2
@@ -373,7 +386,8 @@ def cmd_survival(args: argparse.Namespace) -> int:
         df = res.medians[by + ["median", "median_lower", "median_upper"]].astype(object)
         df = df.where(df.notna(), "not reached")
     else:
-        df = res.at_times[by + ["time_years", "n_at_risk", "survival", "lower", "upper"]]
+        df = res.at_times[by + ["time_years", "n_at_risk", "survival", "lower", "upper"]
+                          + (["n_in_window"] if window else [])]
     _write_table(df, args.format)
     _notices(con, res.notes)
     return 0
@@ -569,6 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "aggregate partners who sent follow-up in those units), or net survival")
     sp.add_argument("--interval", choices=["month", "year"],
                     help="the life table's intervals (--method actuarial; default month)")
+    sp.add_argument("--period-window", metavar="YEAR[-YEAR]",
+                    help="period analysis (Brenner): survival experienced during these calendar years "
+                         "(e.g. 2018-2022), by whoever was diagnosed when; Kaplan-Meier")
     out = sp.add_mutually_exclusive_group()
     out.add_argument("--standardise", choices=["cohort", "equal"],
                      help="age-standardised survival over 0-4, 5-9, 10-14, 15-19 (Kaplan-Meier)")

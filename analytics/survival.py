@@ -64,6 +64,9 @@ class EventTable:
     #: Record-key sums of the selected and of the DCO rows (set by `event_table(keys=True)`).
     key_selected: int | None = None
     key_dco: int | None = None
+    #: Period analysis: the tumours with follow-up inside the window (`period_event_table`).
+    n_window: int | None = None
+
     def __init__(self, table: pd.DataFrame | None, by, n_selected: int, n_dco: int,
                  notes: list[str] | None = None, *, arrow: pa.Table | None = None,
                  group: np.ndarray | None = None, unit: str = "day"):
@@ -85,12 +88,20 @@ class EventTable:
     def n_analysed(self) -> int:
         return self.n_selected - self.n_dco
 
-    def groups(self):
+    @property
+    def entries(self) -> bool:
+        """Whether the table is left-truncated: an `n_enter` column counts those entering the
+        risk set at each time (period analysis, `analytics.period`), at risk after it."""
+        return "n_enter" in (self._arrow.column_names if self._arrow is not None else self.table.columns)
+
+    def groups(self, enter: bool = False):
         """(key tuple, days, n_event, n_censor) per group in display order (missing values such
-        as an unknown stage last); the arrays are in time order."""
+        as an unknown stage last); the arrays are in time order. With `enter`, n_enter follows
+        (zeros where the table has no entries: everyone at risk from time 0)."""
+        names = ("days", "n_event", "n_censor") + (("n_enter",) if enter and self.entries else ())
         if self._arrow is not None:
             a = self._arrow
-            cols = [a.column(c).to_numpy() for c in ("days", "n_event", "n_censor")]
+            cols = [a.column(c).to_numpy() for c in names]
             starts = np.flatnonzero(np.diff(self._group, prepend=-1)) if len(self._group) else np.zeros(0, int)
             first = a.take(starts).select(self.by).to_pandas() if self.by else None
         else:
@@ -98,9 +109,11 @@ class EventTable:
             codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy() if self.by \
                 else np.zeros(len(t), int)
             order = np.argsort(codes, kind="stable")  # rows of a group stay in time order
-            cols = [t[c].to_numpy()[order] for c in ("days", "n_event", "n_censor")]
+            cols = [t[c].to_numpy()[order] for c in names]
             starts = np.searchsorted(codes[order], np.arange(codes.max() + 1)) if len(t) else np.zeros(0, int)
             first = t.iloc[order[starts]][self.by].reset_index(drop=True) if self.by else None
+        if enter and not self.entries:
+            cols.append(np.zeros(len(cols[0]), np.int64))
         bounds = np.append(starts, len(cols[0]))
         if not self.by:
             if len(cols[0]):
@@ -124,7 +137,7 @@ def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
                 by: list[str] = (), keys: bool = False, rows_only: str | None = None,
-                unit: str = "day", what: str = "Kaplan-Meier") -> EventTable:
+                unit: str = "day", what: str = "Kaplan-Meier", window=None) -> EventTable:
     """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
 
     The result is read as Arrow and put in group and time order with one numpy sort: on a
@@ -143,9 +156,14 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     `unit` "month" or "year": `days` holds follow-up in completed months or years instead (every
     tumour in the same intervals, survival events in those units included), the input of the
     actuarial life table (`analytics.lifetable.actuarial`). `what`: the statistic, as the note on
-    tables it cannot take names it."""
+    tables it cannot take names it.
+
+    `window` (an `analytics.period.Window`): the period analysis of that calendar window instead,
+    a left-truncated table (`period_event_table`)."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
+    if window is not None:
+        return period_event_table(con, selection, by, window, keys)
     cols = "".join(f"{b}, " for b in by)
     key_cols = ""
     if keys:
@@ -173,17 +191,60 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     if keys:
         k = (rows.column("key_event").to_numpy(zero_copy_only=False).astype(np.int64)
              + rows.column("key_censor").to_numpy(zero_copy_only=False).astype(np.int64))
-    rows = rows.filter(pa.array(~dco)).drop_columns(["dco"])
-    group = _group_codes(rows, by)
-    days = rows.column("days").to_numpy().astype(np.int64)
-    order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)  # groups together, in time order
+    rows, group = _in_order(rows.filter(pa.array(~dco)).drop_columns(["dco"]), by)
     notes = pooled.left_out(con, "agg_survival_events", selection, by, needs=rows_only, unit=unit, what=what)
     if rows_only is None:
         notes += pooled.included_events(con, selection, by, unit)
-    out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), notes=notes, arrow=rows.take(order),
-                     group=group[order], unit=unit)
+    out = EventTable(None, by, int(n.sum()), int(n[dco].sum()), notes=notes, arrow=rows, group=group, unit=unit)
     if keys:
         out.key_selected, out.key_dco = int(k.sum() % 2 ** 32), int(k[dco].sum() % 2 ** 32)
+    return out
+
+
+def _in_order(rows: pa.Table, by: list[str]) -> tuple[pa.Table, np.ndarray]:
+    """The rows with the rows of a group together and in time order, and their group codes."""
+    group = _group_codes(rows, by)
+    days = rows.column("days").to_numpy().astype(np.int64)
+    order = np.argsort(group * (int(days.max(initial=0)) + 1) + days)
+    return rows.take(order), group[order]
+
+
+def period_event_table(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], window,
+                       keys: bool = False) -> EventTable:
+    """The left-truncated event table of a period analysis (`analytics.period`): per group and
+    day, deaths and censorings at exit and entries (`n_enter`) at entry, of the selected tumours
+    with follow-up inside `window`. `n_selected` and `n_dco` count the whole selection;
+    `n_window` (set here) those in the window. Rows only: aggregate partners' tables are left out
+    with a note. With `keys`, as `event_table`."""
+    from analytics import period, pooled
+    from analytics.disclosure import KEY_MODULUS
+    from analytics.snapshots import cursor
+
+    cols = "".join(f"{b}, " for b in by)
+    where, params = selection.where()
+    params = params | {"w_start": window.start, "w_end": window.end}
+    m = KEY_MODULUS
+    key_cols = (f", CAST(sum(key_event) % {m} AS BIGINT) AS key_event, "
+                f"CAST(sum(key_censor) % {m} AS BIGINT) AS key_censor" if keys else "")
+    key_all = (f", CAST(coalesce(sum(record_key), 0) % {m} AS BIGINT), "
+               f"CAST(coalesce(sum(record_key) FILTER (WHERE dco), 0) % {m} AS BIGINT)" if keys else "")
+    with cursor(con) as cur:
+        c = f"WITH c AS ({period.cases_sql(cols, where, keys)}), w AS (SELECT * FROM c WHERE NOT dco AND exit > entry)"
+        rows = cur.sql(f"""{c}
+            SELECT {cols}days, CAST(sum(deaths) AS BIGINT) AS n_event, CAST(sum(censored) AS BIGINT) AS n_censor,
+                   CAST(sum(entered) AS BIGINT) AS n_enter{key_cols}
+            FROM ({period.events_sql(cols, keys, m)}) GROUP BY ALL""", params=params).to_arrow_table()
+        totals = cur.execute(f"""{c}
+            SELECT count(*), count(*) FILTER (WHERE dco), count(*) FILTER (WHERE NOT dco AND exit > entry){key_all}
+            FROM c""", params).fetchone()
+    rows, group = _in_order(rows, by)
+    notes = [window.note()]
+    notes += pooled.left_out(con, "agg_survival_events", selection, by, needs=period.NEEDS_ROWS, unit="day",
+                             what="period analysis")
+    out = EventTable(None, by, int(totals[0]), int(totals[1]), notes=notes, arrow=rows, group=group)
+    out.n_window = int(totals[2])
+    if keys:
+        out.key_selected, out.key_dco = int(totals[3]), int(totals[4])
     return out
 
 
@@ -362,11 +423,19 @@ class KaplanMeier:
                 "lower": a["lower"], "upper": a["upper"]})
         return self._table
 
-    def fit(self, days, n_event, n_censor) -> "KaplanMeier":
+    def fit(self, days, n_event, n_censor, n_enter=None) -> "KaplanMeier":
+        """`n_enter` (left truncation, period analysis): those entering the risk set at each
+        time, at risk after it (at risk at t = entry < t <= exit, as R's Surv(entry, exit, dead));
+        times with entries only are no steps of the curve."""
         t = np.asarray(days, dtype=float) / DAYS_PER_YEAR
         d = np.asarray(n_event, dtype=float)
         c = np.asarray(n_censor, dtype=float)
-        n = (d + c)[::-1].cumsum()[::-1]  # at risk: follow-up >= t
+        if n_enter is None:
+            n = (d + c)[::-1].cumsum()[::-1]  # at risk: follow-up >= t
+        else:
+            n = (d + c - np.asarray(n_enter, dtype=float))[::-1].cumsum()[::-1]  # exit >= t minus entry >= t
+            leave = (d + c) > 0
+            t, d, c, n = t[leave], d[leave], c[leave], n[leave]
         with np.errstate(divide="ignore", invalid="ignore"):
             surv = np.cumprod(1 - d / n)
             green = np.where(d > 0, d / (n * (n - d)), 0.0)
@@ -384,7 +453,9 @@ class KaplanMeier:
 
     @property
     def n(self) -> int:
-        return int(self.arrays["n"][0]) if len(self.arrays["n"]) else 0
+        """Subjects: each leaves once, by death or censoring (with left truncation the first
+        risk set is not all of them)."""
+        return int(self.arrays["d"].sum() + self.arrays["c"].sum())
 
     def at(self, times) -> pd.DataFrame:
         """Survival at the given times (years), as summary(fit, times, extend=TRUE): n at risk
@@ -406,9 +477,8 @@ class KaplanMeier:
             one = np.ones(len(x))
             return {"time_years": x, "n_at_risk": np.zeros(len(x), int), "survival": one,
                     "std_err_surv": 0 * one, "lower": one, "upper": one}
-        leaving = a["d"] + a["c"]
-        gone = np.concatenate([[0], np.cumsum(leaving)])
-        at_risk = int(leaving.sum()) - gone[first]
+        # the risk set at the first time at or after t (0 past the end), as R's summary(fit, times)
+        at_risk = np.where(first < len(a["n"]), a["n"][np.minimum(first, len(a["n"]) - 1)], 0)
         before = k < 0
         kk = np.maximum(k, 0)
         surv = np.where(before, 1.0, a["surv"][kk])
@@ -569,17 +639,20 @@ def per_group(events: EventTable, times, min_cases: int | None, estimator, metho
     the first note, naming the method."""
     n_min = min_cases or threshold()
     curves, at_parts, med_rows, suppressed = {}, [], [], []
-    for key, days, d, c in events.groups():
-        km = estimator().fit(days, d, c)
+    enter = events.entries
+    for key, days, d, c, *e in events.groups(enter=enter):
+        km = estimator().fit(days, d, c, *e)
         if km.n < n_min:
             suppressed.append(key)
             continue
         curves[key] = km
-        at_parts.append(km._at(times))
+        at_parts.append(km._at(times) | {"n_in_window": np.full(len(np.atleast_1d(times)), km.n)})
         m, lo, hi = km.median()
         med_rows.append(dict(zip(events.by, key)) | {"n": km.n, "events": int(d.sum()),
                                                      "median": m, "median_lower": lo, "median_upper": hi})
     cols = events.by + ["time_years", "n_at_risk", "survival", "std_err_surv", "lower", "upper"]
+    if events.entries:
+        cols.append("n_in_window")
     n_t = len(np.atleast_1d(times))
     at = pd.DataFrame(
         {b: pd.Series([k[i] for k in curves]).repeat(n_t).to_numpy() for i, b in enumerate(events.by)}
@@ -591,6 +664,9 @@ def per_group(events: EventTable, times, min_cases: int | None, estimator, metho
         f"{events.n_analysed:,} analysed of {events.n_selected:,} selected: {events.n_dco:,} "
         f"death-certificate-only registrations excluded (no survival time).",
     ]
+    if events.n_window is not None:
+        notes.append(f"{events.n_window:,} of the {events.n_analysed:,} analysed had follow-up inside the window "
+                     f"(n_in_window); the others were followed up to before it or diagnosed after it.")
     if suppressed:
         notes.append(f"{len(suppressed)} group(s) with fewer than {n_min} cases suppressed.")
     notes += [str(n) for n in events.notes]  # exact counts: the command line
@@ -952,7 +1028,8 @@ def age_standardised(events: EventTable, times=(1, 3, 5, 10), weights: str = "co
             if gb.empty:
                 ok = False
                 break
-            at = estimator(events.unit, conf_type)().fit(gb["days"], gb["n_event"], gb["n_censor"]).at(times)
+            enter = [gb["n_enter"]] if events.entries else []  # period analysis: left truncation
+            at = estimator(events.unit, conf_type)().fit(gb["days"], gb["n_event"], gb["n_censor"], *enter).at(times)
             s += w[band] * at["survival"].to_numpy()
             var += w[band] ** 2 * at["std_err_surv"].fillna(0).to_numpy() ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
