@@ -65,6 +65,23 @@ class Window:
                 f"window censored).")
 
 
+#: The windows the pages offer: this many years wide, this many of them, most recent first.
+WIDTH, OFFERED = 5, 3
+
+
+def windows(con) -> list[str]:
+    """The calendar windows the pages offer (labels, most recent first): `OFFERED` windows of
+    `WIDTH` years ending at the pool's latest complete calendar year of follow-up (that of the
+    latest date of last contact, or the year before when that date is not 31 December), each
+    ending where the next begins, none ending before the first year of diagnosis. The command
+    line takes any window."""
+    last, first = con.execute("SELECT max(last_contact_date), min(year) FROM cases WHERE NOT dco").fetchone()
+    if last is None:
+        return []
+    end = last.year if (last.month, last.day) == (12, 31) else last.year - 1
+    return [f"{e - WIDTH + 1}-{e}" for e in range(end, end - WIDTH * OFFERED, -WIDTH) if e >= first]
+
+
 def cases_sql(cols: str, where: str, keys: bool) -> str:
     """Every selected tumour with its entry and exit (days since diagnosis) in the window
     ($w_start, $w_end), whether it died inside the window (`dead`), `dco` and `record_key`

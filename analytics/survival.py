@@ -304,6 +304,44 @@ def _rounded_group(days, n_event, n_censor, base: int, bin_days: float):
     return bins[keep] * bin_days, dd[keep], cc[keep]
 
 
+def _rounded_entries_group(days, n_event, n_censor, n_enter, base: int, bin_days: float):
+    """One group of `rounded_events` on a left-truncated table (period analysis): (bin end in
+    days, deaths, censorings, entries), the entries at the start of their bin.
+
+    Exits are binned as in `_rounded_group` (bin ceil(days / bin_days), at its end), entries at
+    floor(days / bin_days): an exit falls after its entry (exit > entry), so a tumour's exit bin
+    is after its entry bin, and those entering in bin j are at risk from bin j + 1. The
+    cumulative deaths E_j, censorings C_j and entries A_j are each rounded with `roundmid`, and
+    the risk set of bin j is r_j = max(A'_(j-1) - E'_(j-1) - C'_(j-1), 0) (0 after the last bin).
+    Deaths are d'_j = E'_j - E'_(j-1) clipped to r_j, entries a'_j = A'_j - A'_(j-1), and
+    censorings c'_j = C'_j - C'_(j-1) plus whatever else makes the estimator's risk sets exactly
+    r_j (the leftover A'_last - E'_last - C'_last in the last bin, as `_rounded_group` does with
+    N'; where that would make a count negative, more entries instead). Every risk set is thus a
+    difference of rounded cumulative counts, as without entries; with base 1 and bin_days 1 the
+    table is the exact one."""
+    days = np.asarray(days, dtype=float)
+    d, c, e = (np.asarray(x).astype(np.int64) for x in (n_event, n_censor, n_enter))
+    leave, enter = (d + c) > 0, e > 0
+    if not leave.any():
+        return np.zeros(0), *(np.zeros(0, np.int64),) * 3
+    xb = np.ceil(days[leave] / bin_days).astype(np.int64)
+    eb = np.floor(days[enter] / bin_days + 1e-9).astype(np.int64)
+    bins = np.unique(np.concatenate([xb, eb]))
+    ix, ie = np.searchsorted(bins, xb), np.searchsorted(bins, eb)
+
+    def cum(at, w):
+        return np.cumsum(np.bincount(at, weights=w, minlength=len(bins)).round().astype(np.int64))
+
+    E1, C1, A1 = (roundmid(x, base) for x in (cum(ix, d[leave]), cum(ix, c[leave]), cum(ie, e[enter])))
+    risk = np.maximum(np.concatenate([[0], (A1 - E1 - C1)[:-1]]), 0)
+    dd = np.minimum(np.diff(E1, prepend=0), risk)
+    a1 = np.diff(A1, prepend=0)
+    rest = risk - np.append(risk[1:], 0) - dd + a1  # = c'_j where nothing was clipped or left over
+    cc, ee = np.maximum(rest, 0), a1 + np.maximum(-rest, 0)
+    keep = (dd > 0) | (cc > 0) | (ee > 0)
+    return bins[keep] * bin_days, dd[keep], cc[keep], ee[keep]
+
+
 def rounded_events(events: EventTable, base: int, bin_days: float = MONTH_DAYS) -> EventTable:
     """The event table a viewer's Kaplan-Meier is computed from: time binned, counts rounded.
 
@@ -354,19 +392,23 @@ def rounded_events(events: EventTable, base: int, bin_days: float = MONTH_DAYS) 
     if not bin_days > 0:
         raise ValueError(f"rounded_events: bin_days must be positive, not {bin_days}")
     keys, parts = [], []
-    for key, days, d, c in events.groups():
-        t, dd, cc = _rounded_group(days, d, c, base, bin_days)
-        keys.append((key, len(t)))
-        parts.append((t, dd, cc))
+    enter = events.entries  # period analysis: `_rounded_entries_group`
+    for key, days, d, c, *e in events.groups(enter=enter):
+        part = _rounded_entries_group(days, d, c, *e, base, bin_days) if enter else \
+            _rounded_group(days, d, c, base, bin_days)
+        keys.append((key, len(part[0])))
+        parts.append(part)
     cols = {b: [k[i] for k, m in keys for _ in range(m)] for i, b in enumerate(events.by)}
+    names = ["days", "n_event", "n_censor"] + (["n_enter"] if enter else [])
     if parts:
-        t, dd, cc = (np.concatenate(x) for x in zip(*parts))
+        arrays = [np.concatenate(x) for x in zip(*parts)]
     else:
-        t, dd, cc = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    frame = pd.DataFrame({**{b: pd.Series(v, dtype=object) for b, v in cols.items()},
-                          "days": t, "n_event": dd, "n_censor": cc})
+        arrays = [np.zeros(0)] + [np.zeros(0, np.int64)] * (len(names) - 1)
+    frame = pd.DataFrame({**{b: pd.Series(v, dtype=object) for b, v in cols.items()}, **dict(zip(names, arrays))})
     # intervals (bin_days = 1) stay intervals, for the life table
-    return EventTable(frame, events.by, events.n_selected, events.n_dco, events.notes, unit=events.unit)
+    out = EventTable(frame, events.by, events.n_selected, events.n_dco, events.notes, unit=events.unit)
+    out.n_window = events.n_window
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

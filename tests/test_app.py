@@ -298,3 +298,28 @@ def test_survival_page_shows_death_by_cause(monkeypatch, small_warehouse):
     assert at.radio(key=next(r.key for r in at.radio if "cause" in str(r.key))).value == "other"
     text = " ".join(str(m.value) for m in at.markdown) + " ".join(str(c.value) for c in at.caption)
     assert "Cumulative incidence by cause" in text and "other causes of death compete" in text
+
+
+def test_survival_page_gives_the_period_estimate(monkeypatch, small_warehouse):
+    """Issue 15, item 3: the Survival page's 'Estimate' offers the pool's most recent calendar
+    windows; the link's window gives the period analysis, said above the figure and in its title,
+    without a log-rank test or median follow-up (the cohort's); with net survival it falls back to
+    the cohort estimate and says so; a window the pool does not offer falls back with a notice."""
+    from analytics import period
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    windows = period.windows(con)
+    con.close()
+    assert windows
+    at = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", estimate=windows[0])
+    box = at.selectbox(key=next(s.key for s in at.selectbox if "estimate" in str(s.key)))
+    assert box.value == windows[0] and box.options[0].startswith("Cohort")
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert f"Period analysis, {windows[0].replace('-', '–')}" in captions and "had follow-up in the window" in captions
+    assert "not shown for period analysis" in captions
+    assert "Median follow-up describes a cohort" in captions
+    net = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", estimate=windows[0],
+                   measure="pohar-perme")
+    assert any("Period analysis is built for Kaplan-Meier" in i.value for i in net.info)
+    odd = run_page(monkeypatch, small_warehouse, "views/survival.py", estimate="1990-1994")
+    assert any("not a valid choice" in str(w.value) for w in [*odd.warning, *odd.info, *odd.caption])

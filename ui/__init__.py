@@ -14,7 +14,7 @@ The names pages use are re-exported here: `from ui import AnalysisPage, table, c
 from __future__ import annotations
 
 from ui.cache import (COX_MAX_TERMS, cached_age_standardised, cached_cohorts, cached_cox, cached_cumulative_incidence,
-                      cached_incidence,
+                      cached_incidence, cached_period_windows,
                       cached_international, cached_ph_test, cached_rate_ratio, cached_survival, cached_trend,
                       pool_summary)
 from ui.charts import chart
@@ -27,7 +27,7 @@ __all__ = [
     "db_path", "connection", "snapshot", "pin_snapshot",
     "pool_summary", "cached_incidence", "cached_trend", "cached_rate_ratio", "cached_survival",
     "cached_age_standardised", "cached_cox", "cached_ph_test", "COX_MAX_TERMS", "cached_international",
-    "cached_cohorts", "cached_cumulative_incidence",
+    "cached_cohorts", "cached_cumulative_incidence", "cached_period_windows",
     "SYNTHETIC_NOTICE", "page_header", "presentation_mode", "presenting", "AnalysisPage",
     "METHOD_HELP", "tumour_options", "tumour_filter", "year_range_widget", "checked_filters",
     "LABELS", "p_text", "table", "logrank_line", "survival_tables",

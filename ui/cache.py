@@ -99,19 +99,33 @@ def _cached_rate_ratio(_snap, version: str, filters: tuple, ages: str, standard:
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=128)
 def _cached_survival(_snap, version: str, filters: tuple, years: tuple | None, by: tuple, conf_type: str, method: str,
-                     min_at_risk: int, threshold: int) -> dict:
+                     min_at_risk: int, threshold: int, window: str | None) -> dict:
     from analytics.release import curves
 
     return curves.survival(_snap.cursor(), _selection(filters, years), list(by), conf_type,
-                           method=method, min_at_risk=min_at_risk)
+                           method=method, min_at_risk=min_at_risk, window=window)
 
 
 def cached_survival(snap: Snapshot, filters: tuple, years: tuple | None, by: tuple, conf_type: str,
-                    method: str = "km", min_at_risk: int = 10) -> dict:
+                    method: str = "km", min_at_risk: int = 10, window: str | None = None) -> dict:
     """What the Survival page shows of Kaplan-Meier (or net survival) per group, released
     (`analytics.release.curves.survival`: rounded, truncated curves, numbers at risk, survival at
-    1/3/5/10 years, medians, notes, the log-rank test), cached per selection and threshold."""
-    return _cached_survival(snap, snap.version, filters, years, by, conf_type, method, min_at_risk, disclosure.policy().threshold)
+    1/3/5/10 years, medians, notes, the log-rank test), cached per selection and threshold;
+    `window` ('2018-2022'): the period analysis of that calendar window."""
+    return _cached_survival(snap, snap.version, filters, years, by, conf_type, method, min_at_risk,
+                            disclosure.policy().threshold, window)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=16)
+def _cached_period_windows(_snap, version: str) -> list[str]:
+    from analytics import period
+
+    return period.windows(_snap.cursor())
+
+
+def cached_period_windows(snap: Snapshot) -> list[str]:
+    """The calendar windows of period analysis the pages offer (`analytics.period.windows`)."""
+    return _cached_period_windows(snap, snap.version)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
@@ -132,19 +146,20 @@ def cached_cumulative_incidence(snap: Snapshot, filters: tuple, years: tuple | N
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
 def _cached_age_standardised(_snap, version: str, filters: tuple, years: tuple | None, by: tuple, weights: str,
-                             conf_type: str, threshold: int, unit: str) -> pd.DataFrame:
+                             conf_type: str, threshold: int, unit: str, window: str | None) -> pd.DataFrame:
     from analytics.release import curves
 
     return curves.age_standardised(_snap.cursor(), _selection(filters, years), list(by),
-                                   weights=weights, conf_type=conf_type, unit=unit)
+                                   weights=weights, conf_type=conf_type, unit=unit, window=window)
 
 
 def cached_age_standardised(snap: Snapshot, filters: tuple, years: tuple | None, by: tuple, weights: str,
-                            conf_type: str, unit: str = "day") -> pd.DataFrame:
+                            conf_type: str, unit: str = "day", window: str | None = None) -> pd.DataFrame:
     """Age-standardised survival from the rounded curves (`analytics.release.curves`; `unit`
-    'month' or 'year': from life tables), cached per selection and threshold."""
+    'month' or 'year': from life tables; `window`: period analysis), cached per selection and
+    threshold."""
     return _cached_age_standardised(snap, snap.version, filters, years, by, weights, conf_type,
-                                    disclosure.policy().threshold, unit)
+                                    disclosure.policy().threshold, unit, window)
 
 
 COX_MAX_TERMS = 25  # more hazard ratios than a forest plot can show, and minutes of fitting

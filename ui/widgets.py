@@ -22,6 +22,10 @@ METHOD_HELP = {
                "sent years; pools partners who sent follow-up in months or years). Net: Pohar Perme, Stare & Esteve, Biometrics 2012 "
                "(cancer survival removing other causes with population life tables). Relative: Ederer II "
                "(Ederer & Heise 1959).",
+    "estimate": "Cohort: the survival of the children diagnosed in the years chosen, followed from diagnosis. "
+                "Period (Brenner & Gefeller 1996): the survival experienced during a recent calendar window by "
+                "every child followed in it, whenever diagnosed: a more up-to-date estimate of long-term survival "
+                "(as SEER, EUROCARE and CONCORD report it). Kaplan-Meier only.",
     "ages": "Completed years at diagnosis; rates use the five-year bands 0-4, 5-9, 10-14, 15-19.",
 }
 

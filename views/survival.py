@@ -7,7 +7,7 @@ from analytics.disclosure import policy
 from analytics.filters import SelectionError
 from analytics.safe_text import markdown_text
 from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_cumulative_incidence,
-                cached_ph_test, cached_survival, chart, checked_filters, snapshot, logrank_line, p_text, survival_tables,
+                cached_period_windows, cached_ph_test, cached_survival, chart, checked_filters, snapshot, logrank_line, p_text, survival_tables,
                 table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
@@ -33,6 +33,12 @@ with st.sidebar:
     # a partner who sent follow-up in months or years is pooled only by the life table: the default then
     k = state.choice("measure", list(MEASURES), "actuarial" if info.get("interval_unit") else "km")
     st.radio("Measure", list(MEASURES), format_func=MEASURES.get, key=k, help=METHOD_HELP["measure"])
+    # period analysis (analytics.period): the windows the pool's follow-up covers, most recent first
+    windows = cached_period_windows(snapshot())
+    k = state.choice("estimate", ["cohort", *windows], "cohort")
+    st.selectbox("Estimate", ["cohort", *windows], key=k, help=METHOD_HELP["estimate"],
+                 format_func=lambda w: "Cohort (by year of diagnosis)" if w == "cohort" else
+                 f"Period {w.replace('-', '–')}" + (" (most recent)" if w == windows[0] else ""))
     k = state.choice("ci", list(CI), "log-log")
     st.selectbox("Confidence interval", list(CI), format_func=CI.get, key=k, help=METHOD_HELP["ci_surv"])
     k = state.choice("bands", ["on", "off"], "on")
@@ -55,13 +61,17 @@ with st.sidebar:
 tumour, years, by = state.get("tumour"), tuple(state.get("years")), state.get("by")
 fkey = checked_filters({"country": state.get("countries"), **tumour_filter(tumour)}, years)
 measure = state.get("measure")
+window = None if state.get("estimate") == "cohort" else state.get("estimate")
+if window and measure != "km":
+    st.info(f"Period analysis is built for Kaplan-Meier: showing the cohort estimate of {MEASURES[measure].lower()}.")
+    window = None
 with st.spinner("Estimating survival…"):
     try:
         res = cached_survival(snapshot(), fkey, years, (by,) if by else (), state.get("ci"),
-                              method=measure, min_at_risk=state.get("min_at_risk"))
+                              method=measure, min_at_risk=state.get("min_at_risk"), window=window)
     except SelectionError as e:
         st.info(f"{MEASURES[measure]} is not available for this selection: {markdown_text(e)}. Showing observed survival.")
-        measure = "km"
+        measure, window = "km", None
         res = cached_survival(snapshot(), fkey, years, (by,) if by else (), state.get("ci"),
                               min_at_risk=state.get("min_at_risk"))
 
@@ -71,6 +81,12 @@ pol = policy()
 st.caption(f"**{what}**, diagnosed {years[0]}–{years[1]}: {res['analysed']} analysed of {res['selected']} "
            f"selected ({res['dco']} death-certificate-only registrations excluded: no survival time). Counts on "
            "this site are changed slightly for confidentiality and need not add up.")
+period_text = f"period {window.replace('-', '–')}" if window else ""
+if window:
+    st.caption(f"**Period analysis, {window.replace('-', '–')}**: the survival children experienced during those "
+               f"calendar years, whenever they were diagnosed ({res['in_window']} had follow-up in the window): an "
+               "up-to-date estimate of what a child diagnosed now can expect. Each time since diagnosis uses "
+               "only the years of follow-up that fell in the window (Brenner's method).")
 if not res["groups"]:
     st.info("No cases with a survival time match this selection." if res["empty"] else
             "No group in this selection has enough cases to show survival "
@@ -81,7 +97,9 @@ if not res["groups"]:
 groups = sorted(res["groups"], key=lambda k: labels.sort_key(by)(k[0]) if k else 0)
 names = {k: labels.level(by, k[0]) if k else "All" for k in groups}
 short = {k: labels.level(by, k[0], short=by in ("iccc_main", "iccc_sub", "stage")) if k else "All" for k in groups}
-method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" if measure == "km" else
+method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" + (
+                f"; period analysis, survival during {window} (n = {res['in_window']} in the window)" if window else "")
+               if measure == "km" else
                f"actuarial life table, {res['unit']}ly intervals, 95% CI {state.get('ci')} (Greenwood)"
                if measure == "actuarial" else
                f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
@@ -97,8 +115,8 @@ if measure in OBSERVED:
         st.session_state[k_highlight] = ""
     highlight = codes.get(st.session_state[k_highlight])
     fig = figures.survival_plot({k: res["curves"][k] for k in groups}, res["at_risk"], [by] if by else [],
-                                f"Observed survival: {what}" + (" (actuarial life table)" if measure == "actuarial"
-                                                                else ""),
+                                f"Observed survival{', ' + period_text if window else ''}: {what}"
+                                + (" (actuarial life table)" if measure == "actuarial" else ""),
                                 "Survival probability", footnote=foot,
                                 ci_bands=state.get("bands") == "on", censor_ticks=state.get("ticks") == "on",
                                 labels=names, short_labels=short, suppressed_label=pol.below,
@@ -132,6 +150,16 @@ with tab_mean:
     if res["rmst"] is None:
         st.info("Restricted mean survival time and median follow-up are computed on Kaplan-Meier curves "
                 "(follow-up in days): choose the measure 'Observed (Kaplan-Meier)'.")
+    elif window:
+        st.markdown(f"**Restricted mean survival time**, years (95% CI), {period_text}: the average number of "
+                    "years lived in the first 5 (or 10) years after diagnosis, the area under the period survival "
+                    "curve up to then.")
+        table(tables.survival_wide(res["rmst"], [by] if by else [], value="rmst_years", column=tables.rmst_label,
+                                   percent=False, digits=2), "restricted_mean_survival.csv", footnote=foot,
+              csv=res["rmst"])
+        st.caption(f"{tables.NOT_SHOWN}: not shown where fewer than {pol.threshold} remain at risk at that time. "
+                   "Median follow-up describes a cohort: choose the estimate 'Cohort' to see it and the "
+                   "differences between groups.")
     else:
         st.markdown("**Restricted mean survival time**, years (95% CI): the average number of years lived "
                     "in the first 5 (or 10) years after diagnosis, the area under the survival curve up to then.")
@@ -157,6 +185,9 @@ with tab_mean:
                    "means the later survival estimates rest on few children.")
 
 with tab_cause:
+    if window:
+        st.info(f"Death by cause is estimated for the cohort diagnosed {years[0]}–{years[1]} (period analysis of "
+                "competing risks is not built): the curves below are not a period estimate.")
     cif = cached_cumulative_incidence(snapshot(), fkey, years, (by,) if by else (), state.get("min_at_risk"))
     st.radio("Cause of death", list(CAUSE_WORDS), key=k_cause, horizontal=True,
              format_func=lambda c: c.capitalize() if c != "cancer" else "The cancer")
@@ -217,8 +248,9 @@ with tab_std:
                  horizontal=True,
                  format_func={"cohort": "the pooled cohort's age distribution", "equal": "equal (1/4 each)"}.get)
         asd = cached_age_standardised(snapshot(), fkey, years, (by,) if by else (), state.get("std_weights"),
-                                      state.get("ci"), unit=res["unit"] if measure == "actuarial" else "day")
-        st.markdown("**Age-standardised survival**, % (95% CI)")
+                                      state.get("ci"), unit=res["unit"] if measure == "actuarial" else "day",
+                                      window=window)
+        st.markdown(f"**Age-standardised survival**, % (95% CI){', ' + period_text if window else ''}")
         table(tables.survival_wide(asd, [by] if by else []), "age_standardised_survival.csv", footnote=foot, csv=asd)
         for note in asd.attrs.get("notes", []):
             st.caption(markdown_text(note))
@@ -229,6 +261,8 @@ with tab_std:
                    f"than {pol.threshold} remain at risk in one of its bands.")
 
 with tab_cox:
+    if window:
+        st.caption(f"Hazard ratios compare the cohort diagnosed {years[0]}–{years[1]} (not a period estimate).")
     covs = st.multiselect("Covariates", COX_OPTIONS, format_func=STRATA.get, key=k_cox)
     if not covs:
         st.info("Choose at least one covariate to fit a Cox model.")

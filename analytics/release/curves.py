@@ -263,7 +263,7 @@ def _logrank(events: S.EventTable, counts: dict, group: str, pol: Policy) -> tup
 # ------------------------------------------------------------------------------------------------
 
 def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-log", method: str = "km",
-             min_at_risk: int = 10, pol: Policy | None = None) -> dict:
+             min_at_risk: int = 10, pol: Policy | None = None, window: str | None = None) -> dict:
     """Everything the Survival page shows of its curves, released. `method`: 'km', 'actuarial'
     (the life table on completed months, or years when a partner sent years: every partner's
     survival events pooled; `analytics.lifetable`), 'pohar-perme' or 'ederer2'.
@@ -278,22 +278,33 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
     `logrank` (None, or chisq, df, p, reason and
     n_excluded as a Count), `logrank_note` (why there is no test, or None), `notes` (texts with
     Counts only), `min_at_risk` (where the curves stop: at least T), `footnote` (the policy
-    note for figures and tables), `threshold`."""
+    note for figures and tables), `threshold`.
+
+    `window` ('2018-2022'): the period analysis of that calendar window (`analytics.period`;
+    Kaplan-Meier only), rounded as the cohort curves are (`survival._rounded_entries_group`);
+    `in_window` then counts the tumours with follow-up inside it (a Count), group sizes are those,
+    and there is no log-rank test (R's survdiff takes no delayed entry) and no median follow-up
+    (that of the cohort)."""
     pol = pol or policy()
     sel = sel or Selection()
     by = list(by)
     m = stop_at(min_at_risk, pol)
     observed = method in ("km", "actuarial")
+    win = _window(window, method)
     unit = (pooled.interval_unit(con, sel, by) or "month") if method == "actuarial" else "day"
-    events = S.event_table(con, sel, by, keys=True, rows_only=None if observed else NET_NEEDS_ROWS, unit=unit)
+    events = S.event_table(con, sel, by, keys=True, rows_only=None if observed else NET_NEEDS_ROWS, unit=unit,
+                           window=win)
     counts = _group_counts(events)
     selected = count(events.n_selected, events.key_selected, pol)
     dco = count(events.n_dco, events.key_dco, pol)
     analysed = selected.minus(dco)
     out = {"selected": selected, "dco": dco, "analysed": analysed, "empty": events.n_analysed == 0,
            "min_at_risk": m, "threshold": pol.threshold, "logrank": None, "logrank_note": None,
-           "rmst": None, "rmst_difference": None, "followup": None}
+           "rmst": None, "rmst_difference": None, "followup": None, "window": window, "in_window": None}
     out["unit"] = unit
+    if win is not None:
+        out["in_window"] = count(sum(c[0] for c in counts.values()),
+                                 sum(c[1] for c in counts.values()) % disclosure.KEY_MODULUS, pol)
     if observed:
         rounded = _rounded(events, pol)
         km = S.kaplan_meier(rounded, times=TIMES, conf_type=conf_type, min_cases=pol.threshold)  # = viewer_km
@@ -301,13 +312,20 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
         out.update(_km_outputs(km, shown, counts, by, m, pol))
         if unit == "day":  # the life table has neither (its curve is known at interval ends only)
             out.update(_rmst(km, shown, by, pol))
+        if unit == "day" and win is None:  # follow-up is the cohort's
             follow = S.median_followup(rounded, min_cases=pol.threshold)
             keep = np.array([_norm(tuple(r)) in {_norm(k) for k in shown} for r in follow[by].itertuples(index=False)]
                             if by else [bool(shown)] * len(follow), dtype=bool)
             out["followup"] = stamp(follow.loc[keep].drop(columns="n").reset_index(drop=True))
         out["footnote"] = km_note(pol, unit)
         notes = [S.method_note(unit, conf_type), km_note(pol, unit)]
-        if len(by) == 1 and len(shown) >= 2 and unit == "day":
+        if win is not None:  # the window's method note comes with the event table's notes
+            notes.append(f"{out['in_window']} of the {analysed} analysed had follow-up inside the window; the others "
+                         f"were followed up to before it or diagnosed after it.")
+        if len(by) == 1 and len(shown) >= 2 and win is not None:
+            out["logrank_note"] = ("Log-rank test not shown for period analysis (it takes no delayed entry): "
+                                   "choose the cohort estimate to compare groups.")
+        elif len(by) == 1 and len(shown) >= 2 and unit == "day":
             out["logrank"], out["logrank_note"] = _logrank(events, counts, by[0], pol)
         elif len(by) == 1 and len(shown) >= 2:
             out["logrank_note"] = ("Log-rank test not shown for the life table: it needs follow-up in days "
@@ -328,6 +346,17 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
                      f"or fewer once changed or rounded for this site).")
     out["notes"] = notes + pooled.released_notes(events.notes, lambda n, k: count(n, k, pol))  # partners left out
     return out
+
+
+def _window(window: str | None, method: str):
+    """The `period.Window` of a window label, or None; period analysis is Kaplan-Meier only."""
+    if window is None:
+        return None
+    from analytics.period import Window
+
+    if method != "km":
+        raise SelectionError("period analysis is built for Kaplan-Meier only (choose 'Observed (Kaplan-Meier)')")
+    return Window.parse(window)
 
 
 def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk: int = 10,
@@ -479,23 +508,25 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
 
 def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "cohort",
                      conf_type: str = "log-log", times=TIMES, pol: Policy | None = None,
-                     unit: str = "day") -> pd.DataFrame:
+                     unit: str = "day", window: str | None = None) -> pd.DataFrame:
     """Age-standardised survival from the rounded curves of each age band: a group gets no estimate
     unless each of its age bands holds a released number of cases, and none at a time where a
     band has fewer than T at risk (rounded). `unit` 'month' or 'year': from life tables on those
-    intervals (`analytics.lifetable`), every partner's survival events pooled. `attrs["notes"]`:
-    the aggregate partners left out, their tumours as released counts."""
+    intervals (`analytics.lifetable`), every partner's survival events pooled. `window`: the
+    period analysis of that calendar window (as `survival`). `attrs["notes"]`: the aggregate
+    partners left out, their tumours as released counts."""
     pol = pol or policy()
     t_min = pol.threshold
     by = list(by)
-    events = S.event_table(con, sel or Selection(), [*by, "age_band"], keys=True, unit=unit)
+    win = _window(window, "km" if unit == "day" else "actuarial")
+    events = S.event_table(con, sel or Selection(), [*by, "age_band"], keys=True, unit=unit, window=win)
     counts = _group_counts(events)
     rounded = _rounded(events, pol)
     res = S.age_standardised(rounded, times=times, weights=weights, conf_type=conf_type, min_cases=t_min)
     # the rounded risk set of each (group, band) at each time
     risk = {}
-    for key, days, d, c in rounded.groups():
-        at = S.estimator(unit, conf_type)().fit(days, d, c).at(times)["n_at_risk"].to_numpy()
+    for key, days, d, c, *e in rounded.groups(enter=rounded.entries):
+        at = S.estimator(unit, conf_type)().fit(days, d, c, *e).at(times)["n_at_risk"].to_numpy()
         risk[_norm(key)] = at
     ok = np.zeros(len(res), bool)
     for i, r in enumerate(res.itertuples(index=False)):
