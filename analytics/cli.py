@@ -330,9 +330,9 @@ def cmd_survival(args: argparse.Namespace) -> int:
             from analytics.period import Window
 
             window = Window.parse(args.period_window)
-            if args.method != "km":
-                _err("error: --period-window is for Kaplan-Meier (--method km) so far: period analysis of net "
-                     "survival is not built yet, and the life table's partners send no dates of diagnosis")
+            if args.method == "actuarial":
+                _err("error: --period-window needs each tumour's date of diagnosis, which the life table's "
+                     "partners do not send: use --method km (or pohar-perme, ederer2)")
                 return 2
             if args.followup:
                 _err("error: --followup is the follow-up of the cohort, not of a calendar window: drop "
@@ -368,7 +368,7 @@ def cmd_survival(args: argparse.Namespace) -> int:
         elif args.method != "km":
             from analytics.netsurvival import net_survival
 
-            res = net_survival(con, sel, by, method=args.method, times=_times(args.times))
+            res = net_survival(con, sel, by, method=args.method, times=_times(args.times), window=window)
         else:
             res = survival.kaplan_meier(survival.event_table(con, sel, by, window=window),
                                         times=_times(args.times), conf_type=args.ci)

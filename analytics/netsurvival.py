@@ -40,6 +40,25 @@ What relsurv does, and this module copies (README of the fixtures has the detail
   NOT clipped at 1 (relsurv's behaviour: net survival can exceed 1 when patients die less than
   the population).
 
+Period analysis (Brenner; `net_survival(..., window=)`, `net_survival_rows(..., entry_days=)`):
+left-truncated data, entry < exit in days since diagnosis (`analytics.period` defines them for a
+calendar window). relsurv 2.2.9's rs.surv accepts Surv(entry, exit, status) but IGNORES the
+entry: it passes only the exits to its C routine, so the result equals rs.surv(Surv(exit, status))
+on the rows with exit > entry (every subject at risk from day 0; not a period estimate). Its C
+routine (netfastpinter2, via relsurv:::exp.prep(..., ys = entry)) does take entry times; this
+module follows it, with the two corrections that make it a left-truncated estimator:
+* Grid: every distinct exit and every entry > 0 (the routine holds the risk set fixed between
+  grid times; relsurv's unexported rs.period builds its grid the same way).
+* At risk in (t_j-1, t_j]: entry < t_j <= exit, for yi, yisi and the hazard sums alike. (The
+  routine counts yi over all with exit >= t_j, ignoring entry, and puts those entering at t_j
+  into yisi; its hazard sums yidli, yidlisiw already use entry < t_j.)
+* Unchanged: S_i, and so the Pohar-Perme weights 1/S_i, run from diagnosis (time 0) for every
+  subject, entered or not; age and date are those at diagnosis advancing with time (rmap);
+  rs.surv's formulas above. An interval with nobody at risk adds nothing (no hazard, no variance).
+With all entries 0 this is rs.surv exactly; with population hazards 0 it is the left-truncated
+Kaplan-Meier of survfit(Surv(entry, exit, dead)). Reference: tests/fixtures/survival/
+make_period_net_reference.R (relsurv's routine with ys = entry + 0.5, yi recounted).
+
 Speed: no loop over subjects x days. Each subject's follow-up is cut into pieces of constant
 population hazard (a piece ends at a birthday of 365.241 days, on 1 January, at a block boundary
 of 512 days, or at the end of follow-up); within a piece exp(cumulative hazard) is geometric, so
@@ -198,11 +217,14 @@ def _jan1(year: np.ndarray) -> np.ndarray:
 # Per-day sums over the risk set
 # ------------------------------------------------------------------------------------------------
 
-def _pieces(y, age, t0, ids, rates: RateTable, block: int = _BLOCK):
+def _pieces(y, age, t0, ids, rates: RateTable, block: int = _BLOCK, entry=None):
     """Cut each subject's follow-up [0, y) into pieces of constant population hazard that do not
-    cross a block boundary. Returns flat arrays start, end (days), hazard, cumulative hazard at
-    the piece start, and the total cumulative hazard per subject (at day y)."""
+    cross a block boundary (nor the entry day). Returns flat arrays start, end (days), hazard,
+    cumulative hazard at the piece start, and the total cumulative hazard per subject (at day y).
+    With `entry` (days, left truncation) only the pieces from entry on are returned; their
+    cumulative hazards still run from diagnosis (day 0), as relsurv's S_i."""
     n = len(y)
+    e = np.zeros((n, 1)) if entry is None else np.asarray(entry, dtype=float)[:, None]
     ymax = int(y.max())
     n_age = int(np.floor(ymax / RELSURV_YEAR)) + 2
     n_year = ymax // 365 + 2
@@ -222,7 +244,7 @@ def _pieces(y, age, t0, ids, rates: RateTable, block: int = _BLOCK):
     y0 = _year(t0)
     d_year = _jan1(y0[:, None] + np.arange(1, n_year + 1)[None, :]) - t0[:, None]
     d_block = np.broadcast_to(np.arange(1, n_block + 1) * block, (n, n_block))
-    bp = np.concatenate([np.zeros((n, 1)), d_age, d_year, d_block, yy], axis=1)
+    bp = np.concatenate([np.zeros((n, 1)), e, d_age, d_year, d_block, yy], axis=1)
     bp = np.sort(np.clip(bp, 0, yy), axis=1).astype(np.int64)
     start, end = bp[:, :-1], bp[:, 1:]
     length = end - start
@@ -238,14 +260,16 @@ def _pieces(y, age, t0, ids, rates: RateTable, block: int = _BLOCK):
     inc = h * length
     cum = np.cumsum(inc, axis=1)
     cum_start = cum - inc
-    return start[ok], end[ok], h_ok, cum_start[ok], cum[:, -1]
+    use = ok & (start >= e)  # at risk: from entry on (all of [0, y) without entry)
+    return start[use], end[use], h[use], cum_start[use], cum[:, -1]
 
 
 def _daily_sums(y, age, t0, ids, rates: RateTable, chunk: int = 25_000,
-                block: int = _BLOCK):
-    """Per follow-up day d = 0 .. max(y) - 1, sums over subjects with y > d (at risk on day d):
-    H = sum h_i(d), A = sum h_i/S_i(d), B = sum 1/S_i(d), C = sum h_i/S_i(d+1),
-    D = sum 1/S_i(d+1). Also the cumulative population hazard of each subject at its y."""
+                block: int = _BLOCK, entry=None):
+    """Per follow-up day d = 0 .. max(y) - 1, sums over subjects with y > d (at risk on day d;
+    with `entry`, entry <= d < y): H = sum h_i(d), A = sum h_i/S_i(d), B = sum 1/S_i(d),
+    C = sum h_i/S_i(d+1), D = sum 1/S_i(d+1), S_i the population survival from diagnosis. Also
+    the cumulative population hazard of each subject (from diagnosis) at its y."""
     T = int(y.max())
     nb = T // block + 1
     ND = nb * block
@@ -253,7 +277,8 @@ def _daily_sums(y, age, t0, ids, rates: RateTable, chunk: int = 25_000,
     cum_total = np.empty(len(y))
     for i in range(0, len(y), chunk):
         sl = slice(i, i + chunk)
-        s, e, h, L, tot = _pieces(y[sl], age[sl], t0[sl], ids[sl], rates, block)
+        s, e, h, L, tot = _pieces(y[sl], age[sl], t0[sl], ids[sl], rates, block,
+                                  None if entry is None else entry[sl])
         cum_total[sl] = tot
         b0 = (s // block) * block
         log_w = L - h * (s - b0)
@@ -305,15 +330,20 @@ class NetSurvivalCurve:
 
     `table`: time_days, time_years (days / year_days), n_at_risk (follow-up >= t), n_events,
     n_censored, survival, std_err (of log S), lower, upper. `internals`: relsurv's per-time sums
-    (time, yi, dni, yidli, yisi, dnisi, dnisisq, yidlisiw), from which either estimator follows."""
+    (time, yi, dni, yidli, yisi, dnisi, dnisisq, yidlisiw), from which either estimator follows.
+
+    Left-truncated (period analysis, `entry` set): the times are every distinct exit and every
+    entry day > 0, n_at_risk is entry < t <= follow-up, and `table` has n_entered (entering at
+    t, at risk from the next day)."""
 
     method: str
     table: pd.DataFrame
     internals: pd.DataFrame
-    followup: np.ndarray  # follow-up days of the subjects used (> 0)
+    followup: np.ndarray  # follow-up (exit) days of the subjects used (> entry)
     status: np.ndarray
-    n_zero: int  # subjects dropped: follow-up 0
+    n_zero: int  # subjects dropped: follow-up 0 (with entry: follow-up <= entry)
     year_days: float = APP_YEAR
+    entry: np.ndarray | None = None  # entry days (left truncation), None: all from day 0
 
     @property
     def n(self) -> int:
@@ -322,13 +352,15 @@ class NetSurvivalCurve:
     def at_days(self, days) -> pd.DataFrame:
         """Values at the given times in days, as relsurv's summary(fit, times, extend = TRUE):
         the values at the last observed time <= t (1, SE 0 before the first), n at risk =
-        follow-up >= t, n events in (previous time asked, t]."""
+        follow-up >= t (with entry: entry < t <= follow-up), n events in (previous time asked,
+        t]."""
         tab = self.table
         t = tab["time_days"].to_numpy(float)
         ev = tab["n_events"].to_numpy()
         rows, prev = [], -np.inf
         for x in np.atleast_1d(np.asarray(days, dtype=float)):
-            n_risk = int((self.followup >= x).sum())
+            n_risk = int(((self.followup >= x) if self.entry is None
+                          else (self.entry < x) & (self.followup >= x)).sum())
             n_ev = int(ev[(t > prev) & (t <= x)].sum())
             k = np.searchsorted(t, x, side="right") - 1
             if k < 0:
@@ -363,19 +395,29 @@ class NetSurvivalCurve:
 
 def net_survival_rows(followup_days, status, age_days, diagnosis_date, sex, rates: RateTable,
                       country="USA", method: str = "pohar-perme",
-                      year_days: float = APP_YEAR) -> NetSurvivalCurve:
+                      year_days: float = APP_YEAR, entry_days=None) -> NetSurvivalCurve:
     """rs.surv(Surv(followup_days, status) ~ 1, ratetable, method, conf.type = "log",
     rmap = list(age = age_days, sex = sex, year = diagnosis_date)) on individual rows.
 
     `followup_days`: whole days; rows with follow-up 0 are dropped (counted in `n_zero`).
     `age_days`: age at diagnosis in days (may be fractional). `diagnosis_date`: dates
     (datetime64/ISO strings) or days since 1970-01-01. `sex`: 1 or 2. `country`: one code or
-    one per row, keys of `rates`."""
+    one per row, keys of `rates`.
+
+    `entry_days` (whole days since diagnosis, >= 0; period analysis): left truncation, at risk
+    at time t if entry < t <= follow-up; rows with follow-up <= entry are dropped (`n_zero`).
+    Age and date stay those at diagnosis: the population survival S_i of the Pohar-Perme weights
+    runs from diagnosis, as relsurv's C routine with entry times (module docstring: rs.surv
+    itself ignores the entry of Surv(entry, exit, status))."""
     if method not in METHODS:
         raise SelectionError(f"method: '{method}' is not one of {', '.join(METHODS)}")
     y = np.asarray(followup_days, dtype=float)
-    if np.isnan(y).any() or (y < 0).any() or (y != np.round(y)).any():
+    if np.isnan(y).any() or (y != np.round(y)).any() or (entry_days is None and (y < 0).any()):
         raise SelectionError("net survival needs follow-up in whole days >= 0")
+    if entry_days is not None:  # exit < 0 (diagnosed after a window): dropped with exit <= entry
+        entry = np.broadcast_to(np.asarray(entry_days, dtype=float), y.shape)
+        if np.isnan(entry).any() or (entry < 0).any() or (entry != np.round(entry)).any():
+            raise SelectionError("net survival needs entry in whole days >= 0")
     status = np.asarray(status, dtype=int)
     age = np.asarray(age_days, dtype=float)
     t0 = _days(diagnosis_date)
@@ -383,63 +425,87 @@ def net_survival_rows(followup_days, status, age_days, diagnosis_date, sex, rate
     if not np.isin(sex, (1, 2)).all():
         raise SelectionError("net survival needs sex 1 or 2 for every subject")
     country = np.broadcast_to(np.asarray(country, dtype=object), y.shape)
-    keep = y > 0
+    keep = y > 0 if entry_days is None else y > entry
     n_zero = int((~keep).sum())
     y, status, age, t0, sex, country = (y[keep].astype(np.int64), status[keep], age[keep],
                                         t0[keep], sex[keep], country[keep])
-    internals = _internals(y, status, age, t0, rates.ids(country, sex), rates)
+    entry = None if entry_days is None else entry[keep].astype(np.int64)
+    internals = _internals(y, status, age, t0, rates.ids(country, sex), rates, entry)
     table = _curve(internals, method, year_days)
-    return NetSurvivalCurve(method, table, internals, y, status, n_zero, year_days)
+    return NetSurvivalCurve(method, table, internals, y, status, n_zero, year_days, entry)
 
 
-def _internals(y, status, age, t0, ids, rates) -> pd.DataFrame:
+def _internals(y, status, age, t0, ids, rates, entry=None) -> pd.DataFrame:
+    """relsurv's per-time sums (netfastpinter2) at every grid time: the distinct follow-up times
+    and, with `entry` (left truncation, days), every entry day > 0 as well, so that the risk set
+    {entry < t <= y} is constant within each interval (t_j-1, t_j]; then also `n_enter`, the
+    subjects entering at t_j (at risk from the next day on)."""
     cols = ["time", "yi", "dni", "yidli", "yisi", "dnisi", "dnisisq", "yidlisiw"]
+    if entry is not None:
+        cols.append("n_enter")
     if len(y) == 0:
         return pd.DataFrame(columns=cols, dtype=float)
-    H, A, B, C, D, cum = _daily_sums(y, age, t0, ids, rates)
-    tis = np.unique(y)
+    H, A, B, C, D, cum = _daily_sums(y, age, t0, ids, rates, entry=entry)
+    tis = np.unique(y if entry is None else np.concatenate([y, entry[entry > 0]]))
     J = len(tis)
     T = int(tis[-1])
     seg = np.searchsorted(tis, np.arange(T), side="right")  # interval of each day
-    # relsurv's running means inside each interval (restarted at every observed time)
+    # relsurv's running means inside each interval (restarted at every grid time); an interval
+    # with nobody at risk (left truncation only) has no population hazard
     csum = pd.DataFrame({"A": A, "B": B, "C": C, "D": D}).groupby(seg).cumsum()
-    fint = (csum["A"].to_numpy() / csum["B"].to_numpy()
-            + csum["C"].to_numpy() / csum["D"].to_numpy()) / 2
+    Bc, Dc = csum["B"].to_numpy(), csum["D"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fint = np.where(Bc > 0, (csum["A"].to_numpy() / Bc + csum["C"].to_numpy() / Dc) / 2, 0.0)
     j_of = np.searchsorted(tis, y)
     dead = status == 1
     inv = np.exp(cum[dead])  # 1 / S_i(t) at the death time
     n_by_time = np.bincount(j_of, minlength=J)
+    yi = n_by_time[::-1].cumsum()[::-1]  # follow-up >= t
+    out = {}
+    if entry is not None:  # minus those entering at t or later: entry < t <= y
+        n_enter = np.bincount(np.searchsorted(tis, entry[entry > 0]), minlength=J)
+        yi = yi - n_enter[::-1].cumsum()[::-1]
+        out["n_enter"] = n_enter.astype(float)
     return pd.DataFrame({
         "time": tis.astype(float),
-        "yi": n_by_time[::-1].cumsum()[::-1].astype(float),
+        "yi": yi.astype(float),
         "dni": np.bincount(j_of[dead], minlength=J).astype(float),
         "yidli": np.bincount(seg, H, minlength=J),
         "yisi": D[tis - 1],
         "dnisi": np.bincount(j_of[dead], inv, minlength=J),
         "dnisisq": np.bincount(j_of[dead], inv ** 2, minlength=J),
         "yidlisiw": np.bincount(seg, fint, minlength=J),
-    })
+    } | out)
 
 
 def _curve(it: pd.DataFrame, method: str, year_days: float) -> pd.DataFrame:
+    """rs.surv's estimators on the sums. An interval with nobody at risk (possible only with
+    left truncation) changes neither the survival nor the variance."""
     yi, dni = it["yi"].to_numpy(), it["dni"].to_numpy()
-    if method == "pohar-perme":
-        haz = it["dnisi"].to_numpy() / it["yisi"].to_numpy() - it["yidlisiw"].to_numpy()
-        var = it["dnisisq"].to_numpy() / it["yisi"].to_numpy() ** 2
-    else:
-        haz = dni / yi - it["yidli"].to_numpy() / yi
-        var = dni / yi ** 2
+    ok = yi > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "pohar-perme":
+            haz = it["dnisi"].to_numpy() / it["yisi"].to_numpy() - it["yidlisiw"].to_numpy()
+            var = it["dnisisq"].to_numpy() / it["yisi"].to_numpy() ** 2
+        else:
+            haz = dni / yi - it["yidli"].to_numpy() / yi
+            var = dni / yi ** 2
+    haz, var = np.where(ok, haz, 0.0), np.where(ok, var, 0.0)
     surv = np.cumprod(1 - haz)
     se = np.sqrt(np.cumsum(var))
     with np.errstate(divide="ignore", invalid="ignore"):
         lower = np.exp(np.log(surv) - Z95 * se)
         upper = np.exp(np.log(surv) + Z95 * se)
     n_next = np.append(yi[1:], 0)
+    enter = it["n_enter"].to_numpy() if "n_enter" in it else 0  # join after t: yi_j+1 = yi_j - exits + enter
     t = it["time"].to_numpy()
-    return pd.DataFrame({"time_days": t, "time_years": t / year_days,
-                         "n_at_risk": yi.astype(int), "n_events": dni.astype(int),
-                         "n_censored": (yi - n_next - dni).astype(int), "survival": surv,
-                         "std_err": se, "lower": lower, "upper": upper})
+    out = pd.DataFrame({"time_days": t, "time_years": t / year_days,
+                        "n_at_risk": yi.astype(int), "n_events": dni.astype(int),
+                        "n_censored": (yi - n_next + enter - dni).astype(int), "survival": surv,
+                        "std_err": se, "lower": lower, "upper": upper})
+    if "n_enter" in it:
+        out.insert(5, "n_entered", it["n_enter"].to_numpy().astype(int))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -463,6 +529,10 @@ class NetSurvivalResult:
     suppressed: list[tuple]
     year_days: float = APP_YEAR
     notes: list[str] = field(default_factory=list)
+    #: Period analysis: the calendar window (`analytics.period.Window`) and the non-DCO tumours
+    #: with follow-up inside it (exit > entry); None without a window.
+    window: object = None
+    n_window: int | None = None
 
     @property
     def n_analysed(self) -> int:
@@ -504,7 +574,8 @@ def _coverage_error(con, needed: dict[str, tuple[int, int]]) -> str | None:
 
 def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
                  by: list[str] = (), method: str = "pohar-perme", times=(1, 3, 5, 10),
-                 min_cases: int | None = None, year_days: float = APP_YEAR) -> NetSurvivalResult:
+                 min_cases: int | None = None, year_days: float = APP_YEAR,
+                 window=None) -> NetSurvivalResult:
     """Net survival (Pohar-Perme, default) or relative survival (Ederer II) of the selected
     cases, per group of `by`, as relsurv's rs.surv.
 
@@ -517,29 +588,45 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
     Raises SelectionError when the life tables do not cover every included country, sex (1, 2)
     and calendar year in which follow-up runs (diagnosis date to the last day of follow-up).
     Groups with fewer analysed cases than the suppression threshold are suppressed. `times` are
-    in years of `year_days` days (365.25, the app's year; relsurv's summaries use 365.241)."""
+    in years of `year_days` days (365.25, the app's year; relsurv's summaries use 365.241).
+
+    `window` (an `analytics.period.Window`): the period analysis (Brenner) of that calendar
+    window instead, with entry, exit and death as `analytics.period` defines them (its SQL,
+    `period.cases_sql`): left-truncated net survival, at risk at time t if entry < t <= exit,
+    population survival weights from diagnosis (module docstring). Tumours with exit <= entry
+    (no follow-up inside the window) are excluded in place of follow-up 0 and counted;
+    `n_window` counts the non-DCO tumours with follow-up inside the window, `at_times` gets
+    n_in_window per group. The life tables must cover diagnosis to exit: the weights need the
+    population hazard before the window too."""
     if method not in METHODS:
         raise SelectionError(f"method: '{method}' is not one of {', '.join(METHODS)}")
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     where, params = selection.where()
     extra = "".join(f", {b}" for b in by if b not in ("country", "sex"))
-    df = con.execute(f"""
-        SELECT country, sex{extra},
+    cols = f"""country, sex{extra},
                CASE WHEN birth_date IS NOT NULL
                     THEN CAST(date_diff('day', birth_date, diagnosis_date) AS DOUBLE)
                     ELSE CAST(age_years AS DOUBLE) * CAST({RELSURV_YEAR} AS DOUBLE)
                          + {MID_YEAR_DAYS} END AS age_days,
                birth_date IS NULL AS age_assumed,
-               date_diff('day', DATE '1970-01-01', diagnosis_date) AS t0,
-               followup_days, event
-        FROM cases WHERE {where} AND NOT dco""", params).df()
+               date_diff('day', DATE '1970-01-01', diagnosis_date) AS t0"""
+    if window is None:
+        df = con.execute(f"SELECT {cols}, followup_days, event FROM cases "
+                         f"WHERE {where} AND NOT dco", params).df()
+    else:  # period analysis: entry, exit and death in the window by period.py's SQL
+        from analytics import period
+
+        df = con.execute(f"SELECT * EXCLUDE (dco) FROM ({period.cases_sql(cols + ', ', where, False)}) "
+                         f"WHERE NOT dco", params | {"w_start": window.start, "w_end": window.end}).df()
+        df = df.rename(columns={"exit": "followup_days"}).assign(event=df["dead"].astype(int))
     n_sel, n_dco = con.execute(f"SELECT count(*), coalesce(sum(dco::INT), 0) FROM cases "
                                f"WHERE {where}", params).fetchall()[0]
+    n_window = None if window is None else int((df["followup_days"] > df["entry"]).sum())
     sex_known = df["sex"].isin([1, 2]).to_numpy()
     n_sex9 = int((~sex_known).sum())
     df = df[sex_known]
-    zero = (df["followup_days"] <= 0).to_numpy()
+    zero = (df["followup_days"] <= (0 if window is None else df["entry"])).to_numpy()
     n_zero = int(zero.sum())
     df = df[~zero].reset_index(drop=True)
 
@@ -570,14 +657,15 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
             continue
         curve = net_survival_rows(g["followup_days"], g["event"], g["age_days"], g["t0"],
                                   g["sex"], rates, g["country"].to_numpy(object), method,
-                                  year_days)
+                                  year_days, None if window is None else g["entry"])
         curves[key] = curve
-        at_rows.append(curve.at(times).assign(**dict(zip(by, key))))
+        at = curve.at(times).assign(**dict(zip(by, key)))
+        at_rows.append(at if window is None else at.assign(n_in_window=curve.n))
         m, lo, hi = curve.median()
         med_rows.append(dict(zip(by, key)) | {"n": curve.n, "events": int(curve.status.sum()),
                                               "median": m, "median_lower": lo, "median_upper": hi})
     cols = by + ["time_years", "time_days", "n_at_risk", "n_events", "survival", "std_err_surv",
-                 "lower", "upper"]
+                 "lower", "upper"] + ([] if window is None else ["n_in_window"])
     at = pd.concat(at_rows)[cols].reset_index(drop=True) if at_rows else pd.DataFrame(columns=cols)
     med = pd.DataFrame(med_rows, columns=by + ["n", "events", "median", "median_lower",
                                                "median_upper"])
@@ -591,9 +679,23 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
          f"year of age and calendar year, updated day by day during follow-up."),
         (f"{n_an:,} analysed of {int(n_sel):,} selected: {int(n_dco):,} death-certificate-only "
          f"registrations, {n_sex9:,} of unknown sex (no life table to match) and {n_zero:,} with "
-         f"no follow-up time (follow-up 0 days, as relsurv) excluded."),
+         + ("no follow-up time (follow-up 0 days, as relsurv) excluded." if window is None else
+            "no follow-up inside the window (followed up to before it or diagnosed after it) "
+            "excluded.")),
         "References: " + REFERENCES,
     ]
+    if window is not None:
+        notes[:0] = [
+            (f"Period analysis (Brenner): {name} experienced during "
+             f"{window.start.isoformat()} to {window.end.isoformat()}, by whoever was diagnosed when "
+             f"(left truncation: at risk at time t = entered the window before t and followed to t or "
+             f"later; deaths outside the window censored; the population survival in the Pohar-Perme "
+             f"weights runs from diagnosis), computed as relsurv 2.2.9's C routine given the entry "
+             f"times (its rs.surv ignores them)."),
+            (f"{n_window:,} of the {int(n_sel) - int(n_dco):,} selected tumours that are not "
+             f"death-certificate-only had follow-up inside the window (n_in_window); the others "
+             f"were followed up to before it or diagnosed after it."),
+        ]
     if n_assumed:
         notes.append(f"{n_assumed:,} case(s) without birth date: age at diagnosis taken as the "
                      f"middle of the year of age (age_years * 365.241 + 182 days).")
@@ -604,4 +706,4 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
     notes += [str(n) for n in pooled.left_out(con, "agg_survival_events", selection, by,
                                               needs=pooled.NET_NEEDS_ROWS)]
     return NetSurvivalResult(method, by, curves, at, med, int(n_sel), int(n_dco), n_sex9, n_zero,
-                             n_assumed, suppressed, year_days, notes)
+                             n_assumed, suppressed, year_days, notes, window, n_window)

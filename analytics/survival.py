@@ -1105,13 +1105,16 @@ def median_followup(events: EventTable, min_cases: int | None = None) -> pd.Data
     1996): the Kaplan-Meier curve with the roles swapped (a censoring is the 'event', a death
     censors follow-up), its median and 95% log-log CI by R's quantile rule, as R's
     `quantile(survfit(Surv(t, 1 - dead) ~ 1, conf.type = "log-log"), 0.5)`. Groups with fewer
-    cases than the threshold are left out. Columns: by, n, median_followup_years, lower, upper."""
-    if events.unit != "day":
-        raise SelectionError("median follow-up by reverse Kaplan-Meier needs follow-up in days")
+    cases than the threshold are left out. Columns: by, n, median_followup_years, lower, upper.
+
+    An event table in completed months or years (`events.unit`) gets the reverse actuarial life
+    table instead (`analytics.lifetable`: its median interpolated within the interval), so that a
+    pool with a partner who sent months has one definition for every country."""
     n_min = min_cases or threshold()
+    reverse = estimator(events.unit, "log-log")
     rows = []
     for key, days, d, c in events.groups():
-        rev = KaplanMeier("log-log").fit(days, c, d)  # censorings are the events of follow-up
+        rev = reverse().fit(days, c, d)  # censorings are the events of follow-up
         if rev.n < n_min:
             continue
         m, lo, hi = rev.median()

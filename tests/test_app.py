@@ -323,3 +323,20 @@ def test_survival_page_gives_the_period_estimate(monkeypatch, small_warehouse):
     assert any("Period analysis is built for Kaplan-Meier" in i.value for i in net.info)
     odd = run_page(monkeypatch, small_warehouse, "views/survival.py", estimate="1990-1994")
     assert any("not a valid choice" in str(w.value) for w in [*odd.warning, *odd.info, *odd.caption])
+
+
+def test_international_page_gives_the_most_recent_period_estimate(monkeypatch, small_warehouse):
+    """Issue 15, item 3: the International page's '5-year survival estimate' takes a window of
+    period analysis (in the link), named on the survival chart's title and under it, the funnel
+    plot left to the cohort estimate."""
+    from analytics import period
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    window = period.windows(con)[0]
+    con.close()
+    at = run_page(monkeypatch, small_warehouse, "views/international.py", estimate=window, tumour="", ages="0-19")
+    box = at.selectbox(key=next(s.key for s in at.selectbox if "estimate" in str(s.key)))
+    assert box.value == window
+    text = " ".join(str(c.value) for c in at.caption) + " ".join(str(m.value) for m in at.markdown)
+    assert f"period analysis ({window.replace('-', '–')})" in text
+    assert not any("Funnel plot" in str(h.value) for h in at.subheader)

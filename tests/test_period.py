@@ -156,7 +156,7 @@ def test_entries_on_a_death_day_are_not_at_risk_for_it():
     assert km.n == 3
 
 
-@pytest.mark.parametrize("extra,words", [(["--method", "pohar-perme"], "is for Kaplan-Meier"),
+@pytest.mark.parametrize("extra,words", [(["--method", "actuarial"], "date of diagnosis"),
                                          (["--followup"], "not of a calendar window"),
                                          ([], "the first year comes first")])
 def test_the_command_line_refuses_what_it_cannot_do(period_db, extra, words):

@@ -204,19 +204,20 @@ def cached_ph_test(snap: Snapshot, filters: tuple, years: tuple | None, covariat
 # --- international comparison and cohorts --------------------------------------------------------
 
 def cached_international(snap: Snapshot, filters: tuple, years: tuple | None, ages: str, standard: str,
-                         ci: str) -> dict:
-    """The International page, released (`analytics.release.international`), cached per
-    selection and disclosure policy."""
-    return _cached_international(snap, snap.version, filters, years, ages, standard, ci, disclosure.policy().threshold)
+                         ci: str, window: str | None = None) -> dict:
+    """The International page, released (`analytics.release.international`; `window`: observed
+    survival by period analysis), cached per selection and disclosure policy."""
+    return _cached_international(snap, snap.version, filters, years, ages, standard, ci, disclosure.policy().threshold,
+                                 window)
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
 def _cached_international(_snap, version: str, filters: tuple, years: tuple | None, ages: str, standard: str,
-                          ci: str, min_cell: int) -> dict:
+                          ci: str, min_cell: int, window: str | None) -> dict:
     from analytics.release.international import international
 
     return international(_snap.cursor(), _selection(filters, years), ages=ages,
-                         standard=standard, ci=ci)
+                         standard=standard, ci=ci, window=window)
 
 
 def _cohorts(spec: tuple):

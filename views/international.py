@@ -11,8 +11,8 @@ from analytics.release.international import (CASE_MIX_RULE, FLAG_RULES, QUALITY_
 from analytics.release.rates import CI_METHODS, STANDARDS
 from analytics.safe_text import markdown_text
 from analytics.tables import NOT_SHOWN
-from ui import (METHOD_HELP, AnalysisPage, cached_international, chart, checked_filters, snapshot, table, tumour_filter,
-                year_range_widget)
+from ui import (METHOD_HELP, AnalysisPage, cached_international, cached_period_windows, chart, checked_filters,
+                snapshot, table, tumour_filter, year_range_widget)
 
 page = AnalysisPage("International comparison", "international")
 info, state, tumours = page.info, page.state, page.tumours
@@ -27,6 +27,12 @@ with st.sidebar:
     st.selectbox("Standard population", list(STANDARDS), format_func=STANDARDS.get, key=k,
                  help=METHOD_HELP["standard"])
     page.countries_widget()
+    # 5-year survival of the cohort, or of the most recent calendar windows (period analysis)
+    windows = cached_period_windows(snapshot())
+    k = state.choice("estimate", ["cohort", *windows], "cohort")
+    st.selectbox("5-year survival estimate", ["cohort", *windows], key=k, help=METHOD_HELP["estimate"],
+                 format_func=lambda w: "Cohort (by year of diagnosis)" if w == "cohort" else
+                 f"Period {w.replace('-', '–')}" + (" (most recent)" if w == windows[0] else ""))
 k_map = state.choice("map", ["asr", "surv5"], "asr")  # the map's measure, further down the page
 state.write_back(ranges=("years",))
 state.show_notices()
@@ -35,10 +41,11 @@ with st.sidebar:
 
 tumour, chosen, years = state.get("tumour"), state.get("countries"), tuple(state.get("years"))
 ages, standard = state.get("ages"), state.get("standard")
+window = None if state.get("estimate") == "cohort" else state.get("estimate")
 fkey = checked_filters({"country": chosen, **tumour_filter(tumour)}, years)
 with st.spinner("Comparing countries…"):
     try:
-        res = cached_international(snapshot(), fkey, years, ages, standard, "tiwari")
+        res = cached_international(snapshot(), fkey, years, ages, standard, "tiwari", window)
     except SelectionError as e:  # e.g. a partner's population file does not cover every year
         st.error(f"The comparison cannot be made for this selection: {markdown_text(e)}.")
         st.stop()
@@ -46,7 +53,8 @@ t, pooled, not_shown = res["table"], res["pooled"], res["not_shown"]
 if res.get("left_out"):  # country-years without person-years: out of the incidence rates
     st.info(res["left_out"], icon=":material/info:")
 what = tumours[tumour].strip() if tumour else "All tumours"
-foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}.")
+foot = page.footnote(f"{what}; ages {ages}; diagnosed {years[0]}-{years[1]}"
+                     + (f"; survival by period analysis, follow-up during {window}." if window else "."))
 flag_note = (f"\u2691 Data-quality flag: {FLAG_RULES} (indicators after {QUALITY_SOURCE}; the cut-offs are "
              "screening values, not exclusions).")
 flagged = t[t["quality_flag"].fillna("") != ""]
@@ -94,7 +102,12 @@ else:
         "Survival at 5 years, 95% CI (log-log)", pooled=pooled["surv5"], percent=True, flag_col="quality_flag",
         footnote=foot + (f"\n{flag_note}" if len(flagged) else "")))
 
-    if t["surv5"].notna().any() and pooled["surv5"] == pooled["surv5"]:
+    if window and t["surv5"].notna().any():
+        st.caption(f"5-year survival by period analysis ({window.replace('-', '–')}): the survival experienced "
+                   "during those years by every child followed in them, whenever diagnosed; the most up-to-date "
+                   "estimate. The funnel plot is drawn for the cohort estimate only (its limits count children "
+                   "followed from diagnosis).")
+    elif t["surv5"].notna().any() and pooled["surv5"] == pooled["surv5"]:
         st.subheader("Funnel plot: within chance of the pooled 5-year survival?")
         lim = funnel_limits(pooled["surv5"], float(t["n_survival"].max()))
         chart(figures.funnel(t, "n_survival", "surv5", "country", lim, pooled["surv5"],
@@ -111,7 +124,8 @@ else:
         st.subheader("Map")
         measure = st.radio("Measure", list(measures), horizontal=True, key=k_map, format_func=measures.get)
         if t[measure].notna().any():
-            chart(country_map(t, measure, measures[measure] if measure == "asr" else "5-year observed survival",
+            surv_title = "5-year observed survival" + (f", period {window.replace('-', '–')}" if window else "")
+            chart(country_map(t, measure, measures[measure] if measure == "asr" else surv_title,
                               "per million" if measure == "asr" else "survival", notice=foot,
                               value_format=".1f" if measure == "asr" else ".1%"),
                   "international-map", maps.PLOTLY_CONFIG)

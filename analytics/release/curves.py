@@ -133,7 +133,7 @@ def _released(counts, pol: Policy) -> bool:
     return counts is not None and counts[0] > 0 and count(counts[0], counts[1], pol).released
 
 
-def _rounded(events: S.EventTable, pol: Policy) -> S.EventTable:
+def viewer_events(events: S.EventTable, pol: Policy) -> S.EventTable:
     """The event table binned (days by the month; completed months or years as they are) and
     rounded for a viewer (`survival.rounded_events`)."""
     return S.rounded_events(events, pol.km_base, pol.bin_days if events.unit == "day" else 1)
@@ -145,7 +145,7 @@ def viewer_km(events: S.EventTable, conf_type: str = "log-log", pol: Policy | No
     rounded, binned event table (groups whose rounded size is below T are suppressed there):
     every survival estimate a viewer sees starts here."""
     pol = pol or policy()
-    return S.kaplan_meier(_rounded(events, pol), times=times, conf_type=conf_type, min_cases=pol.threshold)
+    return S.kaplan_meier(viewer_events(events, pol), times=times, conf_type=conf_type, min_cases=pol.threshold)
 
 
 def _cut(km: S.KaplanMeier, m: int) -> S.KaplanMeier:
@@ -306,7 +306,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
         out["in_window"] = count(sum(c[0] for c in counts.values()),
                                  sum(c[1] for c in counts.values()) % disclosure.KEY_MODULUS, pol)
     if observed:
-        rounded = _rounded(events, pol)
+        rounded = viewer_events(events, pol)
         km = S.kaplan_meier(rounded, times=TIMES, conf_type=conf_type, min_cases=pol.threshold)  # = viewer_km
         shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
         out.update(_km_outputs(km, shown, counts, by, m, pol))
@@ -521,7 +521,7 @@ def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "
     win = _window(window, "km" if unit == "day" else "actuarial")
     events = S.event_table(con, sel or Selection(), [*by, "age_band"], keys=True, unit=unit, window=win)
     counts = _group_counts(events)
-    rounded = _rounded(events, pol)
+    rounded = viewer_events(events, pol)
     res = S.age_standardised(rounded, times=times, weights=weights, conf_type=conf_type, min_cases=t_min)
     # the rounded risk set of each (group, band) at each time
     risk = {}

@@ -24,7 +24,7 @@ from analytics.release import quality as released_quality
 from analytics.disclosure import policy, release_counts, shares
 from analytics.filters import AGE_RANGES, Selection, SelectionError
 from analytics.lifetable import method_name
-from analytics.release.curves import net_at_times, viewer_km
+from analytics.release.curves import net_at_times, viewer_events, viewer_km
 from analytics.incidence import NoDenominators
 
 #: Re-exported for the page (which reads no exact module).
@@ -40,31 +40,42 @@ CASE_MIX_RULE = (f"the share of children under 5 differs from the pool's by more
 SHARE_PARTS = {c: quality_exact.SHARES[c] for c in ("dco_share", "mv_share", "excluded_share", "under5_share")}
 
 
-def quality(con: duckdb.DuckDBPyConnection, selection: Selection) -> pd.DataFrame:
+def quality(con: duckdb.DuckDBPyConnection, selection: Selection, unit: str = "day") -> pd.DataFrame:
     """Per country: released tumours (`cases`), cases analysed for survival (`n_survival`), the
     data-quality shares, median follow-up (0.1 year, only for a released `n_survival`), and a
-    `cases_key` column for the caller's `release_counts`. Shares are NaN where not releasable."""
+    `cases_key` column for the caller's `release_counts`. Shares are NaN where not releasable.
+
+    Median follow-up is that of the reverse Kaplan-Meier method (issue 15, item 5: as beside
+    every survival estimate; `survival.median_followup`), on the viewer's rounded event table of
+    each country (`unit` 'month' or 'year': the reverse life table, every country alike); NaN
+    where it is not reached."""
     pol = policy()
     q = compare.quality(con, selection, keys=True)
     out = q[["country", "cases", "cases_key"]].copy()
     for col, (num, den) in SHARE_PARTS.items():
         out[col] = shares(*quality_exact.part(q, num), *quality_exact.part(q, den), pol)
     analysed_ok, out["n_survival"] = released_quality.analysed(q, pol)
-    out["median_followup_years"] = np.where(analysed_ok, q["median_followup_years"].round(1), np.nan)
+    events = viewer_events(survival.event_table(con, selection, ["country"], unit=unit), pol)
+    fu = survival.median_followup(events, min_cases=pol.threshold)
+    reverse_km = q["country"].map(dict(zip(fu["country"], fu["median_followup_years"]))).astype(float)
+    out["median_followup_years"] = np.where(analysed_ok, reverse_km.round(1), np.nan)
     return out
 
 
-def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day") -> tuple[pd.DataFrame, float, list]:
+def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day",
+              window=None) -> tuple[pd.DataFrame, float, list]:
     """5-year observed survival per country and pooled, from the viewer's rounded curves (`unit`
-    'month' or 'year': life tables); NaN where the country's curve is suppressed or fewer than T
-    remain at risk at `at_years`; and the event table's notes (aggregate partners left out)."""
+    'month' or 'year': life tables; `window`, a `period.Window`: the period analysis of that
+    calendar window); NaN where the country's curve is suppressed or fewer than T remain at risk
+    at `at_years`; and the event table's notes (aggregate partners left out)."""
     pol = policy()
-    ev = survival.event_table(con, surv_sel, ["country"], unit=unit)
+    ev = survival.event_table(con, surv_sel, ["country"], unit=unit, window=window)
     s = viewer_km(ev, pol=pol, times=(at_years,)).at_times
     s = s.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper"})
     cols = ["surv5", "surv5_lower", "surv5_upper"]
     s.loc[s["n_at_risk"] < pol.threshold, cols] = np.nan
-    pooled_ev = survival.EventTable(ev.table.groupby("days", as_index=False)[["n_event", "n_censor"]].sum(),
+    counted = ["n_event", "n_censor"] + (["n_enter"] if ev.entries else [])
+    pooled_ev = survival.EventTable(ev.table.groupby("days", as_index=False)[counted].sum(),
                                     [], ev.n_selected, ev.n_dco, unit=unit)
     pooled = viewer_km(pooled_ev, pol=pol, times=(at_years,)).at_times
     ok = len(pooled) and pooled["n_at_risk"].iloc[0] >= pol.threshold
@@ -168,9 +179,12 @@ def _net_life_tables(table: pd.DataFrame, no_life_table: list[str], at_years: fl
 
 
 def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: str = "0-14",
-                  standard: str = "segi", ci: str = "tiwari", at_years: float = 5.0) -> dict:
+                  standard: str = "segi", ci: str = "tiwari", at_years: float = 5.0,
+                  window: str | None = None) -> dict:
     """The International page's table (released, stamped), pooled values, notes and texts, as
-    `compare.international` returns them for the exact path."""
+    `compare.international` returns them for the exact path. `window` ('2018-2022'): observed
+    survival is the period analysis of that calendar window (`analytics.period`; Kaplan-Meier,
+    rows only) instead of the cohort's; net survival stays the cohort's (said)."""
     from analytics.release import rates
 
     pol = policy()
@@ -184,10 +198,16 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
         left_out, inc_notes, no_rate = None, [], f"No incidence rate: {e}."
     surv_sel = Selection.build({**{k: list(v) for k, v in selection.filters.items()},
                                 "age_band": AGE_RANGES[ages]}, selection.years)
-    q = quality(con, surv_sel)
     # a partner whose follow-up is in months or years: every country by the life table, comparably
-    unit = pool_tables.interval_unit(con, surv_sel, ["country"]) or "day"
-    surv, pooled_surv, surv_notes = _survival(con, surv_sel, at_years, unit)
+    cohort_unit = pool_tables.interval_unit(con, surv_sel, ["country"]) or "day"
+    q = quality(con, surv_sel, cohort_unit)
+    win = None
+    if window is not None:
+        from analytics.period import Window
+
+        win = Window.parse(window)
+    unit = "day" if win else cohort_unit
+    surv, pooled_surv, surv_notes = _survival(con, surv_sel, at_years, unit, win)
     rate_cols = ["person_years", "asr", "asr_lower", "asr_upper"]
     table = (q.merge(inc_table[["country", *rate_cols]], on="country", how="left")
              .merge(surv, on="country", how="left"))
@@ -214,11 +234,16 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
         f"{at_years:g}-year observed survival by {method_name(unit)} on deaths and censorings counted by "
         f"{'month' if unit == 'day' else unit} and rounded to blocks of {pol.km_base} (OpenSAFELY's method); not "
         f"shown where fewer than {pol.threshold} remain at risk at {at_years:g} years.",
+        *([win.note() + " Net survival and the data-quality columns remain those of the cohort diagnosed in "
+                        "the years chosen."] if win else []),
         *surv_notes,
         f"Net survival (Pohar Perme) where life tables cover the country and at least {pol.threshold} deaths "
         f"and {pol.threshold} children at risk at {at_years:g} years.",
         "Data quality: DCO = death certificate only; microscopically verified = basis 5, 6 or 7 (cytology or "
-        "histology) among cases with a known basis; median follow-up of the cases analysed. Shares are shown "
+        "histology) among cases with a known basis; median follow-up of the cases analysed by the reverse "
+        "Kaplan-Meier method (Schemper & Smith 1996: how long they were, or would have been, followed had "
+        f"none died){'' if cohort_unit == 'day' else f', by the reverse life table on completed {cohort_unit}s'}. "
+        "Shares are shown "
         f"only where the group and the rest of the country's cases each hold at least {pol.threshold}.",
     ]
     fewer = f"{pol.fewer} tumours"
@@ -244,7 +269,8 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
                   f"Nothing to show by country: {'the one country has' if len(table) == 1 else f'each of the {len(table)} countries has'} "
                   f"{fewer} in this selection."),
     }
-    return {"table": table, "pooled": pooled, "notes": notes, "survival_method": method_name(unit),
+    method = method_name(unit) + (f", period {win.label}" if win else "")
+    return {"table": table, "pooled": pooled, "notes": notes, "survival_method": method, "window": window,
             "net_reason": _net_text(table, no_life_table, at_years, from_tables),
             "left_out": left_out or no_rate, "not_shown": not_shown}
 
