@@ -320,7 +320,7 @@ def test_survival_page_gives_the_period_estimate(monkeypatch, small_warehouse):
     assert "Median follow-up describes a cohort" in captions
     net = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", estimate=windows[0],
                    measure="pohar-perme")
-    assert any("Period analysis is built for Kaplan-Meier" in i.value for i in net.info)
+    assert any("Period analysis on this site is Kaplan-Meier" in i.value for i in net.info)
     odd = run_page(monkeypatch, small_warehouse, "views/survival.py", estimate="1990-1994")
     assert any("not a valid choice" in str(w.value) for w in [*odd.warning, *odd.info, *odd.caption])
 

@@ -210,3 +210,20 @@ def test_survival_page_shows_death_by_cause(open_page):
     panel = page.locator('[role="tabpanel"]:visible')
     assert panel.locator(".js-plotly-plot").count() == 1 and panel.locator('[data-testid="stDataFrame"]').count() == 1
     assert not _exceptions(page)
+
+
+def test_survival_page_shows_the_period_estimate(open_page, small_warehouse):
+    """Issue 15, item 3: choosing a window of period analysis (from the link) titles the figure
+    with it and says what it means above it; the copied link keeps it."""
+    from analytics import period, warehouse
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    window = period.windows(con)[0]
+    con.close()
+    page = open_page(f"survival?by=sex&tumour=&estimate={window}")
+    shown = window.replace("-", "–")
+    page.get_by_text(f"Period analysis, {shown}").first.wait_for(state="visible", timeout=30_000)
+    assert any(f"period {shown}" in t for t in page.locator(".gtitle").all_text_contents())
+    page.get_by_text("Copy link to this view").click()
+    assert f"estimate={window}" in page.locator('[data-testid="stCode"] code').first.inner_text()
+    assert not _exceptions(page)

@@ -63,7 +63,9 @@ fkey = checked_filters({"country": state.get("countries"), **tumour_filter(tumou
 measure = state.get("measure")
 window = None if state.get("estimate") == "cohort" else state.get("estimate")
 if window and measure != "km":
-    st.info(f"Period analysis is built for Kaplan-Meier: showing the cohort estimate of {MEASURES[measure].lower()}.")
+    st.info(f"Period analysis on this site is Kaplan-Meier: showing the cohort estimate of "
+            f"{MEASURES[measure].lower()} (period net survival: `python -m analytics survival --method "
+            f"pohar-perme --period-window {window}`).")
     window = None
 with st.spinner("Estimating survival…"):
     try:

@@ -355,7 +355,8 @@ def _window(window: str | None, method: str):
     from analytics.period import Window
 
     if method != "km":
-        raise SelectionError("period analysis is built for Kaplan-Meier only (choose 'Observed (Kaplan-Meier)')")
+        raise SelectionError("period analysis on this site is Kaplan-Meier only (choose 'Observed (Kaplan-Meier)'); "
+                             "period net survival is on the command line")
     return Window.parse(window)
 
 
