@@ -351,6 +351,18 @@ def cmd_survival(args: argparse.Namespace) -> int:
                            f"{events.n_analysed:,} analysed of {events.n_selected:,} selected ({events.n_dco:,} "
                            "DCO excluded).", *[str(n) for n in events.notes]])
             return 0
+        if args.standardise and args.method in ("pohar-perme", "ederer2"):  # as CONCORD: net survival per band
+            from analytics import netsurvival
+
+            df = netsurvival.age_standardised(con, sel, by, method=args.method, times=_times(args.times),
+                                              weights=args.standardise, window=window)
+            _write_table(df[by + ["time_years", "survival", "lower", "upper"]], args.format)
+            _notices(con, [f"Age-standardised {'net' if args.method == 'pohar-perme' else 'relative'} survival over "
+                           f"0-4, 5-9, 10-14, 15-19 with {df.attrs['weights_label']}: "
+                           + ", ".join(f"{b} {w:.4f}" for b, w in df.attrs["weights"].items())
+                           + "; Var = sum of w^2 Var per band, 95% CI log (relsurv's, not clipped).",
+                           *df.attrs["notes"]])
+            return 0
         if args.standardise:
             events = survival.event_table(con, sel, [*by, "age_band"], unit=unit, window=window)
             df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
@@ -588,7 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(e.g. 2018-2022), by whoever was diagnosed when; Kaplan-Meier")
     out = sp.add_mutually_exclusive_group()
     out.add_argument("--standardise", choices=["cohort", "equal"],
-                     help="age-standardised survival over 0-4, 5-9, 10-14, 15-19 (Kaplan-Meier)")
+                     help="age-standardised survival over 0-4, 5-9, 10-14, 15-19 (Kaplan-Meier, the life "
+                          "table, or net survival with --method pohar-perme / ederer2, as CONCORD)")
     out.add_argument("--steps", action="store_true", help="print the full step function")
     out.add_argument("--median", action="store_true", help="print median survival with its CI")
     out.add_argument("--rmst", type=_tau, metavar="YEARS",
