@@ -720,12 +720,14 @@ def age_standardised(con: duckdb.DuckDBPyConnection, selection: Selection | None
 
     Weights as Kaplan-Meier's (`survival.age_standardised`): 'cohort' = each band's share of the
     analysed tumours of the whole selection (the same weights for every group, so groups are
-    comparable), 'equal' = 1/4 each. A group lacking an age band, or with fewer analysed tumours
-    than the threshold, gets no estimate (`suppressed`). `window`: period analysis per band.
-    Checked against relsurv per band and summed (tests/test_net_standardised.py). Columns: by,
-    time_years, survival, std_err_surv, lower, upper, suppressed; attrs: weights, weights_label,
-    notes (those of `net_survival`)."""
-    from analytics.survival import AGE_BANDS, STANDARD_WEIGHTS
+    comparable), 'equal' = equal shares. The bands are the four, or those the selection's
+    age_band filter keeps (ages 0-14: three). A group lacking one of them, or with fewer analysed
+    tumours than the threshold, gets no estimate (`suppressed`). `window`: period analysis per
+    band. Checked against relsurv per band and summed (tests/test_net_standardised.py). Columns:
+    by, time_years, survival, std_err_surv, lower, upper, suppressed; attrs: weights,
+    weights_label, notes (those of `net_survival`), bands (per group, band and time: n_at_risk
+    and deaths_by, the deaths up to then: what a viewer's release checks)."""
+    from analytics.survival import AGE_BANDS as ALL_BANDS, STANDARD_WEIGHTS
 
     if weights not in STANDARD_WEIGHTS:
         raise SelectionError(f"weights: '{weights}' is not one of {', '.join(STANDARD_WEIGHTS)}")
@@ -733,25 +735,31 @@ def age_standardised(con: duckdb.DuckDBPyConnection, selection: Selection | None
     if "age_band" in by:
         raise SelectionError("age-standardised survival cannot also be broken down by age band")
     times = np.atleast_1d(np.asarray(times, dtype=float))
+    kept = (selection or Selection()).filters.get("age_band")
+    bands_kept = [b for b in ALL_BANDS if not kept or b in kept]
     res = net_survival(con, selection, [*by, "age_band"], method=method, times=times, min_cases=1,
                        year_days=year_days, window=window)
-    n_band = pd.Series(0.0, index=AGE_BANDS)
+    n_band = pd.Series(0.0, index=bands_kept)
     for key, curve in res.curves.items():
         if key[-1] in n_band.index:
             n_band[key[-1]] += curve.n
-    w = n_band / n_band.sum() if weights == "cohort" and n_band.sum() else pd.Series(0.25, index=AGE_BANDS)
+    w = n_band / n_band.sum() if weights == "cohort" and n_band.sum() else \
+        pd.Series(1 / len(bands_kept), index=bands_kept)
     n_min = min_cases or threshold()
     groups = sorted({k[:-1] for k in res.curves}, key=lambda k: tuple("" if v is None else str(v) for v in k))
-    rows = []
+    rows, band_rows = [], []
     for g in groups:
-        bands = [res.curves.get(g + (b,)) for b in AGE_BANDS]
+        bands = [res.curves.get(g + (b,)) for b in bands_kept]
         ok = all(c is not None for c in bands) and sum(c.n for c in bands if c is not None) >= n_min
         s, var = np.zeros(len(times)), np.zeros(len(times))
         if ok:
-            for b, curve in zip(AGE_BANDS, bands):
+            for b, curve in zip(bands_kept, bands):
                 at = curve.at(times)
                 s += w[b] * at["survival"].to_numpy(float)
                 var += w[b] ** 2 * at["std_err_surv"].to_numpy(float) ** 2
+                band_rows += [dict(zip(by, g)) | {"age_band": b, "time_years": float(t), "n_at_risk": int(r),
+                                                  "deaths_by": int(e)}
+                              for t, r, e in zip(times, at["n_at_risk"], at["n_events"].cumsum())]
         with np.errstate(divide="ignore", invalid="ignore"):
             half = Z95 * np.sqrt(var) / s
             lower, upper = np.exp(np.log(s) - half), np.exp(np.log(s) + half)
@@ -762,6 +770,7 @@ def age_standardised(con: duckdb.DuckDBPyConnection, selection: Selection | None
                 "upper": upper[i] if ok else np.nan, "suppressed": not ok})
     out = pd.DataFrame(rows, columns=by + ["time_years", "survival", "std_err_surv", "lower", "upper", "suppressed"])
     out = sort_rows(out, by + ["time_years"]) if by and len(out) else out
-    out.attrs = {"weights": {b: float(w[b]) for b in AGE_BANDS}, "weights_label": STANDARD_WEIGHTS[weights],
-                 "notes": list(res.notes)}
+    out.attrs = {"weights": {b: float(w[b]) for b in bands_kept}, "weights_label": STANDARD_WEIGHTS[weights],
+                 "notes": list(res.notes),
+                 "bands": pd.DataFrame(band_rows, columns=by + ["age_band", "time_years", "n_at_risk", "deaths_by"])}
     return out

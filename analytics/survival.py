@@ -1038,7 +1038,7 @@ def truncate(km: KaplanMeier, min_at_risk: int = 10) -> pd.DataFrame:
 
 
 AGE_BANDS = ["0-4", "5-9", "10-14", "15-19"]
-STANDARD_WEIGHTS = {"cohort": "the pooled cohort's age distribution", "equal": "equal weights (1/4 per band)"}
+STANDARD_WEIGHTS = {"cohort": "the pooled cohort's age distribution", "equal": "equal weights (an equal share per age band)"}
 
 
 def age_standardised(events: EventTable, times=(1, 3, 5, 10), weights: str = "cohort",

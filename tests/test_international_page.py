@@ -206,3 +206,15 @@ def test_default_page_flags_and_names(monkeypatch, demo_warehouse):
         assert "Kenya" in ys and "KEN" not in ys
     shown = at.dataframe[0].value
     assert "Kenya" in set(shown["country"])  # names on screen; the CSV keeps the codes
+
+
+def test_age_standardised_net_survival_where_a_life_table_covers_the_country(leukaemia):
+    """Issue 15, item 6: 5-year net survival age-standardised as CONCORD (equal weights over the
+    bands of ages 0-14), only where a life table covers the country (the USA in the demo pool),
+    rounded to 0.001, within its CI, close to the unstandardised value."""
+    t = leukaemia["table"].set_index("country")
+    usa = t.loc["USA"]
+    assert usa["net5_std_lower"] < usa["net5_std"] < usa["net5_std_upper"]
+    assert round(usa["net5_std"], 3) == usa["net5_std"] and abs(usa["net5_std"] - usa["net5"]) < 0.05
+    assert t.drop(index="USA")["net5_std"].isna().all()
+    assert any("age-standardised as CONCORD" in n for n in leukaemia["notes"])

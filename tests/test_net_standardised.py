@@ -71,10 +71,21 @@ def test_standardised_is_the_weighted_sum_of_relsurvs(con, method, weights):
             np.testing.assert_allclose(got[col].to_numpy(float), ref[rcol].to_numpy(float), rtol=TOL, err_msg=col)
 
 
-def test_a_group_without_every_band_or_too_small_gets_no_estimate(con):
+def test_ages_0_14_are_standardised_over_their_three_bands(con):
+    """The bands are those the selection keeps (the International page's ages 0-14): equal weights
+    1/3 each, the sum of relsurv's values in those bands."""
     young = Selection.build({"country": ["USA"], "age_band": ["0-4", "5-9", "10-14"]})
-    got = age_standardised(con, young, ["registry"], times=TIMES, min_cases=1)
-    assert got["suppressed"].all() and got["survival"].isna().all()
+    got = age_standardised(con, young, ["registry"], times=TIMES, weights="equal", min_cases=1,
+                           year_days=RELSURV_YEAR)
+    assert got.attrs["weights"] == pytest.approx({"0-4": 1 / 3, "5-9": 1 / 3, "10-14": 1 / 3})
+    ref = BANDS[(BANDS["method"] == "pohar-perme") & (BANDS["band"] != "15-19") & (BANDS["group"] != "overall")]
+    expect = ref.groupby(["group", "time"])["surv"].mean().to_numpy()
+    np.testing.assert_allclose(got["survival"], expect, rtol=TOL)
+    bands = got.attrs["bands"]
+    assert set(bands["age_band"]) == {"0-4", "5-9", "10-14"} and (bands["deaths_by"] >= 0).all()
+
+
+def test_a_group_too_small_gets_no_estimate(con):
     big = age_standardised(con, USA, ["registry"], times=TIMES, min_cases=250)  # 200 per group
     assert big["suppressed"].all()
     with pytest.raises(SelectionError):

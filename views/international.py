@@ -145,7 +145,7 @@ else:
         st.caption(markdown_text(res["net_reason"]))
     # the columns that matter, the quality ones next to the (pinned) country; the CSV has every column
     shown = ["country", "flag", "dco_share", "mv_share", "median_followup_years", "cases", "asr", "surv5",
-             "net5"] + (["note"] if t["suppressed"].any() else [])
+             "net5", "net5_std"] + (["note"] if t["suppressed"].any() else [])
     table(t, "international_comparison.csv", footnote=foot, column_order=shown, placeholder=NOT_SHOWN)
     st.caption(f"{NOT_SHOWN}: not shown: a share where the group or the rest of the country's cases holds "
                f"{policy().fewer}, an estimate from too few cases (said above the charts), or net survival without a "

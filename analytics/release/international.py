@@ -87,25 +87,37 @@ def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day",
 def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataFrame, list[str]]:
     """5-year net survival (Pohar Perme) per country where a life table covers it, shown only
     where the country had at least T deaths by `at_years` and T still at risk then (§4.2),
-    rounded to 0.001; and the countries without a life table for their years of follow-up."""
-    from analytics.netsurvival import net_survival
+    rounded to 0.001; the same age-standardised as CONCORD (`netsurvival.age_standardised`, equal
+    weights over the selection's age bands: net5_std), shown only where every band passes that
+    rule; and the countries without a life table for their years of follow-up."""
+    from analytics.netsurvival import age_standardised, net_survival
 
     pol = policy()
+    cols = ["net5", "net5_lower", "net5_upper", "net5_std", "net5_std_lower", "net5_std_upper"]
     rows, missing = [], []
     for country in countries:
         one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
                               surv_sel.years)
         try:
             ns = net_survival(con, one, ["country"], times=(at_years,))
+            std = age_standardised(con, one, ["country"], times=(at_years,), weights="equal")
         except SelectionError:
             missing.append(country)
             continue
+        row = {"country": country}
         for curve in ns.curves.values():  # none when the country has fewer than T cases
             r = net_at_times(curve, (at_years,), pol).iloc[0]
             if not r["suppressed"]:
-                rows.append({"country": country, "net5": r["survival"], "net5_lower": r["lower"],
-                             "net5_upper": r["upper"]})
-    return pd.DataFrame(rows, columns=["country", "net5", "net5_lower", "net5_upper"]), missing
+                row |= {"net5": r["survival"], "net5_lower": r["lower"], "net5_upper": r["upper"]}
+        bands = std.attrs["bands"]
+        if len(std) and not std["suppressed"].iloc[0] and len(bands) and \
+                (bands["n_at_risk"] >= pol.threshold).all() and (bands["deaths_by"] >= pol.threshold).all():
+            r = std.iloc[0]
+            row |= {"net5_std": round(float(r["survival"]), 3), "net5_std_lower": round(float(r["lower"]), 3),
+                    "net5_std_upper": round(float(r["upper"]), 3)}
+        if len(row) > 1:
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["country", *cols]), missing
 
 
 def _names(codes, most: int = 10) -> str:
@@ -225,7 +237,8 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
     table["flag"] = np.where(table["quality_flag"].fillna("") != "", "\u2691", "").astype(object)  # the table's marker
     table["country_name"] = [labels.country(c) for c in table["country"]]
     order = ["country", "country_name", "flag", "quality_flag", "cases", *rate_cols, "incidence_suppressed", "surv5", "surv5_lower", "surv5_upper",
-             "n_survival", "net5", "net5_lower", "net5_upper", "dco_share", "mv_share", "median_followup_years",
+             "n_survival", "net5", "net5_lower", "net5_upper", "net5_std", "net5_std_lower", "net5_std_upper",
+             "dco_share", "mv_share", "median_followup_years",
              "excluded_share", "under5_share", "caveat", "suppressed"]
     table = disclosure.stamp(table[order])
     pooled = {**{k: pooled_inc[k] for k in ("asr", "asr_lower", "asr_upper")}, "surv5": pooled_surv}
@@ -238,7 +251,9 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
                         "the years chosen."] if win else []),
         *surv_notes,
         f"Net survival (Pohar Perme) where life tables cover the country and at least {pol.threshold} deaths "
-        f"and {pol.threshold} children at risk at {at_years:g} years.",
+        f"and {pol.threshold} children at risk at {at_years:g} years; age-standardised as CONCORD reports it "
+        f"(net survival in each five-year age band of the ages chosen, averaged with equal weights), where "
+        f"every band has at least {pol.threshold} deaths and {pol.threshold} at risk.",
         "Data quality: DCO = death certificate only; microscopically verified = basis 5, 6 or 7 (cytology or "
         "histology) among cases with a known basis; median follow-up of the cases analysed by the reverse "
         "Kaplan-Meier method (Schemper & Smith 1996: how long they were, or would have been, followed had "
