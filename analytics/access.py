@@ -255,6 +255,26 @@ def remove(con: duckdb.DuckDBPyConnection, who: Principal, submission_id: str):
     return removal
 
 
+def reclassify(con: duckdb.DuckDBPyConnection, who: Principal, version_name: str | None = None):
+    """`analytics.iccc.reclassify` of the whole warehouse for `who` (an admin: it changes every
+    country's tumours), inside `snapshots.writing`, audited. Returns the `Reclassification`; one
+    that changed nothing (`nothing_to_do`) has no audit entry: raise `snapshots.Unchanged` then,
+    and the warehouse stays as it was."""
+    from analytics import audit, iccc
+
+    require_admin(who, "re-classifying the warehouse")
+    result = iccc.reclassify(con, version_name)
+    if result.nothing_to_do:
+        return result
+    audit.record(con, who=who.identity, action="reclassify",
+                 what=f"every tumour re-classified by {result.version}: {result.changed:,} of "
+                      f"{result.tumours:,} changed group" + (
+                          "; before: " + ", ".join(f"{n} submission(s) by {v}" for v, n in result.before.items())
+                          if result.before else ""),
+                 rows_loaded=result.tumours)
+    return result
+
+
 def require_countries(who: Principal, countries, what: str) -> None:
     """Raise PermissionDenied unless `who` manages every country in `countries` (admins all)."""
     require_data_manager(who)

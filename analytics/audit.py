@@ -1,9 +1,9 @@
 """The audit log: every change to the warehouse, who made it, when, and from which file.
 
 One row per change (a loaded, replaced or removed submission; a population or life-table import;
-`init`; each country of the demo), written in the same snapshot as the change itself
-(`analytics.snapshots.writing` refuses to publish a change that has no entry), so the log holds
-an entry exactly when the change landed.
+`init`; each country of the demo; a re-classification by an ICCC-3 version), written in the same
+snapshot as the change itself (`analytics.snapshots.writing` refuses to publish a change that has
+no entry), so the log holds an entry exactly when the change landed.
 
 Append-only: rows are only ever inserted, by `record`. Each carries the SHA-256 of the row before
 it and its own (over its fields and that hash), so a row deleted or edited afterwards breaks the
@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 #: What a change can be (the `action` column).
-ACTIONS = ("ingest", "replace", "remove", "population", "lifetable", "init", "demo", "upgrade")
+ACTIONS = ("ingest", "replace", "remove", "population", "lifetable", "init", "demo", "upgrade", "reclassify")
 
 #: The log's columns in order (the table itself is made by `analytics.warehouse`).
 COLUMNS = ("seq", "at_utc", "who", "action", "what", "file_name", "sha256", "rows_read", "rows_loaded",

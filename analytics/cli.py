@@ -112,11 +112,41 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from analytics.iccc import classify_csv
 
     try:
-        n_unclassified = classify_csv(args.file, sys.stdout)
+        done = classify_csv(args.file, sys.stdout, args.version)
     except (ValueError, OSError) as e:
         _err(f"error: {e}")
         return 1
-    _err(f"{n_unclassified} row(s) unclassified")
+    _err(f"{done.unclassified} row(s) unclassified of {done.rows}, by {done.version}"
+         + (f"; {done.unreadable} of them with codes that could not be read" if done.unreadable else "")
+         + ("; why: column iccc_reason" if done.unclassified else ""))
+    for reason, n in list(done.reasons.items())[:10]:
+        _err(f"  {n:>8}  {reason}")
+    if len(done.reasons) > 10:
+        _err(f"  ... and {len(done.reasons) - 10} other reason(s)")
+    return 0
+
+
+def cmd_reclassify(args: argparse.Namespace) -> int:
+    from analytics import access, iccc, snapshots
+
+    try:
+        iccc.version(args.version)  # an unknown version is refused before the warehouse is copied
+    except ValueError as e:
+        _err(f"error: {e}")
+        return 2
+    try:
+        with _writing(args) as con:
+            result = access.reclassify(con, access.command_line(), args.version)
+            if result.nothing_to_do:
+                raise snapshots.Unchanged  # the warehouse stays as it was
+    except IsADirectoryError as e:  # --db naming a folder
+        _err(f"error: cannot open the warehouse {e.filename}: it is a directory")
+        return 2
+    if result.nothing_to_do:
+        _err(f"nothing to change: every tumour is already classified by {result.version}")
+        return 0
+    for line in result.lines():
+        print(line, flush=True)
     return 0
 
 
@@ -538,9 +568,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("submission", nargs="?", help="one submission id (default: all)")
     sp.set_defaults(func=cmd_rejected)
 
-    sp = sub.add_parser("classify", help="append ICCC-3 columns to a CSV of ICD-O-3 codes")
+    from analytics import iccc
+
+    sp = sub.add_parser(
+        "classify", help="append ICCC-3 columns to a CSV of ICD-O-3 codes",
+        description="Read a CSV with the columns topography (C71.9 or C719), morphology (9470, M9470 or "
+                    "9470/3) and behaviour (3 or 3.0; may be left out when the morphology carries it) and "
+                    "write it back with iccc_main, iccc_sub, iccc_ext and iccc_reason (why a row is "
+                    "unclassified; empty when classified).")
     sp.add_argument("file", type=Path)
+    sp.add_argument("--version", default=None, metavar="V",
+                    help="ICCC-3 version: " + iccc.versions_help())
     sp.set_defaults(func=cmd_classify)
+
+    sp = with_db(sub.add_parser(
+        "reclassify", help="classify every tumour of the warehouse again, by an ICCC-3 version",
+        description="Classify every tumour of the warehouse again by one ICCC-3 version (in one "
+                    "transaction, audited), record it on every case submission, and classify new "
+                    "submissions by it from then on. Prints how many tumours changed group. Aggregate "
+                    "submissions (tables) hold no codes and keep their groups."))
+    sp.add_argument("--version", default=None, metavar="V", help="ICCC-3 version: " + iccc.versions_help())
+    sp.set_defaults(func=cmd_reclassify)
 
     sp = sub.add_parser("dictionary", help="print the data dictionary (Markdown)")
     sp.set_defaults(func=cmd_dictionary)

@@ -709,8 +709,10 @@ def methods() -> list[Method]:
     return [
         Method("Classification and stage",
                f"Each tumour is classified from its ICD-O-3 topography, morphology and behaviour by ICCC-3 "
-               f"({cite('iccc3')}) in its 2017 update by IARC as published by SEER ({ICCC_VERSION}), which "
-               f"also covers the ICD-O-3.1 (WHO 2008) codes of haematological malignancies. The published "
+               f"({cite('iccc3')}) in its 2017 update by IARC as published by SEER, with SEER's September 2023 "
+               f"additions for ICD-O-3.2 codes ({ICCC_VERSION}), which also covers the ICD-O-3.1 (WHO 2008) "
+               f"codes of haematological malignancies; each submission records the version that classified "
+               f"it. The published "
                f"table of rules is applied as it stands: in-situ tumours are never classified, benign and "
                f"borderline tumours only where the table allows them (group III and intracranial germ-cell "
                f"tumours, Xa); a tumour no rule covers is counted as unclassified. Stage is the Toronto "

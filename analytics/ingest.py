@@ -40,7 +40,7 @@ import pycountry
 from analytics import csvfile, iccc, ingest_tables
 from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret
 from analytics.schema import (AGE_BANDS, AGE_GROUPS, ALL_INPUT_NAMES, ALREADY_LOADED, CASE_NAMES, FILE_KINDS,
-                              ICCC_VERSION, INPUT_NAMES, MALFORMED_LINE, NONFINITE, RULES, SCHEMA_VERSION,
+                              INPUT_NAMES, MALFORMED_LINE, NONFINITE, RULES, SCHEMA_VERSION,
                               PERIOD_SQL, TORONTO_STAGES, UNTERMINATED_QUOTE, FileKind, Rule, rules_fail_sql,
                               rules_reasons_sql, submission_kind)
 
@@ -185,6 +185,10 @@ class IngestReport:
     blank_rows: int = 0
     readmitted: dict[str, int] = field(default_factory=dict)
     kind: str = "cases"
+    #: the ICCC-3 version that classified this submission, and (version -> submissions) the other
+    #: case submissions in the pool classified by another one
+    iccc_version: str = iccc.DEFAULT_VERSION
+    other_iccc_versions: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         what = "" if self.kind == "cases" else f" ({FILE_KINDS[self.kind].label}, rows are strata)"
@@ -196,6 +200,10 @@ class IngestReport:
         if self.replaced:
             lines.append(f"  replaced the earlier load of: {', '.join(self.replaced)}")
         lines += readmitted_lines(self.readmitted)
+        if self.other_iccc_versions:
+            others = "; ".join(f"{n} by {v}" for v, n in self.other_iccc_versions.items())
+            lines.append(f"  classified by {self.iccc_version}; other submissions in the pool: {others}. "
+                         f"`python -m analytics reclassify` puts the whole pool on one version")
         if self.ignored_columns:
             lines.append(f"  ignored columns: {', '.join(self.ignored_columns)}")
         for reason, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -428,11 +436,12 @@ def submission_name(path: Path) -> str:
     return re.sub(r"\.(csv|tsv|txt|parquet|pq)$", "", path.name, flags=re.IGNORECASE)
 
 
-def _classify_raw(con: duckdb.DuckDBPyConnection) -> None:
-    """Duplicate ids within `_raw` (`_dups`) and the ICCC-3 class of its distinct codes (`_iccc`)."""
+def _classify_raw(con: duckdb.DuckDBPyConnection, iccc_version: str) -> None:
+    """Duplicate ids within `_raw` (`_dups`) and the ICCC-3 class of its distinct codes (`_iccc`),
+    by the ICCC-3 version named `iccc_version` (`iccc.VERSIONS`)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _dups AS SELECT trim(case_id) AS dup_id, count(*) AS n
                    FROM _raw GROUP BY 1 HAVING count(*) > 1""")
-    iccc.install_rules(con)
+    iccc.install_rules(con, version_name=iccc_version)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _iccc_input AS
         SELECT {iccc.TOPOGRAPHY_INT_SQL.format(col='topography')} AS topo,
                TRY_CAST(trim(morphology) AS INTEGER) AS morph, TRY_CAST(trim(behaviour) AS INTEGER) AS beh
@@ -514,6 +523,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
     sha = hashlib.sha256(data).hexdigest()
     fmt = _detect_format(path, data[:4096])
     sid = name or submission_name(path)
+    iccc_version = iccc.warehouse_version(con)  # the default, unless the warehouse was re-classified
 
     _install_lookups(con)
     try:
@@ -523,7 +533,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
             (kind, ignored), blank = _read_parquet(con, path), 0
         del data
         if kind.name == "cases":
-            _classify_raw(con)
+            _classify_raw(con, iccc_version)
         else:
             ingest_tables.prepare(con)
         replaced = _check_replacement(con, sid, sha, path, replace, kind)
@@ -553,11 +563,15 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
                                now()::TIMESTAMP, $schema, $iccc, $synthetic, $blank, $kind)""",
                     {"sid": sid, "file": path.name, "sha": sha, "fmt": fmt, "read": rows_read,
                      "loaded": loaded, "rejected": rejected, "unclassified": unclassified,
-                     "schema": SCHEMA_VERSION, "iccc": ICCC_VERSION, "synthetic": synthetic,
+                     "schema": SCHEMA_VERSION, "iccc": iccc_version, "synthetic": synthetic,
                      "blank": blank, "kind": kind.name})
         reasons = _group_reasons(con, sid)
         report = IngestReport(sid, path.name, sha, rows_read, loaded, rejected, unclassified, reasons,
-                              ignored, replaced, blank, kind=kind.name)
+                              ignored, replaced, blank, kind=kind.name, iccc_version=iccc_version)
+        if kind.name == "cases":
+            report.other_iccc_versions = dict(con.execute("""
+                SELECT iccc_version, count(*) FROM submissions
+                WHERE kind = 'cases' AND iccc_version <> $v GROUP BY 1 ORDER BY 1""", {"v": iccc_version}).fetchall())
         if strict and rejected:
             con.execute("ROLLBACK")
             raise StrictRejectError(report)
@@ -612,7 +626,10 @@ def _readmit(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             WHERE submission_id = $sid AND reasons = [$reason]""",
                     {"sid": sid, "reason": ALREADY_LOADED.reason})
         con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT * FROM _readmit_rows")
-        _classify_raw(con)
+        # by the version that classified the rest of that submission, so that it stays one version
+        recorded = con.execute("SELECT iccc_version FROM submissions WHERE submission_id = $sid",
+                               {"sid": sid}).fetchone()[0]
+        _classify_raw(con, recorded if recorded in iccc.VERSIONS else iccc.warehouse_version(con))
         before = con.execute("SELECT count(*) FROM cases WHERE submission_id = $sid", {"sid": sid}).fetchone()[0]
         _insert_valid(con, sid)
         admitted = con.execute("SELECT count(*) FROM cases WHERE submission_id = $sid",

@@ -15,8 +15,9 @@ from datetime import date
 #: Bumped whenever the input contract or the `cases` layout changes; recorded per submission.
 SCHEMA_VERSION = "1.0"
 
-#: ICCC-3 version used by the classifier (see analytics/reference/README.md).
-ICCC_VERSION = "ICCC-3/IARC 2017"
+#: ICCC-3 version new submissions are classified by (analytics.iccc.VERSIONS lists the others; see
+#: analytics/reference/README.md). Each submission records the version that classified it.
+ICCC_VERSION = "ICCC-3/IARC 2017, SEER 2023 update"
 
 #: Earliest diagnosis date the pool accepts: the UN WPP 2022 denominators begin in 1950, and no
 #: partner registry reports childhood cancers from before then. Later dates are accepted up to
@@ -282,6 +283,9 @@ SENT_AS_TABLES = Rule("country/registry", "already in the pool as aggregate tabl
 #: A Parquet float column holding inf or -inf in a contract column (NaN is read as missing).
 NONFINITE = Rule("value", "an infinite number (inf) in a numeric column", "nonfinite_t IS NOT NULL")
 
+#: Morphology in a written form that is not the contract's (upper-cased): M9470, M-9470, 9470/3, M9470/3.
+MORPHOLOGY_WRITTEN = "(M-?[0-9]{4}(/[0-9])?|[0-9]{4}/[0-9])"
+
 #: Every validation rule, in the order reasons are listed. The data dictionary prints this list.
 RULES: list[Rule] = [
     Rule("case_id", "missing", "case_id IS NULL"),
@@ -308,9 +312,21 @@ RULES: list[Rule] = [
     Rule("topography", "not an ICD-O-3 topography code C00.0-C80.9",
          "topography_t IS NOT NULL AND (topo IS NULL OR topo > 809)"),
     Rule("morphology", "missing", "morphology_t IS NULL"),
+    # The contract is the 4 histology digits and the behaviour in its own column (what registry
+    # systems export). The written forms M9470 / 9470/3 and a behaviour 3.0 are refused with their
+    # own reason rather than guessed at: `python -m analytics classify` reads them, ingest does not.
+    Rule("morphology", "written as M9470 or 9470/3: send the 4-digit histology only (9470), and the "
+                       "behaviour in its own column",
+         f"morphology_t IS NOT NULL AND regexp_full_match(upper(morphology_t), '{MORPHOLOGY_WRITTEN}')"),
     Rule("morphology", "not an ICD-O-3 histology code 8000-9993",
-         "morphology_t IS NOT NULL AND (morph IS NULL OR morph NOT BETWEEN 8000 AND 9993)"),
-    *_coded("behaviour", BEHAVIOUR, required=True),
+         "morphology_t IS NOT NULL AND (morph IS NULL OR morph NOT BETWEEN 8000 AND 9993) "
+         f"AND NOT regexp_full_match(upper(morphology_t), '{MORPHOLOGY_WRITTEN}')"),
+    Rule("behaviour", "missing", "behaviour_t IS NULL"),
+    Rule("behaviour", "written with decimals (3.0): send the digit only (3)",
+         "behaviour_t IS NOT NULL AND regexp_full_match(behaviour_t, '[0-9]\\.0+')"),
+    Rule("behaviour", "must be one of " + ", ".join(BEHAVIOUR),
+         f"behaviour_t IS NOT NULL AND behaviour_t NOT IN {_in(BEHAVIOUR)} "
+         "AND NOT regexp_full_match(behaviour_t, '[0-9]\\.0+')"),
     *_coded("basis", BASIS, required=False),
     Rule("stage", "not a Toronto stage value (see the data dictionary)",
          "stage_t IS NOT NULL AND NOT is_toronto"),

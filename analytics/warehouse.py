@@ -9,12 +9,19 @@ Tables:
                    aggregate submissions: tumours counted per stratum, deaths and censorings per
                    stratum and follow-up time (schema.AGG_*_COLUMNS; analytics.ingest_tables)
     rejected_rows  one row per rejected input row: line, raw values (JSON), every reason
-    iccc_rules     the ICCC-3 definition, expanded to ranges (reference; ingest uses it)
+    iccc_rules     the ICCC-3 definition the warehouse was last classified by, expanded to ranges
+                   (reference: ingest classifies with a scratch copy of the same rules)
     population     person-years by country, calendar year, sex and age group (denominators)
     standard_population  weights of the world/European standard populations by age group
     life_table     all-cause mortality (mx, qx) by country, calendar year, sex, single year of age
     audit_log      every change: who, when, what, file name and SHA-256, rows (analytics.audit)
-    meta           schema_version, cellkey_secret, data_version (changes made: analytics.snapshots)
+    meta           schema_version, cellkey_secret, data_version (changes made: analytics.snapshots),
+                   iccc_version (the ICCC-3 version new submissions are classified by, once
+                   `python -m analytics reclassify` chose one; absent: iccc.DEFAULT_VERSION)
+
+Each submission records the ICCC-3 version that classified its tumours (`submissions.iccc_version`);
+a warehouse made before the 2023 update says "ICCC-3/IARC 2017" there, which is still a version
+the code knows (`iccc.VERSIONS`), so it reads as it is and needs no upgrade.
 """
 from __future__ import annotations
 

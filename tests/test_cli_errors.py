@@ -145,3 +145,19 @@ def test_loading_while_another_program_writes_the_warehouse_says_what_to_do(caps
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("make", ["not_duckdb", "directory"])
+def test_reclassify_on_something_that_is_not_a_warehouse_is_one_line(capsys, tmp_path, make):
+    path = {"not_duckdb": tmp_path / "x.duckdb", "directory": tmp_path}[make]
+    if make == "not_duckdb":
+        path.write_text("not a database")
+    code, out, err = run(capsys, "reclassify", "--db", path)
+    assert code == 2 and out == "" and err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_classify_refuses_an_unknown_version(capsys, tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("topography,morphology,behaviour\nC42.1,9811,3\n")
+    code, out, err = run(capsys, "classify", path, "--version", "3")
+    assert code == 1 and out == "" and err.startswith("error: no ICCC-3 version '3'")

@@ -3,7 +3,10 @@
 Standard: International Classification of Childhood Cancer, third edition (Steliarova-Foucher E,
 Stiller C, Lacour B, Kaatsch P. Cancer 2005;103:1457-67) in its 2017 IARC update, as published by
 SEER ("ICCC site recode 3rd edition/IARC 2017"); machine-readable copy in
-analytics/reference/iccc3_2017.csv (provenance: /work/shared/reference/iccc3/README.md).
+analytics/reference/iccc3_2017.csv (provenance: /work/shared/reference/iccc3/README.md), and the
+same as SEER updated it in September 2023 for ICD-O-3.2 codes (the default version),
+analytics/reference/iccc3_2017_updated_2023.csv, derived from SEER's raw table by
+analytics/reference/iccc3_seer.py.
 
 Every expected value below was written by hand from that definition (and knowledge of ICCC-3),
 not read back from the implementation. Where the definition has a surprising consequence (a code
@@ -17,6 +20,9 @@ Layout:
   5. the table itself: no overlapping rules, groups and codes as published; plus an exhaustive
      grid compared with an independent reading of the table.
   6. the `python -m analytics classify` command end to end.
+  7. the two versions: the codes the 2023 update adds; codes as people write them, and the reasons
+     a row is unclassified.
+  (Re-classifying a warehouse built by ingest: tests/test_reclassify.py.)
 """
 from __future__ import annotations
 
@@ -34,15 +40,20 @@ from analytics import iccc
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_CSV = ROOT / "analytics" / "reference" / "iccc3_2017.csv"
+TABLE_CSV_2023 = ROOT / "analytics" / "reference" / "iccc3_2017_updated_2023.csv"
 SHARED_CSV = Path("/work/shared/reference/iccc3/definition_2017.csv")
+SHARED_RAW_2023 = Path("/work/shared/reference/iccc3/seer_recode_2017_updated_2023.csv")
+OLD, NEW = "ICCC-3/IARC 2017", "ICCC-3/IARC 2017, SEER 2023 update"
+#: version name -> its definition file, read independently of the module
+TABLES = {OLD: TABLE_CSV, NEW: TABLE_CSV_2023}
 
 UNCLASSIFIED = ("", "", "")
 
 
-def classify(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+def classify(rows: list[tuple[str, str, str]], version: str | None = None) -> list[tuple[str, str, str]]:
     """Classify (topography, morphology, behaviour) triples; returns (main, sub, ext) triples."""
     df = pd.DataFrame(rows, columns=["topography", "morphology", "behaviour"], dtype=object)
-    out = iccc.classify_frame(df)
+    out = iccc.classify_frame(df, version)
     return list(zip(out["iccc_main"], out["iccc_sub"], out["iccc_ext"]))
 
 
@@ -619,11 +630,15 @@ MALFORMED = [
     ("C4211", "9811", "3"),
     ("C42.1", "123", "3"),     # 3-digit morphology
     ("C42.1", "98110", "3"),
-    ("C42.1", "9811/3", "3"),
+    ("C42.1", "9811/3", "1"),  # the behaviour column contradicts the morphology's /3
+    ("C42.1", "9811/", "3"),
+    ("C42.1", "M 9811", "3"),
     ("C42.1", "abcd", "3"),
     ("C42.1", "9811", "5"),    # not an ICD-O-3 behaviour
     ("C42.1", "9811", "33"),
     ("C42.1", "9811", "x"),
+    ("C42.1", "9811", "3.5"),
+    ("C42.1", "9811", "3."),
     ("", "9811", "3"),
     ("C42.1", "", "3"),
     ("C42.1", "9811", ""),
@@ -707,9 +722,9 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def published_rules() -> list[dict]:
-    """The published CSV read independently of the module (without the 'unclassified' row)."""
-    with open(TABLE_CSV, newline="", encoding="utf-8") as f:
+def published_rules(version: str = OLD) -> list[dict]:
+    """A version's published CSV read independently of the module (without the 'unclassified' row)."""
+    with open(TABLES[version], newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["subgroup"] != "unclassified"]
     return [dict(r, morph=parse_ranges(r["morphology_ranges"]),
                  topo=parse_ranges(r["topography_ranges"]),
@@ -747,18 +762,20 @@ def test_reference_copy_identical_to_shared_definition():
     assert TABLE_CSV.read_bytes() == SHARED_CSV.read_bytes()
 
 
-def test_definition_is_the_published_table():
-    d = iccc.definition()
-    pub = published_rules()
+@pytest.mark.parametrize("version", TABLES)
+def test_definition_is_the_published_table(version):
+    d = iccc.definition(version)
+    pub = published_rules(version)
     assert len(d) == len(pub) == 144
     for col in ("subgroup", "main_group", "morphology_ranges", "topography_ranges", "behaviour",
                 "extended_subgroup"):
         assert list(d[col]) == [r[col] for r in pub], col
 
 
-def test_no_two_rules_overlap():
+@pytest.mark.parametrize("version", TABLES)
+def test_no_two_rules_overlap(version):
     """No (morphology, topography, behaviour) is matched by two different rules."""
-    pub = published_rules()
+    pub = published_rules(version)
     overlaps = []
     for i, a in enumerate(pub):
         for b in pub[i + 1:]:
@@ -772,9 +789,10 @@ def test_no_two_rules_overlap():
     assert overlaps == []
 
 
-def test_no_overlap_in_expanded_rules():
+@pytest.mark.parametrize("version", TABLES)
+def test_no_overlap_in_expanded_rules(version):
     """The same check on the module's own expansion (`iccc.rules()`), which the classifier uses."""
-    r = iccc.rules()
+    r = iccc.rules(version)
     m_lo, m_hi = r["morph_lo"].to_numpy(), r["morph_hi"].to_numpy()
     t_lo, t_hi = r["topo_lo"].to_numpy(), r["topo_hi"].to_numpy()
     rule_id = r["rule_id"].to_numpy()
@@ -786,8 +804,9 @@ def test_no_overlap_in_expanded_rules():
     assert bad == []
 
 
-def test_expanded_rules_match_published_ranges():
-    pub = published_rules()
+@pytest.mark.parametrize("version", TABLES)
+def test_expanded_rules_match_published_ranges(version):
+    pub = published_rules(version)
     expected = set()
     for k, r in enumerate(pub):
         for ml, mh in r["morph"]:
@@ -796,7 +815,7 @@ def test_expanded_rules_match_published_ranges():
                               ml, mh, tl, th, tuple(sorted(r["behs"]))))
     got = {(int(x.rule_id), x.main_group, x.subgroup, x.ext, int(x.morph_lo), int(x.morph_hi),
             int(x.topo_lo), int(x.topo_hi), tuple(sorted(int(b) for b in x.behaviours)))
-           for x in iccc.rules().itertuples()}
+           for x in iccc.rules(version).itertuples()}
     assert got == expected
 
 
@@ -806,8 +825,9 @@ def test_main_groups_are_the_twelve_iccc3_groups_in_order():
     assert iccc.MAIN_GROUPS["V"].lower() == "retinoblastoma"
 
 
-def test_every_subgroup_belongs_to_a_main_group():
-    d = iccc.definition()
+@pytest.mark.parametrize("version", TABLES)
+def test_every_subgroup_belongs_to_a_main_group(version):
+    d = iccc.definition(version)
     assert set(d["main_group"]) == set(iccc.MAIN_GROUPS)
     for sub, main in zip(d["subgroup"], d["main_group"]):
         assert main in iccc.MAIN_GROUPS
@@ -815,8 +835,9 @@ def test_every_subgroup_belongs_to_a_main_group():
         assert sub == main if main == "V" else (sub[:-1] == main and sub[-1] in "abcdef"), sub
 
 
-def test_subgroups_are_the_published_ones():
-    d = iccc.definition()
+@pytest.mark.parametrize("version", TABLES)
+def test_subgroups_are_the_published_ones(version):
+    d = iccc.definition(version)
     assert sorted(set(d["subgroup"]), key=PUBLISHED_SUBGROUPS.index) == PUBLISHED_SUBGROUPS
     names = iccc.subgroup_names()
     assert list(names) == PUBLISHED_SUBGROUPS
@@ -825,8 +846,9 @@ def test_subgroups_are_the_published_ones():
     assert names["V"] == "Retinoblastoma"
 
 
-def test_extended_codes_are_the_published_ones():
-    d = iccc.definition()
+@pytest.mark.parametrize("version", TABLES)
+def test_extended_codes_are_the_published_ones(version):
+    d = iccc.definition(version)
     expected = set()
     for sub in PUBLISHED_SUBGROUPS:
         n = PUBLISHED_EXTENDED.get(sub)
@@ -836,9 +858,10 @@ def test_extended_codes_are_the_published_ones():
         assert ext == sub or ext.startswith(sub + "."), (sub, ext)
 
 
-def test_behaviours_as_published():
+@pytest.mark.parametrize("version", TABLES)
+def test_behaviours_as_published(version):
     """Non-malignant (0, 1) tumours only in groups III and Xa; no rule ever accepts 2."""
-    for r in published_rules():
+    for r in published_rules(version):
         if r["main_group"] == "III" or r["subgroup"] == "Xa":
             assert r["behs"] == {0, 1, 3}, r["extended_subgroup"]
         else:
@@ -846,9 +869,9 @@ def test_behaviours_as_published():
 
 
 def _grid() -> pd.DataFrame:
-    """Every boundary of every published range (and its neighbours), all combined."""
+    """Every boundary of every published range of either version (and its neighbours), all combined."""
     morphs, topos = {8000, 9999}, {0, 809, 810}
-    for r in published_rules():
+    for r in published_rules(OLD) + published_rules(NEW):
         for lo, hi in r["morph"]:
             morphs |= {lo - 1, lo, hi, hi + 1}
         for lo, hi in r["topo"]:
@@ -859,13 +882,14 @@ def _grid() -> pd.DataFrame:
     return pd.DataFrame({"morph": m.ravel(), "topo": t.ravel(), "beh": b.ravel()})
 
 
-def test_exhaustive_grid_matches_independent_reading_of_table():
+@pytest.mark.parametrize("version", TABLES)
+def test_exhaustive_grid_matches_independent_reading_of_table(version):
     """Every combination of range boundaries is classified exactly as the published rules say."""
     g = _grid()
     morph, topo, beh = g["morph"].to_numpy(), g["topo"].to_numpy(), g["beh"].to_numpy()
     n = np.zeros(len(g), dtype=int)
     want = np.full(len(g), "", dtype=object)
-    for r in published_rules():
+    for r in published_rules(version):
         mm = np.zeros(len(g), dtype=bool)
         for lo, hi in r["morph"]:
             mm |= (morph >= lo) & (morph <= hi)
@@ -879,16 +903,18 @@ def test_exhaustive_grid_matches_independent_reading_of_table():
     df = pd.DataFrame({"topography": [f"C{t:03d}" for t in topo],
                        "morphology": [f"{m:04d}" for m in morph],
                        "behaviour": [str(b) for b in beh]})
-    out = iccc.classify_frame(df)
+    out = iccc.classify_frame(df, version)
     got = (out["iccc_main"] + "|" + out["iccc_sub"] + "|" + out["iccc_ext"]).replace("||", "")
     mismatch = df[got.to_numpy() != want]
     assert mismatch.empty, mismatch.head(20).assign(got=got[mismatch.index],
                                                     want=want[mismatch.index])
 
 
-def test_hand_written_cases_agree_with_independent_reading_of_table():
-    """Guards the hand-written tables above against typos: each agrees with the published rows."""
-    pub = published_rules()
+@pytest.mark.parametrize("version", TABLES)
+def test_hand_written_cases_agree_with_independent_reading_of_table(version):
+    """Guards the hand-written tables above against typos: each agrees with the published rows of
+    both versions (none of them uses a code the 2023 update added)."""
+    pub = published_rules(version)
 
     def lookup(topo: str, morph: str, beh: str) -> tuple[str, str, str]:
         t, m, b = int(topo.strip().upper().replace(".", "")[1:]), int(morph), int(beh)
@@ -908,9 +934,12 @@ def test_hand_written_cases_agree_with_independent_reading_of_table():
 # ------------------------------------------------------------------------------------------------
 # 6. `python -m analytics classify FILE.csv`
 # ------------------------------------------------------------------------------------------------
-def run_classify(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analytics", "classify", str(path)],
+def run_classify(path: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analytics", "classify", str(path), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+ICCC_COLUMNS = ["iccc_main", "iccc_sub", "iccc_ext", "iccc_reason"]
 
 
 CLI_HEADER = ["case_id", "behaviour", "zip", "morphology", "topography", "note"]
@@ -938,13 +967,14 @@ def test_cli_classify_end_to_end(tmp_path):
     path = write_rows(tmp_path / "codes.csv", CLI_HEADER, [r for r, _ in CLI_ROWS])
     res = run_classify(path)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines()[0] == ",".join(CLI_HEADER) + ",iccc_main,iccc_sub,iccc_ext"
+    assert res.stdout.splitlines()[0] == ",".join(CLI_HEADER + ICCC_COLUMNS)
     out = list(csv.reader(io.StringIO(res.stdout)))
-    assert out[0] == CLI_HEADER + ["iccc_main", "iccc_sub", "iccc_ext"]
+    assert out[0] == CLI_HEADER + ICCC_COLUMNS
     assert len(out) == 1 + len(CLI_ROWS)
     for got, (row, expected) in zip(out[1:], CLI_ROWS):
         assert got[:len(CLI_HEADER)] == row           # verbatim
-        assert tuple(got[len(CLI_HEADER):]) == expected
+        assert tuple(got[len(CLI_HEADER):-1]) == expected
+        assert (got[-1] == "") == (expected != ("", "", ""))   # a reason exactly when unclassified
     n_unclassified = sum(1 for _, e in CLI_ROWS if e == ("", "", ""))
     err = res.stderr.strip()
     assert "unclassified" in err
@@ -957,8 +987,8 @@ def test_cli_classify_all_classified_reports_zero(tmp_path):
     res = run_classify(path)
     assert res.returncode == 0, res.stderr
     assert list(csv.reader(io.StringIO(res.stdout)))[1:] == [
-        ["C64.9", "8960", "3", "VI", "VIa", "VIa.1"],
-        ["C22.0", "8970", "3", "VII", "VIIa", "VIIa.1"],
+        ["C64.9", "8960", "3", "VI", "VIa", "VIa.1", ""],
+        ["C22.0", "8970", "3", "VII", "VIIa", "VIIa.1", ""],
     ]
     assert "0" in res.stderr.split()
 
@@ -967,11 +997,11 @@ def test_cli_classify_header_only(tmp_path):
     path = write_rows(tmp_path / "empty.csv", ["topography", "morphology", "behaviour"], [])
     res = run_classify(path)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines() == ["topography,morphology,behaviour,iccc_main,iccc_sub,iccc_ext"]
+    assert res.stdout.splitlines() == ["topography,morphology,behaviour,iccc_main,iccc_sub,iccc_ext,iccc_reason"]
     assert "0" in res.stderr.split()
 
 
-@pytest.mark.parametrize("missing", ["topography", "morphology", "behaviour"])
+@pytest.mark.parametrize("missing", ["topography", "morphology"])
 def test_cli_classify_missing_column(tmp_path, missing):
     header = [c for c in ["case_id", "topography", "morphology", "behaviour"] if c != missing]
     path = write_rows(tmp_path / "bad.csv", header, [["1"] * len(header)])
@@ -989,3 +1019,217 @@ def test_cli_classify_missing_file(tmp_path):
     assert res.returncode != 0
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_cli_classify_without_behaviour_column_reads_it_from_the_morphology(tmp_path):
+    """The behaviour may be written in the morphology (9470/3) instead of a column of its own;
+    a row with neither says so."""
+    path = write_rows(tmp_path / "no_beh.csv", ["topography", "morphology"],
+                      [["C71.6", "9470/3"], ["C71.6", "9470"]])
+    res = run_classify(path)
+    assert res.returncode == 0, res.stderr
+    out = list(csv.reader(io.StringIO(res.stdout)))
+    assert out[0] == ["topography", "morphology"] + ICCC_COLUMNS
+    assert out[1] == ["C71.6", "9470/3", "III", "IIIc", "IIIc.1", ""]
+    assert out[2][2:5] == ["", "", ""] and out[2][5].startswith("behaviour missing")
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. The versions: what the 2023 update adds; codes as people write them; why a row is unclassified
+# ------------------------------------------------------------------------------------------------
+#: The codes SEER's September 2023 update adds (shared/reference/iccc3/README.md), each at a site
+#: where its rule applies: (topography, morphology, behaviour, main, sub, ext) under the update.
+#: Every one is unclassified by the table as first published.
+ADDED_2023 = [
+    ("C42.1", "9877", "3", "I", "Ib", "Ib"),        # AML with mutated NPM1
+    ("C42.1", "9878", "3", "I", "Ib", "Ib"),        # AML with biallelic CEBPA mutation
+    ("C42.1", "9879", "3", "I", "Ib", "Ib"),        # AML with mutated RUNX1
+    ("C42.1", "9912", "3", "I", "Ib", "Ib"),        # AML with BCR-ABL1
+    ("C42.1", "9993", "3", "I", "Id", "Id"),        # MDS with ring sideroblasts and multilineage dysplasia
+    ("C42.1", "9968", "3", "I", "Ie", "Ie"),        # myeloid/lymphoid neoplasm with PCM1-JAK2
+    ("C42.1", "9819", "3", "I", "Ia", "Ia.1"),      # B-lymphoblastic leukaemia, BCR-ABL1-like
+    ("C77.0", "9819", "3", "II", "IIb", "IIb.1"),   # ... and the same as a lymphoma, at a lymph node
+    ("C77.0", "9715", "3", "II", "IIb", "IIb.3"),   # anaplastic large cell lymphoma, ALK negative
+    ("C77.0", "9749", "3", "II", "IId", "IId"),     # Erdheim-Chester disease
+    ("C49.1", "9366", "3", "IX", "IXd", "IXd.11"),  # round cell sarcoma with EWSR1 fusion
+    ("C49.1", "9367", "3", "IX", "IXd", "IXd.11"),  # CIC-rearranged sarcoma
+    ("C49.1", "9368", "3", "IX", "IXd", "IXd.11"),  # sarcoma with BCOR alteration
+    ("C49.1", "8859", "3", "IX", "IXd", "IXd.4"),   # myxoid pleomorphic liposarcoma (liposarcomas)
+    ("C49.1", "9126", "3", "IX", "IXd", "IXd.8"),   # joins the blood vessel tumours (9120-9126)
+    ("C25.0", "8976", "3", "XII", "XIIa", "XIIa.4"),  # joins the other complex mixed and stromal neoplasms
+    ("C73.9", "8348", "3", "XI", "XIb", "XIb"),     # join the thyroid carcinomas (8340-8349), any site
+    ("C44.5", "8349", "3", "XI", "XIb", "XIb"),
+    ("C73.9", "9111", "3", "XI", "XIb", "XIb"),     # 9111 joins the carcinoma rules of their sites
+    ("C56.9", "9111", "3", "X", "Xd", "Xd"),
+    ("C34.1", "8455", "3", "XI", "XIf", "XIf.4"),   # 8455 joins the 'other carcinomas' rules
+]
+
+
+def test_versions_are_named_and_the_update_is_the_default():
+    assert list(iccc.VERSIONS) == [OLD, NEW]
+    assert iccc.DEFAULT_VERSION == NEW
+    assert iccc.version().name == NEW
+    for name in ("2017", OLD, OLD.lower(), " 2017 "):
+        assert iccc.version(name).name == OLD
+    for name in ("2023", NEW, NEW.upper()):
+        assert iccc.version(name).name == NEW
+    with pytest.raises(ValueError, match="no ICCC-3 version '2025'.*2017.*2023"):
+        iccc.version("2025")
+    # each file says which version it is, in every row
+    for name, path in TABLES.items():
+        assert iccc.VERSIONS[name].file == path
+        assert {r["version"] for r in csv.DictReader(open(path, encoding="utf-8"))} == {name}
+
+
+def test_the_update_adds_exactly_the_nineteen_codes_and_changes_nothing_else():
+    """Rule by rule, the 2023 table has the 2017 table's sites, behaviours and groups, and the
+    same histology codes plus the 19 SEER added (shared/reference/iccc3/README.md)."""
+    old, new = published_rules(OLD), published_rules(NEW)
+    assert len(old) == len(new)
+    added = set()
+    for a, b in zip(old, new):
+        for col in ("subgroup", "main_group", "extended_subgroup", "topography_ranges", "behaviour",
+                    "subgroup_name", "extended_name"):
+            assert a[col] == b[col], (col, a[col], b[col])
+        codes_a = {m for lo, hi in a["morph"] for m in range(lo, hi + 1)}
+        codes_b = {m for lo, hi in b["morph"] for m in range(lo, hi + 1)}
+        assert codes_a <= codes_b
+        added |= codes_b - codes_a
+    assert sorted(added) == [8348, 8349, 8455, 8859, 8976, 9111, 9126, 9366, 9367, 9368, 9715, 9749,
+                             9819, 9877, 9878, 9879, 9912, 9968, 9993]
+    assert {int(c[1]) for c in ADDED_2023} == added   # every added code is tested below
+
+
+@pytest.mark.parametrize("case", ADDED_2023, ids=case_id)
+def test_newer_codes_classified_by_the_update_and_not_by_the_first_table(case):
+    topo, morph, beh = case[:3]
+    assert classify([(topo, morph, beh)], NEW) == [tuple(case[3:])]
+    assert classify([(topo, morph, beh)], OLD) == [UNCLASSIFIED]
+    assert classify([(topo, morph, beh)]) == [tuple(case[3:])]    # the default is the update
+
+
+def test_newer_codes_unclassified_by_the_old_version_say_which_version_would_classify_them():
+    df = pd.DataFrame([("C42.1", "9877", "3")], columns=["topography", "morphology", "behaviour"])
+    out = iccc.classify_frame(df, "2017", with_reason=True)
+    assert out.loc[0, "iccc_sub"] == ""
+    assert out.loc[0, "iccc_reason"] == (f"no rule of {OLD} covers histology 9877/3 at site C42.1; "
+                                         f"{NEW} classifies it (Ib)")
+
+
+def test_derived_table_is_the_derivation_of_seers_raw_table():
+    """One source of truth: the committed 2023 table is exactly what the committed script makes of
+    SEER's raw table in the shared reference folder."""
+    if not SHARED_RAW_2023.exists():
+        pytest.skip("shared reference not available")
+    from analytics.reference import iccc3_seer
+
+    assert TABLE_CSV_2023.read_text(encoding="utf-8") == iccc3_seer.derive(SHARED_RAW_2023, TABLE_CSV)
+    res = subprocess.run([sys.executable, "-m", "analytics.reference.iccc3_seer", str(SHARED_RAW_2023),
+                          "--check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
+def test_derivation_refuses_a_raw_table_that_changes_more_than_histology(tmp_path):
+    if not SHARED_RAW_2023.exists():
+        pytest.skip("shared reference not available")
+    from analytics.reference import iccc3_seer
+
+    text = SHARED_RAW_2023.read_text(encoding="utf-8")
+    changed = tmp_path / "raw.csv"
+    changed.write_text(text.replace('61,Rhabdoid renal tumor,2,C649,', '61,Rhabdoid renal tumor,2,C640,'),
+                       encoding="utf-8")
+    with pytest.raises(ValueError, match="raw row 61: topography_ranges 'C640'"):
+        iccc3_seer.derive(changed, TABLE_CSV)
+
+
+#: The same tumour written as people write it: all classified alike (Ia.1 at C42.1).
+WRITTEN_FORMS = [
+    ("9811", "3"), ("M9811", "3"), ("m9811", "3"), ("M-9811", "3"), ("9811/3", "3"), ("9811/3", ""),
+    ("M9811/3", ""), ("M-9811/3", "3.0"), (" 9811/3 ", " 3 "), ("9811", "3.0"), ("9811", "3.00"),
+]
+
+
+@pytest.mark.parametrize("morph,beh", WRITTEN_FORMS)
+def test_written_forms_of_morphology_and_behaviour_are_read(morph, beh):
+    for version in TABLES:
+        assert classify([("C42.1", morph, beh)], version) == [("I", "Ia", "Ia.1")]
+
+
+def test_behaviour_written_in_the_morphology_counts():
+    # /1 of a CNS tumour is classified (group III takes borderline tumours), /1 of a kidney tumour not
+    assert classify([("C71.6", "9421/1", "")]) == [("III", "IIIb", "IIIb")]
+    assert classify([("C64.9", "8960/1", "")]) == [UNCLASSIFIED]
+    assert classify([("C42.1", "9811/2", "")]) == [UNCLASSIFIED]     # in situ
+
+
+#: (topography, morphology, behaviour, the start of the reason)
+REASONS = [
+    ("C42.1", "9811/3", "1", "behaviour 1 contradicts the /3 of morphology 9811/3"),
+    ("C42.1", "98113", "3", "morphology '98113' has 5 digits: write the histology and the behaviour apart"),
+    ("C42.1", "abcd", "3", "morphology 'abcd' is not an ICD-O-3 histology code (written 9470, M9470 or 9470/3)"),
+    ("C42.1", "9811.0", "3", "morphology '9811.0' is not an ICD-O-3 histology code"),
+    ("C42.1", "7999", "3", "morphology 7999 is outside ICD-O-3 histology (8000-9993)"),
+    ("C42.1", "", "3", "morphology missing"),
+    ("C42.1", "9811", "", "behaviour missing (give it in the behaviour column, or as in 9470/3)"),
+    ("C42.1", "9811", "3.5", "behaviour '3.5' is not an ICD-O-3 behaviour code (0, 1, 2, 3, 6 or 9)"),
+    ("C42.1", "9811", "5", "behaviour 5 is not an ICD-O-3 behaviour code (0, 1, 2, 3, 6 or 9)"),
+    ("C42.1", "9811/5", "", "behaviour 5 is not an ICD-O-3 behaviour code"),
+    ("", "9811", "3", "topography missing"),
+    ("C42", "9811", "3", "topography 'C42' is not an ICD-O-3 topography code (written C71.9 or C719)"),
+    ("C99.9", "9811", "3", "topography C99.9 is outside ICD-O-3 (C00.0-C80.9)"),
+    ("", "", "", "topography missing; morphology missing"),
+    # readable codes no rule covers: why
+    ("C50.9", "8500", "2", "in situ (behaviour 2): ICCC-3 classifies no in-situ tumour"),
+    ("C42.1", "9811", "6", "behaviour 6 (metastatic site): ICCC-3 classifies the primary tumour"),
+    ("C42.1", "9811", "9", "behaviour 9 (uncertain whether primary or metastatic)"),
+    ("C64.9", "8960", "1", f"behaviour 1 (uncertain or borderline): {NEW} classifies benign and borderline "
+                           f"tumours only in groups III and Xa"),
+    ("C42.1", "9811", "0", "behaviour 0 (benign)"),
+    ("C42.1", "8010", "3", f"no rule of {NEW} covers histology 8010/3 at site C42.1"),
+]
+
+
+@pytest.mark.parametrize("case", REASONS, ids=lambda c: c[3][:40])
+def test_every_unclassified_row_says_why(case):
+    topo, morph, beh, reason = case
+    df = pd.DataFrame([(topo, morph, beh)], columns=["topography", "morphology", "behaviour"])
+    out = iccc.classify_frame(df, with_reason=True)
+    assert (out.loc[0, "iccc_main"], out.loc[0, "iccc_sub"], out.loc[0, "iccc_ext"]) == UNCLASSIFIED
+    assert out.loc[0, "iccc_reason"].startswith(reason), out.loc[0, "iccc_reason"]
+
+
+def test_no_unclassified_row_without_a_reason():
+    """Over every hand-written case and the malformed ones: a reason exactly when unclassified."""
+    rows = [c[:3] for c in CASES + BRANCH_CASES + NON_MALIGNANT_CLASSIFIED + NON_MALIGNANT_UNCLASSIFIED
+            + IN_SITU] + MALFORMED + [c[:3] for c in REASONS]
+    df = pd.DataFrame(rows, columns=["topography", "morphology", "behaviour"], dtype=object)
+    out = iccc.classify_frame(df, with_reason=True)
+    assert ((out["iccc_sub"] == "") == (out["iccc_reason"] != "")).all()
+    assert out.attrs["iccc_version"] == NEW
+
+
+def test_cli_classify_written_forms_rejections_and_version(tmp_path):
+    """End to end: written forms classified, unreadable rows kept with their reason, --version."""
+    rows = [["1", "C42.1", "M9877", "3.0"], ["2", "C42.1", "9877/3", ""], ["3", "C42.1", "9877/3", "1"],
+            ["4", "C42.1", "98773", "3"]]
+    path = write_rows(tmp_path / "written.csv", ["case_id", "topography", "morphology", "behaviour"], rows)
+    res = run_classify(path)
+    assert res.returncode == 0, res.stderr
+    out = list(csv.reader(io.StringIO(res.stdout)))
+    assert [r[4:7] for r in out[1:]] == [["I", "Ib", "Ib"], ["I", "Ib", "Ib"], ["", "", ""], ["", "", ""]]
+    assert out[3][7].startswith("behaviour 1 contradicts") and out[4][7].startswith("morphology '98773' has 5")
+    assert [r[:4] for r in out[1:]] == rows          # the input comes back verbatim
+    assert f"2 row(s) unclassified of 4, by {NEW}; 2 of them with codes that could not be read" in res.stderr
+    assert "behaviour 1 contradicts" in res.stderr    # the reasons, counted
+
+    old = run_classify(path, "--version", "2017")
+    assert old.returncode == 0, old.stderr
+    out = list(csv.reader(io.StringIO(old.stdout)))
+    assert [r[4:7] for r in out[1:3]] == [["", "", ""], ["", "", ""]]
+    assert out[1][7] == f"no rule of {OLD} covers histology 9877/3 at site C42.1; {NEW} classifies it (Ib)"
+    assert f"4 row(s) unclassified of 4, by {OLD}" in old.stderr
+
+    bad = run_classify(path, "--version", "ICCC-4")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [
+        f"error: no ICCC-3 version 'ICCC-4'; there are: 2017 ({OLD}); 2023 ({NEW})"]

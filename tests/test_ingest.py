@@ -33,6 +33,9 @@ def reasons_for(con, case_id):
     return set(rows[0][0])
 
 
+WRITTEN_MORPHOLOGY = ("morphology: written as M9470 or 9470/3: send the 4-digit histology only (9470), and the "
+                      "behaviour in its own column")
+
 # (overrides to a valid row, the reason expected among the row's reasons)
 BAD_ROWS = [
     ({"case_id": ""}, "case_id: missing"),
@@ -64,8 +67,12 @@ BAD_ROWS = [
     ({"morphology": "7999"}, "morphology: not an ICD-O-3 histology code 8000-9993"),
     ({"morphology": "9994"}, "morphology: not an ICD-O-3 histology code 8000-9993"),
     ({"morphology": "98110"}, "morphology: not an ICD-O-3 histology code 8000-9993"),
+    # written forms `classify` reads, refused by the contract with a reason of their own (issue 15)
+    ({"morphology": "9811/3"}, WRITTEN_MORPHOLOGY),
+    ({"morphology": "M9811"}, WRITTEN_MORPHOLOGY),
     ({"behaviour": ""}, "behaviour: missing"),
     ({"behaviour": "6"}, "behaviour: must be one of 0, 1, 2, 3"),
+    ({"behaviour": "3.0"}, "behaviour: written with decimals (3.0): send the digit only (3)"),
     ({"basis": "3"}, "basis: must be one of 0, 1, 2, 4, 5, 6, 7, 9"),
     ({"stage": "Z9"}, "stage: not a Toronto stage value (see the data dictionary)"),
     ({"vital_status": ""}, "vital_status: missing"),
@@ -151,6 +158,22 @@ def test_a_row_gets_every_reason_that_applies(db, tmp_path):
     assert reasons_for(db, "X") == {"country: not an ISO 3166-1 alpha-3 country code",
                                     "sex: must be one of 1, 2, 9",
                                     "morphology: not an ICD-O-3 histology code 8000-9993"}
+
+
+@pytest.mark.parametrize("overrides,reasons", [
+    ({"morphology": "9811/3"}, {WRITTEN_MORPHOLOGY}),
+    ({"morphology": "m-9811/3"}, {WRITTEN_MORPHOLOGY}),
+    ({"morphology": "M9811/3", "behaviour": "3.0"},
+     {WRITTEN_MORPHOLOGY, "behaviour: written with decimals (3.0): send the digit only (3)"}),
+    ({"behaviour": "3.5"}, {"behaviour: must be one of 0, 1, 2, 3"}),
+    ({"morphology": "9811/33"}, {"morphology: not an ICD-O-3 histology code 8000-9993"}),
+])
+def test_written_forms_get_their_own_reason_and_only_it(db, tmp_path, overrides, reasons):
+    """The contract is 4 histology digits and a behaviour digit (schema.py); ingest does not guess
+    at other forms, it names them: one reason per fault, not the written form's and the generic one."""
+    path = write_csv(tmp_path / "s.csv", [valid_row(case_id="W", **overrides)])
+    ingest_file(db, path)
+    assert reasons_for(db, "W") == reasons
 
 
 def test_malformed_line_is_a_rejected_row_with_its_line_number(db, tmp_path):
