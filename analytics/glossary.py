@@ -121,6 +121,12 @@ REFERENCES: dict[str, Reference] = {
     "aalen_johansen": _R("Aalen & Johansen 1978", "Aalen OO, Johansen S", "An empirical transition matrix for "
                          "non-homogeneous Markov chains based on censored observations", "Scand J Stat", 1978,
                          "5(3):141-50"),
+    "brenner_gefeller": _R("Brenner & Gefeller 1996", "Brenner H, Gefeller O", "An alternative approach to "
+                           "monitoring cancer patient survival", "Cancer", 1996, "78(9):2004-10"),
+    "concord3": _R("Allemani et al. 2018", "Allemani C, Matsuda T, Di Carlo V, et al.", "Global surveillance of "
+                   "trends in cancer survival 2000-14 (CONCORD-3): analysis of individual records for 37 513 025 "
+                   "patients diagnosed with one of 18 cancers from 322 population-based registries in 71 "
+                   "countries", "Lancet", 2018, "391(10125):1023-75"),
     "royston_parmar": _R("Royston & Parmar 2013", "Royston P, Parmar MKB", "Restricted mean survival time: an "
                          "alternative to the hazard ratio for the design and analysis of randomized trials with "
                          "a time-to-event outcome", "BMC Med Res Methodol", 2013, "13:152"),
@@ -489,6 +495,17 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "difference between two groups (years gained or lost in the first 5 years) is shown with its CI. "
              "Computed as R's survival computes it (rmean).",
              ("royston_parmar", "kaplan_meier"), ("RMST", "restricted mean", "mean survival", "years lived")),
+        Term("Period analysis (most recent estimate)", TOPICS[3],
+             "Survival experienced during a recent calendar window (e.g. 2018-2022) by every child followed in "
+             "it, whenever diagnosed: each year since diagnosis is estimated from the children who lived "
+             "through that year of their follow-up inside the window. A cohort's 10-year survival describes "
+             "children diagnosed at least 10 years ago; the period estimate is closer to what a child "
+             "diagnosed now can expect, which is why SEER, EUROCARE and CONCORD report it. Children enter the "
+             "estimate when the window opens (left truncation) and deaths outside the window do not count. "
+             "The Survival and International pages offer the most recent five-year windows of the pool's "
+             "follow-up; computed as R's survival computes it (survfit with entry and exit times).",
+             ("brenner_gefeller", "kaplan_meier"), ("period analysis", "period estimate", "most recent",
+                                                    "Brenner", "left truncation", "calendar window")),
         Term("Actuarial life table", TOPICS[3],
              "Observed survival from what happened in each month (or year) of follow-up rather than on each "
              "day: in each interval, the deaths divided by the children entering it less half of those last "
@@ -501,7 +518,8 @@ def terms(pol: Policy | None = None) -> list[Term]:
              ("cutler_ederer", "greenwood"), ("life table", "actuarial", "Cutler-Ederer", "monthly intervals")),
         Term("Numbers at risk", TOPICS[3],
              "Under a survival curve: how many children are still followed (alive and not yet censored) at "
-             "each time. Where they are few, the curve is uncertain.", (), ("at risk", "risk set")),
+             "each time (in a period estimate: those whose follow-up at that time fell inside the window). "
+             "Where they are few, the curve is uncertain.", (), ("at risk", "risk set")),
         Term("Median survival", TOPICS[3],
              "The time after diagnosis by which half of the children have died, in years. \"Not reached\" "
              "when survival stays above 50%, as it does for most childhood cancers in high-income countries.", (), ("median",)),
@@ -524,6 +542,14 @@ def terms(pol: Policy | None = None) -> list[Term]:
              "says which countries lack one. For children, deaths from other causes are rare in high-income "
              "countries, so net and observed survival are usually close there.",
              ("pohar_perme", "relsurv", "hmd"), ("net survival", "Pohar-Perme", "cancer survival")),
+        Term("Age-standardised net survival", TOPICS[3],
+             "Net survival averaged over the five-year age bands with equal weights, as CONCORD reports "
+             "children's survival, so that countries whose patients differ in age can be compared: net "
+             "survival is estimated in each band (Pohar Perme) and the bands are averaged, the variance the "
+             "weighted sum of theirs. On the International page it is shown only where every band has enough "
+             "deaths and children at risk at 5 years. Checked against R's relsurv band by band.",
+             ("concord3", "pohar_perme", "relsurv"), ("age-standardised net survival", "CONCORD",
+                                                       "standardised net")),
         Term("Relative survival (Ederer II)", TOPICS[3],
              "Observed survival divided by the survival expected in the general population of the same "
              "country, sex, age and calendar year, with the expected survival worked out among the "
