@@ -430,6 +430,10 @@ def cmd_survival(args: argparse.Namespace) -> int:
     else:
         df = res.at_times[by + ["time_years", "n_at_risk", "survival", "lower", "upper"]
                           + (["n_in_window"] if window else [])]
+        if window and args.method == "km":
+            res.notes.append("n_at_risk at a time is R's summary(survfit, times)$n.risk: the risk set at the "
+                             "next exit at or after it (counting those who enter in between; the pages show "
+                             "those entered before the time instead).")
     _write_table(df, args.format)
     _notices(con, res.notes)
     return 0

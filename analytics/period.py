@@ -72,13 +72,15 @@ WIDTH, OFFERED = 5, 3
 def windows(con) -> list[str]:
     """The calendar windows the pages offer (labels, most recent first): `OFFERED` windows of
     `WIDTH` years ending at the pool's latest complete calendar year of follow-up (that of the
-    latest date of last contact, or the year before when that date is not 31 December), each
-    ending where the next begins, none ending before the first year of diagnosis. The command
-    line takes any window."""
-    last, first = con.execute("SELECT max(last_contact_date), min(year) FROM cases WHERE NOT dco").fetchone()
+    latest date of last contact, or the year before when that date is not 31 December), or at its
+    latest year of diagnosis if earlier (so that children diagnosed in the window carry the first
+    years after diagnosis), each ending where the next begins, none ending before the first year
+    of diagnosis. The command line takes any window."""
+    last, first, newest = con.execute(
+        "SELECT max(last_contact_date), min(year), max(year) FROM cases WHERE NOT dco").fetchone()
     if last is None:
         return []
-    end = last.year if (last.month, last.day) == (12, 31) else last.year - 1
+    end = min(last.year if (last.month, last.day) == (12, 31) else last.year - 1, newest)
     return [f"{e - WIDTH + 1}-{e}" for e in range(end, end - WIDTH * OFFERED, -WIDTH) if e >= first]
 
 

@@ -472,10 +472,13 @@ class KaplanMeier:
         t = np.asarray(days, dtype=float) / DAYS_PER_YEAR
         d = np.asarray(n_event, dtype=float)
         c = np.asarray(n_censor, dtype=float)
+        entries = None
         if n_enter is None:
             n = (d + c)[::-1].cumsum()[::-1]  # at risk: follow-up >= t
         else:
-            n = (d + c - np.asarray(n_enter, dtype=float))[::-1].cumsum()[::-1]  # exit >= t minus entry >= t
+            e = np.asarray(n_enter, dtype=float)
+            n = (d + c - e)[::-1].cumsum()[::-1]  # exit >= t minus entry >= t
+            entries = (t[e > 0], e[e > 0])  # for risk_at: the risk set between exits
             leave = (d + c) > 0
             t, d, c, n = t[leave], d[leave], c[leave], n[leave]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -490,8 +493,41 @@ class KaplanMeier:
         step = np.cumsum(d > 0)  # index into (no death yet, first death time, ...)
         lower, upper = lo[step], hi[step]
         self.arrays = {"t": t, "n": n, "d": d, "c": c, "surv": surv, "se": se, "lower": lower, "upper": upper}
+        self.entries = entries
         self._table = None
         return self
+
+    #: Left truncation: (times in years, counts) of the entries, or None (everyone from time 0).
+    entries: tuple[np.ndarray, np.ndarray] | None = None
+
+    def risk_at(self, times) -> np.ndarray:
+        """The risk set at each time t (years): those followed to t or later who entered before t,
+        #(entry < t) - #(exit < t) (at t = 0, those entering at 0); without entries, follow-up >= t
+        (as `at`). With entries this
+        is not R's summary(fit, times)$n.risk (`at`: the risk set at the next exit, which counts
+        whoever enters in between): the pages show and check this one."""
+        x = np.atleast_1d(np.asarray(times, dtype=float))
+        if self.entries is None:
+            return self._at(x)["n_at_risk"].astype(np.int64)
+        x = np.maximum(x, 1e-9)  # at time 0: those entering at 0 (no exit is at 0: exit > entry)
+        a = self.arrays
+        left = np.concatenate([[0], np.cumsum(a["d"] + a["c"])])[np.searchsorted(a["t"], x - 1e-12, side="left")]
+        t_in, e_in = self.entries
+        entered = np.concatenate([[0], np.cumsum(e_in)])[np.searchsorted(t_in, x - 1e-12, side="left")]
+        return (entered - left).astype(np.int64)
+
+    def fewest_at_risk(self, times) -> np.ndarray:
+        """The smallest risk set a value at each time t rests on: that at t and those of every
+        step up to t. Without entries risk sets only fall, so it is `risk_at`; with entries an
+        early step can rest on few (the children diagnosed in the window) while later times have
+        many: a value at t is then no better than its weakest step."""
+        x = np.atleast_1d(np.asarray(times, dtype=float))
+        now = self.risk_at(x)
+        if self.entries is None or not len(self.arrays["t"]):
+            return now
+        k = np.searchsorted(self.arrays["t"], x + 1e-12, side="right") - 1  # last step <= t
+        fewest = np.minimum.accumulate(self.arrays["n"])
+        return np.where(k >= 0, np.minimum(now, fewest[np.maximum(k, 0)]), now).astype(np.int64)
 
     @property
     def n(self) -> int:
@@ -1017,13 +1053,14 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
 
 
 def at_risk_table(result: SurvivalResult, ticks, min_shown: int | None = None) -> pd.DataFrame:
-    """Numbers at risk (follow-up >= t) per group at the axis ticks (years), for the table under a
-    survival plot. Counts below the suppression threshold are shown as missing."""
+    """Numbers at risk (follow-up >= t; in a period analysis, entered before t and followed to t:
+    `KaplanMeier.risk_at`) per group at the axis ticks (years), for the table under a survival
+    plot. Counts below the suppression threshold are shown as missing."""
     n_min = min_shown or threshold()
+    ticks = np.atleast_1d(np.asarray(ticks, dtype=float))
     rows = []
     for key, km in result.curves.items():
-        at = km.at(ticks)
-        for t, n in zip(at["time_years"], at["n_at_risk"]):
+        for t, n in zip(ticks, km.risk_at(ticks)):
             rows.append(dict(zip(result.by, key)) | {"time_years": t, "n_at_risk": n if n >= n_min or n == 0 else None})
     df = pd.DataFrame(rows, columns=result.by + ["time_years", "n_at_risk"])
     df["n_at_risk"] = df["n_at_risk"].astype("Int64")

@@ -197,3 +197,39 @@ def test_rounded_period_risk_sets_are_differences_of_rounded_counts():
         assert km.n == survival.roundmid(e.curves[k].n, 16)
     diff = r.at_times["survival"].to_numpy() - e.at_times["survival"].to_numpy()
     assert np.all(np.abs(diff) <= 16 / e.at_times["n_at_risk"].to_numpy())
+
+
+def test_risk_at_counts_those_entered_before_t_not_rs_next_exit():
+    """R's summary(fit, times)$n.risk (`at`) is the risk set at the next exit, counting whoever
+    enters in between; the pages show and check `risk_at` (entered before t, followed to t) and
+    `fewest_at_risk` (the weakest step up to t)."""
+    y = 365.25
+    # A: entry 0, dies at 10 d; B: entry 0, censored at 3 y; C..F: enter at 2 y, censored at 4 y
+    km = survival.KaplanMeier().fit([0, 10, 2 * y, 3 * y, 4 * y], [0, 1, 0, 0, 0], [0, 0, 0, 1, 4],
+                                    [2, 0, 4, 0, 0])
+    assert list(km.risk_at([0, 1, 2.5, 3.5, 5])) == [2, 1, 5, 4, 0]
+    assert list(km.at([1])["n_at_risk"]) == [5]  # R: the risk set at the next exit (3 y)
+    assert list(km.fewest_at_risk([0, 1, 2.5, 3.5])) == [2, 1, 2, 2]  # the death at 10 d had 2 at risk
+
+
+def test_a_period_curve_resting_on_few_early_is_not_shown(tmp_path):
+    """The review's case: few children diagnosed in the window carry its first months; those
+    entering later make the risk set at 1, 3, 5 years large. No value may rest on the early few:
+    the group is not shown (a released group whose curve stops at once), and says why."""
+    from analytics import warehouse
+    from analytics.ingest import ingest_file
+    from analytics.release import curves
+    from tests.conftest import valid_row, write_csv
+
+    rows = [valid_row(case_id=f"N{i}", diagnosis_date="2018-03-01", birth_date="", age_years="8",
+                      vital_status="2" if i < 3 else "1",
+                      last_contact_date="2018-06-01" if i < 3 else "2023-06-01") for i in range(13)]
+    rows += [valid_row(case_id=f"O{i}", diagnosis_date=f"{2005 + i % 5}-05-01", birth_date="", age_years="8",
+                       last_contact_date="2023-06-01") for i in range(150)]
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_file(con, write_csv(tmp_path / "f.csv", rows))
+    res = curves.survival(con, None, [], window="2018-2022")
+    assert res["groups"] == [] and res.get("early_stop") == 1
+    assert any("at risk early in the window" in n for n in res["notes"])
+    cohort = curves.survival(con, None, [])
+    assert cohort["groups"] == [()]  # the cohort estimate is shown

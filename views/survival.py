@@ -85,14 +85,24 @@ st.caption(f"**{what}**, diagnosed {years[0]}–{years[1]}: {res['analysed']} an
            "this site are changed slightly for confidentiality and need not add up.")
 period_text = f"period {window.replace('-', '–')}" if window else ""
 if window:
-    st.caption(f"**Period analysis, {window.replace('-', '–')}**: the survival children experienced during those "
-               f"calendar years, whenever they were diagnosed ({res['in_window']} had follow-up in the window): an "
-               "up-to-date estimate of what a child diagnosed now can expect. Each time since diagnosis uses "
-               "only the years of follow-up that fell in the window (Brenner's method).")
+    st.caption(f"**Period analysis, {window.replace('-', '–')}**: the survival experienced during those calendar "
+               f"years by the children followed in them, of those diagnosed {years[0]}–{years[1]} "
+               f"({res['in_window']} had follow-up in the window): an up-to-date estimate of what a child diagnosed "
+               "now can expect. Each time since diagnosis uses only the years of follow-up that fell in the "
+               "window (Brenner's method); deaths on the window's first day or on the day of diagnosis are not "
+               "counted (follow-up must run into the window).")
+    if years[1] < int(window[:4]):
+        st.warning(f"The years of diagnosis chosen end before the window opens: no child diagnosed in it, so "
+                   f"nobody is at risk in the first years after diagnosis. Choose years up to {window[-4:]}.")
+    if res.get("window_empty"):
+        st.info(f"No child of this selection was followed during {window.replace('-', '–')}: choose another "
+                "window, or the cohort estimate.")
+        st.stop()
 if not res["groups"]:
     st.info("No cases with a survival time match this selection." if res["empty"] else
             "No group in this selection has enough cases to show survival "
-            f"({len(res['suppressed'])} group(s) suppressed, fewer than the minimum number of cases).")
+            f"({len(res['suppressed'])} group(s) suppressed, fewer than the minimum number of cases"
+            + (", or too few at risk early in the window" if res.get("early_stop") else "") + ").")
     st.stop()
 
 # groups in their natural order (age groups by age, ICCC-3 groups by number), named in words
@@ -133,7 +143,9 @@ if measure in OBSERVED:
 else:
     st.caption(markdown_text(res["footnote"]))
 if res["suppressed"]:
-    st.caption(f"{len(res['suppressed'])} group(s) not shown: {pol.fewer} cases.")
+    st.caption(f"{len(res['suppressed'])} group(s) not shown: {pol.fewer} cases"
+               + (", or too few at risk early in the window (few diagnosed in it)" if res.get("early_stop") else "")
+               + ".")
 
 lr = res["logrank"]
 if lr is not None:

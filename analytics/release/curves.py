@@ -188,7 +188,8 @@ def _km_outputs(km: S.SurvivalResult, shown: list[tuple], counts: dict, by: list
         full = km.curves[key]
         visible = _cut(full, t_min)
         a = full.at(times)
-        hide = a["n_at_risk"].to_numpy() < t_min
+        a["n_at_risk"] = full.risk_at(times)  # with entries: entered before t, followed to t
+        hide = full.fewest_at_risk(times) < t_min  # a value rests on every step before it
         a["n_at_risk"] = pd.array(a["n_at_risk"], dtype="Int64")
         a.loc[hide, "n_at_risk"] = pd.NA
         a.loc[hide, ["survival", "std_err_surv", "lower", "upper"]] = np.nan
@@ -198,7 +199,7 @@ def _km_outputs(km: S.SurvivalResult, shown: list[tuple], counts: dict, by: list
         med, lo, hi = visible.median()
         med_rows.append(dict(zip(by, key)) | {"n": n, "n_key": n_key, "events": d, "events_key": d_key,
                                               "median": med, "median_lower": lo, "median_upper": hi})
-        risk = full.at([t for t, _ in CONDITIONAL])["n_at_risk"].to_numpy()
+        risk = full.fewest_at_risk([t for t, _ in CONDITIONAL])
         for (t, given), r in zip(CONDITIONAL, risk):
             s, lo, hi = visible.conditional(t, given) if r >= t_min else (np.nan,) * 3
             cond_rows.append(dict(zip(by, key)) | {"years": t, "given_alive_at": given,
@@ -225,7 +226,7 @@ def _rmst(km: S.SurvivalResult, shown: list[tuple], by: list[str], pol: Policy) 
         values = {}
         for key in shown:
             full = km.curves[key]
-            ok = full.at([tau])["n_at_risk"].iloc[0] >= pol.threshold
+            ok = full.fewest_at_risk([tau])[0] >= pol.threshold
             m, se = full.rmst(tau) if ok else (np.nan, np.nan)
             values[key] = (m, se)
             rows.append(dict(zip(by, key)) | {"tau_years": float(tau), "rmst_years": m, "std_err": se,
@@ -303,12 +304,18 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
            "rmst": None, "rmst_difference": None, "followup": None, "window": window, "in_window": None}
     out["unit"] = unit
     if win is not None:
+        out["window_empty"] = events.n_window == 0  # nobody followed in it: said as such on the page
         out["in_window"] = count(sum(c[0] for c in counts.values()),
                                  sum(c[1] for c in counts.values()) % disclosure.KEY_MODULUS, pol)
     if observed:
         rounded = viewer_events(events, pol)
         km = S.kaplan_meier(rounded, times=TIMES, conf_type=conf_type, min_cases=pol.threshold)  # = viewer_km
         shown = [k for k in km.curves if _released(counts.get(_norm(k)), pol)]
+        if win is not None:  # a period curve can stop at once: few diagnosed in the window at risk early on
+            early = [k for k in shown if not len(_cut(km.curves[k], m).arrays["t"])]
+            shown = [k for k in shown if k not in early]
+            if early:
+                out["early_stop"] = len(early)
         out.update(_km_outputs(km, shown, counts, by, m, pol))
         if unit == "day":  # the life table has neither (its curve is known at interval ends only)
             out.update(_rmst(km, shown, by, pol))
@@ -343,7 +350,9 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
                      f"excluded (no survival time).")
     if out["suppressed"]:
         notes.append(f"{len(out['suppressed'])} group(s) not shown: too few cases (fewer than {pol.threshold}, "
-                     f"or fewer once changed or rounded for this site).")
+                     f"or fewer once changed or rounded for this site"
+                     + (", or fewer than that at risk early in the window: few diagnosed in it)."
+                        if out.get("early_stop") else ")."))
     out["notes"] = notes + pooled.released_notes(events.notes, lambda n, k: count(n, k, pol))  # partners left out
     return out
 
@@ -527,7 +536,7 @@ def age_standardised(con, sel: Selection | None, by: list[str], weights: str = "
     # the rounded risk set of each (group, band) at each time
     risk = {}
     for key, days, d, c, *e in rounded.groups(enter=rounded.entries):
-        at = S.estimator(unit, conf_type)().fit(days, d, c, *e).at(times)["n_at_risk"].to_numpy()
+        at = S.estimator(unit, conf_type)().fit(days, d, c, *e).fewest_at_risk(times)
         risk[_norm(key)] = at
     ok = np.zeros(len(res), bool)
     for i, r in enumerate(res.itertuples(index=False)):

@@ -70,15 +70,18 @@ def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day",
     at `at_years`; and the event table's notes (aggregate partners left out)."""
     pol = policy()
     ev = survival.event_table(con, surv_sel, ["country"], unit=unit, window=window)
-    s = viewer_km(ev, pol=pol, times=(at_years,)).at_times
-    s = s.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper"})
+    km = viewer_km(ev, pol=pol, times=(at_years,))
+    s = km.at_times.rename(columns={"survival": "surv5", "lower": "surv5_lower", "upper": "surv5_upper"})
     cols = ["surv5", "surv5_lower", "surv5_upper"]
-    s.loc[s["n_at_risk"] < pol.threshold, cols] = np.nan
+    # shown where every step up to then had at least T at risk (with entries, early steps can have few)
+    fewest = [km.curves[(c,)].fewest_at_risk([at_years])[0] for c in s["country"]]
+    s.loc[np.asarray(fewest) < pol.threshold, cols] = np.nan
     counted = ["n_event", "n_censor"] + (["n_enter"] if ev.entries else [])
     pooled_ev = survival.EventTable(ev.table.groupby("days", as_index=False)[counted].sum(),
                                     [], ev.n_selected, ev.n_dco, unit=unit)
-    pooled = viewer_km(pooled_ev, pol=pol, times=(at_years,)).at_times
-    ok = len(pooled) and pooled["n_at_risk"].iloc[0] >= pol.threshold
+    pooled_km = viewer_km(pooled_ev, pol=pol, times=(at_years,))
+    pooled = pooled_km.at_times
+    ok = len(pooled) and pooled_km.curves[()].fewest_at_risk([at_years])[0] >= pol.threshold
     notes = pool_tables.released_notes([n for n in ev.notes if isinstance(n, pool_tables.TablesLeftOut)],
                                        lambda n, k: disclosure.count(n, k, pol))
     return s[["country", *cols]], float(pooled["survival"].iloc[0]) if ok else np.nan, notes
