@@ -303,8 +303,10 @@ def test_survival_page_shows_death_by_cause(monkeypatch, small_warehouse):
 def test_survival_page_gives_the_period_estimate(monkeypatch, small_warehouse):
     """Issue 15, item 3: the Survival page's 'Estimate' offers the pool's most recent calendar
     windows; the link's window gives the period analysis, said above the figure and in its title,
-    without a log-rank test or median follow-up (the cohort's); with net survival it falls back to
-    the cohort estimate and says so; a window the pool does not offer falls back with a notice."""
+    without a log-rank test or median follow-up (the cohort's); with the life table it falls back to
+    the cohort's and says so (partners' tables have no dates); net survival (the period's: in
+    test_period_net.py) falls back as ever without life tables; a window the pool does not offer
+    falls back with a notice."""
     from analytics import period
 
     con = warehouse.connect(small_warehouse, read_only=True)
@@ -318,9 +320,13 @@ def test_survival_page_gives_the_period_estimate(monkeypatch, small_warehouse):
     assert f"Period analysis, {windows[0].replace('-', '–')}" in captions and "had follow-up in the window" in captions
     assert "not shown for period analysis" in captions
     assert "Median follow-up describes a cohort" in captions
+    lt = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", estimate=windows[0],
+                  measure="actuarial")
+    assert any("Period analysis needs each tumour's date of diagnosis" in i.value for i in lt.info)
     net = run_page(monkeypatch, small_warehouse, "views/survival.py", by="sex", tumour="", estimate=windows[0],
                    measure="pohar-perme")
-    assert any("Period analysis on this site is Kaplan-Meier" in i.value for i in net.info)
+    assert any("is not available for this selection" in i.value for i in net.info)  # no life tables here
+    assert not net.exception
     odd = run_page(monkeypatch, small_warehouse, "views/survival.py", estimate="1990-1994")
     assert any("not a valid choice" in str(w.value) for w in [*odd.warning, *odd.info, *odd.caption])
 

@@ -308,3 +308,27 @@ def test_without_window_nothing_changes(period_net_db, rates):
     assert "n_entered" not in got and res.window is None and res.n_window is None
     assert close(got["survival"], r[r["group"] == "G1"]["surv"], TOL)
     assert "n_in_window" not in res.at_times and not any("Period" in n for n in res.notes)
+
+
+def test_the_survival_page_gives_period_net_survival_released(period_net_db):
+    """The Survival page's period estimate with net survival chosen (`release.curves.survival`):
+    values at times from net_survival(window=), rounded to 0.001, hidden where fewer than T had
+    died or were at risk by then or at any earlier time; notes carry no exact count."""
+    from analytics.disclosure import policy
+    from analytics.release import curves
+
+    pol = policy()
+    res = curves.survival(period_net_db, Selection.build({"country": ["USA"]}), ["registry"], method="pohar-perme",
+                          window="2010-2014")
+    exact = net_survival(period_net_db, Selection.build({"country": ["USA"]}), ["registry"], times=curves.TIMES,
+                         window=Window.parse("2010-2014"))
+    at = res["at_times"]
+    assert res["window"] == "2010-2014" and set(at["registry"]) <= {"G1", "G2"}
+    shown = at[~at["suppressed"]]
+    for r in shown.itertuples():
+        e = exact.at_times[(exact.at_times["registry"] == r.registry) & (exact.at_times["time_years"] == r.time_years)]
+        assert r.survival == pytest.approx(round(float(e["survival"].iloc[0]), 3), abs=1e-12)
+        assert int(e["n_at_risk"].iloc[0]) >= pol.threshold
+    text = " ".join(map(str, res["notes"]))
+    assert "Period analysis (Brenner)" in text and "n_in_window" not in text  # not the exact note
+    assert len(shown) and at["suppressed"].any()  # some values shown, the 10-year ones not (few at risk)

@@ -62,10 +62,9 @@ tumour, years, by = state.get("tumour"), tuple(state.get("years")), state.get("b
 fkey = checked_filters({"country": state.get("countries"), **tumour_filter(tumour)}, years)
 measure = state.get("measure")
 window = None if state.get("estimate") == "cohort" else state.get("estimate")
-if window and measure != "km":
-    st.info(f"Period analysis on this site is Kaplan-Meier: showing the cohort estimate of "
-            f"{MEASURES[measure].lower()} (period net survival: `python -m analytics survival --method "
-            f"pohar-perme --period-window {window}`).")
+if window and measure == "actuarial":
+    st.info("Period analysis needs each tumour's date of diagnosis, which partners who send life-table "
+            "intervals do not send: showing the cohort's life table (choose Kaplan-Meier for the period).")
     window = None
 with st.spinner("Estimating survival…"):
     try:
@@ -114,7 +113,8 @@ method_text = (f"Kaplan-Meier, 95% CI {state.get('ci')} (Greenwood)" + (
                if measure == "km" else
                f"actuarial life table, {res['unit']}ly intervals, 95% CI {state.get('ci')} (Greenwood)"
                if measure == "actuarial" else
-               f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)")
+               f"{MEASURES[measure]} with population life tables, 95% CI log (relsurv rs.surv)" + (
+                f"; period analysis, survival during {window} (n = {res['in_window']} in the window)" if window else ""))
 stop = (f"curves stop when fewer than {res['min_at_risk']} remain at risk" if measure in OBSERVED
         else "values at 1, 3, 5 and 10 years only")
 foot = page.footnote(f"{what}; diagnosed {years[0]}-{years[1]}; n = {res['analysed']} analysed ({res['dco']} DCO "

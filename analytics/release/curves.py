@@ -338,7 +338,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
             out["logrank_note"] = ("Log-rank test not shown for the life table: it needs follow-up in days "
                                    "(choose Kaplan-Meier).")
     else:
-        out.update(_net(con, sel, by, method, counts, selected, dco, pol))
+        out.update(_net(con, sel, by, method, counts, selected, dco, pol, window=win))
         out["footnote"] = net_note(pol)
         shown = out.pop("_shown")
         notes = out.pop("_notes")
@@ -363,9 +363,9 @@ def _window(window: str | None, method: str):
         return None
     from analytics.period import Window
 
-    if method != "km":
-        raise SelectionError("period analysis on this site is Kaplan-Meier only (choose 'Observed (Kaplan-Meier)'); "
-                             "period net survival is on the command line")
+    if method == "actuarial":
+        raise SelectionError("period analysis needs each tumour's date of diagnosis, which the life table's "
+                             "partners do not send (choose 'Observed (Kaplan-Meier)')")
     return Window.parse(window)
 
 
@@ -473,20 +473,24 @@ def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
     deaths had occurred by that time or fewer than T remained at risk."""
     a = curve.at(times)
     deaths_by = a["n_events"].cumsum().to_numpy()
-    ok = (deaths_by >= pol.threshold) & (a["n_at_risk"].to_numpy() >= pol.threshold)
+    # at risk at t, and at every time before it: in a period analysis (entries) early times can have few
+    steps_t, steps_n = curve.table["time_years"].to_numpy(), curve.table["n_at_risk"].to_numpy()
+    fewest = np.array([min([n, *steps_n[steps_t <= t + 1e-12]]) for n, t in zip(a["n_at_risk"], a["time_years"])])
+    ok = (deaths_by >= pol.threshold) & (fewest >= pol.threshold)
     values = a[["survival", "std_err_surv", "lower", "upper"]].astype(float).round(3)
     values.loc[~ok, :] = np.nan
     return pd.concat([a[["time_years"]], values], axis=1).assign(suppressed=~ok)
 
 
 def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected: Count, dco: Count,
-         pol: Policy, times=TIMES) -> dict:
-    """Net (Pohar-Perme) or relative (Ederer II) survival at `times` for viewers (section 4.2)."""
+         pol: Policy, times=TIMES, window=None) -> dict:
+    """Net (Pohar-Perme) or relative (Ederer II) survival at `times` for viewers (section 4.2);
+    `window` (a `period.Window`): its period analysis."""
     from analytics.netsurvival import net_survival
 
     t_min = pol.threshold
     try:
-        res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min)
+        res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min, window=window)
     except SelectionError as e:
         raise SelectionError(net_refusal(str(e))) from e
     shown = [k for k in res.curves if _released(counts.get(_norm(k)), pol)]
@@ -503,11 +507,18 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
     row = con.execute(f"SELECT {select} FROM cases WHERE {where}", params).fetchone()
     c = {name: count(row[2 * i], row[2 * i + 1], pol) for i, name in enumerate(conditions)}
     analysed = selected.minus(dco).minus(c["sex9"]).minus(c["zero"])
-    notes = [res.notes[0],
-             f"{analysed} analysed of {selected} selected: {dco} death-certificate-only registrations, "
-             f"{c['sex9']} of unknown sex (no life table to match) and {c['zero']} with no follow-up time "
-             f"(follow-up of 0 days, as relsurv) excluded.",
-             *[n for n in res.notes if n.startswith("References")]]
+    if window is None:
+        notes = [res.notes[0],
+                 f"{analysed} analysed of {selected} selected: {dco} death-certificate-only registrations, "
+                 f"{c['sex9']} of unknown sex (no life table to match) and {c['zero']} with no follow-up time "
+                 f"(follow-up of 0 days, as relsurv) excluded."]
+    else:  # the period's method sentence, and the tumours in its window (the event table's counts)
+        in_window = count(sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values()) % disclosure.KEY_MODULUS,
+                          pol)
+        notes = [res.notes[0], res.notes[2],
+                 f"{in_window} of the {selected.minus(dco)} analysed had follow-up inside the window "
+                 f"({c['sex9']} of unknown sex among the selected: no life table to match)."]
+    notes += [n for n in res.notes if n.startswith("References")]
     if c["assumed"].shown != 0:
         notes.append(f"{c['assumed']} cases without birth date: age at diagnosis taken as the middle of the "
                      f"year of age (age_years * 365.241 + 182 days).")

@@ -87,12 +87,13 @@ def _survival(con, surv_sel: Selection, at_years: float, unit: str = "day",
     return s[["country", *cols]], float(pooled["survival"].iloc[0]) if ok else np.nan, notes
 
 
-def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataFrame, list[str]]:
+def _net(con, surv_sel: Selection, countries, at_years: float, window=None) -> tuple[pd.DataFrame, list[str]]:
     """5-year net survival (Pohar Perme) per country where a life table covers it, shown only
     where the country had at least T deaths by `at_years` and T still at risk then (§4.2),
     rounded to 0.001; the same age-standardised as CONCORD (`netsurvival.age_standardised`, equal
     weights over the selection's age bands: net5_std), shown only where every band passes that
-    rule; and the countries without a life table for their years of follow-up."""
+    rule; and the countries without a life table for their years of follow-up. `window`: the
+    period analysis of that calendar window (`period.Window`)."""
     from analytics.netsurvival import age_standardised, net_survival
 
     pol = policy()
@@ -102,8 +103,8 @@ def _net(con, surv_sel: Selection, countries, at_years: float) -> tuple[pd.DataF
         one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
                               surv_sel.years)
         try:
-            ns = net_survival(con, one, ["country"], times=(at_years,))
-            std = age_standardised(con, one, ["country"], times=(at_years,), weights="equal")
+            ns = net_survival(con, one, ["country"], times=(at_years,), window=window)
+            std = age_standardised(con, one, ["country"], times=(at_years,), weights="equal", window=window)
         except SelectionError:
             missing.append(country)
             continue
@@ -228,7 +229,7 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
              .merge(surv, on="country", how="left"))
     table["incidence_suppressed"] = table["asr"].isna()
     no_population = set(table["country"]) - set(inc_table["country"])
-    nets, no_life_table = _net(con, surv_sel, table["country"], at_years)
+    nets, no_life_table = _net(con, surv_sel, table["country"], at_years, win)
     from_tables = pool_tables.tables_only(con, table["country"])  # no records: no net survival, for another reason
     no_life_table = [c for c in no_life_table if c not in from_tables]
     table = table.merge(nets, on="country", how="left")
@@ -250,8 +251,8 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
         f"{at_years:g}-year observed survival by {method_name(unit)} on deaths and censorings counted by "
         f"{'month' if unit == 'day' else unit} and rounded to blocks of {pol.km_base} (OpenSAFELY's method); not "
         f"shown where fewer than {pol.threshold} remain at risk at {at_years:g} years.",
-        *([win.note() + " Net survival and the data-quality columns remain those of the cohort diagnosed in "
-                        "the years chosen."] if win else []),
+        *([win.note() + " Net survival is the period's too; the data-quality columns remain those of the "
+                        "cohort diagnosed in the years chosen."] if win else []),
         *surv_notes,
         f"Net survival (Pohar Perme) where life tables cover the country and at least {pol.threshold} deaths "
         f"and {pol.threshold} children at risk at {at_years:g} years; age-standardised as CONCORD reports it "
