@@ -25,7 +25,8 @@ METHOD_HELP = {
     "estimate": "Cohort: the survival of the children diagnosed in the years chosen, followed from diagnosis. "
                 "Period (Brenner & Gefeller 1996): the survival experienced during a recent calendar window by "
                 "every child followed in it, whenever diagnosed: a more up-to-date estimate of long-term survival "
-                "(as SEER, EUROCARE and CONCORD report it). Kaplan-Meier only.",
+                "(as SEER, EUROCARE and CONCORD report it). Kaplan-Meier and net survival; not the life table "
+                "(its partners send no dates of diagnosis).",
     "ages": "Completed years at diagnosis; rates use the five-year bands 0-4, 5-9, 10-14, 15-19.",
 }
 
