@@ -664,7 +664,8 @@ def search(query: str = "", pol: Policy | None = None) -> list[Term]:
 INTRO = (
     "This site shows pooled, harmonized registry data on cancers in children and adolescents (ages "
     "0-19), classified by the International Classification of Childhood Cancer, third edition (ICCC-3, "
-    "IARC 2017 update). Every page shows aggregates only, protected by the small-number rule.")
+    "IARC 2017 update, with SEER's 2023 revision for ICD-O-3.2 codes). Every page shows aggregates only, "
+    "protected by the small-number rule.")
 
 #: (page file in views/, title, what it shows), in the navigation's order.
 PAGES = [
@@ -674,12 +675,14 @@ PAGES = [
      "by country, tumour group, age and year, with 95% confidence intervals; the yearly trend with the annual "
      "percent change."),
     ("survival", "Survival", "Kaplan-Meier observed survival and net survival (Pohar Perme) by tumour type, "
-     "age, sex, stage, period and country, with numbers at risk, survival at 1, 3, 5 and 10 years, medians, "
-     "log-rank tests and Cox models."),
+     "age, sex, stage, period and country, for the cohort diagnosed or for a recent calendar window (period "
+     "analysis), with numbers at risk, survival at 1, 3, 5 and 10 years, medians, mean survival and follow-up, "
+     "death by cause, log-rank tests and Cox models."),
     ("cohorts", "Compare cohorts", "two to four cohorts you define (tumour type, countries, sex, ages, periods, "
      "stages) side by side: characteristics with tests, survival curves, log-rank test and a Cox model."),
-    ("international", "International comparison", "incidence and 5-year survival by country against the pooled "
-     "value, with a funnel plot, a map and each country's data-quality indicators and caveats."),
+    ("international", "International comparison", "incidence and 5-year survival (observed, net and "
+     "age-standardised net; cohort or most recent period) by country against the pooled value, with a funnel "
+     "plot, a map and each country's data-quality indicators and caveats."),
     ("data_quality", "Submissions & data quality", "the files loaded, their rows, and why rows were rejected."),
     ("help", "Help & methods", "this page."),
 ]

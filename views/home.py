@@ -6,7 +6,7 @@ from ui import chart, connection, page_header, table
 
 info = page_header("Childhood Cancer Outcomes Explorer")
 st.caption("Pooled, harmonized childhood and adolescent cancer registry data (ages 0-19), "
-           "classified by ICCC-3 (IARC 2017 update).")
+           "classified by ICCC-3 (IARC 2017 update, with SEER's 2023 revision for ICD-O-3.2 codes).")
 
 if info["empty"]:
     st.info("The warehouse is empty. Load a submission with `python -m analytics ingest FILE`.")
