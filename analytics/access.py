@@ -162,10 +162,10 @@ def parse(text: str, source: str = "roles file") -> Roles:
 
 # --- the guards ------------------------------------------------------------------------------------
 
-def require_admin(who: Principal, what: str = "this") -> None:
+def require_admin(who: Principal, what: str = "this", verb: str = "see") -> None:
     if not who.admin:
-        raise PermissionDenied(f"only an admin may see {what}; you are signed in as {who.describe()}"
-                               if who.identity else f"sign in as an admin to see {what}")
+        raise PermissionDenied(f"only an admin may {verb} {what}; you are signed in as {who.describe()}"
+                               if who.identity else f"sign in as an admin to {verb} {what}")
 
 
 def require_data_manager(who: Principal) -> None:
@@ -262,7 +262,7 @@ def reclassify(con: duckdb.DuckDBPyConnection, who: Principal, version_name: str
     and the warehouse stays as it was."""
     from analytics import audit, iccc
 
-    require_admin(who, "re-classifying the warehouse")
+    require_admin(who, "the whole warehouse", verb="re-classify")
     result = iccc.reclassify(con, version_name)
     if result.nothing_to_do:
         return result

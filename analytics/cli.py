@@ -134,6 +134,9 @@ def cmd_reclassify(args: argparse.Namespace) -> int:
     except ValueError as e:
         _err(f"error: {e}")
         return 2
+    if not Path(args.db).exists():  # a mistyped path would become a new, empty warehouse
+        _err(f"error: no warehouse at {args.db}")
+        return 2
     try:
         with _writing(args) as con:
             result = access.reclassify(con, access.command_line(), args.version)

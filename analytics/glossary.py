@@ -330,7 +330,9 @@ def terms(pol: Policy | None = None) -> list[Term]:
              f"determines their behaviour and treatment. ICCC-3 has {len(iccc.MAIN_GROUPS)} main groups "
              f"(I to XII, e.g. I Leukaemias) divided into subgroups (e.g. Ia Lymphoid leukaemias); they are "
              f"listed under \"ICCC-3 main groups and subgroups\" below. Each tumour is assigned from its "
-             f"ICD-O-3 codes by the {ICCC_VERSION} version of the classification.",
+             f"ICD-O-3 codes by the version of the classification its submission records: by default "
+             f"\"{ICCC_VERSION}\" (a warehouse can be re-classified by another; figure footnotes name the "
+             f"version).",
              ("iccc3", "iccc3_2017"), ("ICCC", "tumour type", "main group", "subgroup")),
         Term("ICD-O-3", TOPICS[0],
              "International Classification of Diseases for Oncology, third edition: the codes registries "

@@ -192,11 +192,33 @@ def install_rules(con: duckdb.DuckDBPyConnection, temp: bool = True, version_nam
     con.unregister("_iccc_rules_df")
 
 
+#: What an aggregate submission records as its version: a partner's tables arrive with their ICCC-3
+#: groups (its `aggregate` classified them), by a version they do not state.
+PARTNER_CLASSIFIED = "as sent (partner's tables)"
+
+
 def warehouse_version(con: duckdb.DuckDBPyConnection) -> str:
     """The version a warehouse classifies new submissions by: the one it was last re-classified by
-    (`reclassify`, kept in `meta`), else `DEFAULT_VERSION`."""
+    (`reclassify`, kept in `meta`); else the one every case submission it holds was classified by
+    (a warehouse made before versions were kept stays on its version until re-classified); else
+    `DEFAULT_VERSION`."""
     row = con.execute("SELECT value FROM meta WHERE key = 'iccc_version'").fetchone()
-    return row[0] if row and row[0] in VERSIONS else DEFAULT_VERSION
+    if row and row[0] in VERSIONS:
+        return row[0]
+    held = [r[0] for r in con.execute(
+        "SELECT DISTINCT iccc_version FROM submissions WHERE kind = 'cases'").fetchall()]
+    return held[0] if len(held) == 1 and held[0] in VERSIONS else DEFAULT_VERSION
+
+
+def versions_label(names) -> str:
+    """The ICCC-3 version(s) of a pool's case submissions, for footnotes: the one name, or 'ICCC-3
+    versions 2017 and 2023 (mixed)' by their short keys."""
+    names = sorted({n for n in names if n in VERSIONS}, key=list(VERSIONS).index)
+    if not names:
+        return DEFAULT_VERSION
+    if len(names) == 1:
+        return names[0]
+    return "ICCC-3 versions " + " and ".join(VERSIONS[n].key for n in names) + " (mixed)"
 
 
 #: Normalises a topography string ('C71.9', 'c719', ' C719 ') to its integer (719), else NULL.
@@ -208,7 +230,7 @@ TOPOGRAPHY_INT_SQL = (
 # --- `python -m analytics classify`: codes as people write them, and why a row is unclassified --
 
 #: Morphology as written: 9470, M9470, M-9470, optionally with its behaviour, 9470/3 (any case).
-_MORPH_FORM = "M?-?[0-9]{4}(/[0-9])?"
+_MORPH_FORM = "(M-?)?[0-9]{4}(/[0-9])?"
 #: Behaviour as written: one digit, or a digit with zero decimals as spreadsheets write it (3.0).
 _BEH_FORM = "[0-9](\\.0+)?"
 
@@ -327,7 +349,7 @@ def classify_frame(df: pd.DataFrame, version_name: str | None = None, with_reaso
                CASE WHEN c.problem IS NOT NULL THEN c.problem
                     WHEN k.iccc_sub IS NULL THEN {reason} ELSE '' END AS iccc_reason,
                c.problem IS NOT NULL AS unreadable
-        FROM _coded c LEFT JOIN _k k ON c.topo = k.topo AND c.morph = k.morph AND c.beh = k.beh
+        FROM _coded c LEFT JOIN _k k ON c.problem IS NULL AND c.topo = k.topo AND c.morph = k.morph AND c.beh = k.beh
         ORDER BY c._row""").df()
     con.close()
     result = df.copy()

@@ -563,11 +563,14 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | Path, *, name: str |
                                now()::TIMESTAMP, $schema, $iccc, $synthetic, $blank, $kind)""",
                     {"sid": sid, "file": path.name, "sha": sha, "fmt": fmt, "read": rows_read,
                      "loaded": loaded, "rejected": rejected, "unclassified": unclassified,
-                     "schema": SCHEMA_VERSION, "iccc": iccc_version, "synthetic": synthetic,
+                     "schema": SCHEMA_VERSION, "synthetic": synthetic,
+                     # a partner's tables arrive classified (by its `aggregate`), not by this warehouse
+                     "iccc": iccc_version if kind.name == "cases" else iccc.PARTNER_CLASSIFIED,
                      "blank": blank, "kind": kind.name})
         reasons = _group_reasons(con, sid)
         report = IngestReport(sid, path.name, sha, rows_read, loaded, rejected, unclassified, reasons,
-                              ignored, replaced, blank, kind=kind.name, iccc_version=iccc_version)
+                              ignored, replaced, blank, kind=kind.name,
+                              iccc_version=iccc_version if kind.name == "cases" else iccc.PARTNER_CLASSIFIED)
         if kind.name == "cases":
             report.other_iccc_versions = dict(con.execute("""
                 SELECT iccc_version, count(*) FROM submissions

@@ -44,11 +44,12 @@ def summary(con: duckdb.DuckDBPyConnection, keys: bool = False) -> dict:
                (SELECT max(loaded_at) FROM submissions),
                (SELECT max(schema_version) FROM submissions),
                (SELECT list(DISTINCT country ORDER BY country) FROM agg_case_counts),
-               (SELECT list(DISTINCT country ORDER BY country) FROM agg_survival_events)
+               (SELECT list(DISTINCT country ORDER BY country) FROM agg_survival_events),
+               (SELECT list(DISTINCT iccc_version) FROM submissions WHERE kind = 'cases')
     """).fetchone()
     names = ["cases", "countries", "year_min", "year_max", "submissions", "rejected",
              "unclassified", "synthetic", "person_years", "last_loaded", "schema_version",
-             "aggregate_counts", "aggregate_events"]
+             "aggregate_counts", "aggregate_events", "iccc_versions"]
     out = dict(zip(names, row))
     out["cases"] = int(out["cases"])
     out["aggregate_counts"], out["aggregate_events"] = out["aggregate_counts"] or [], out["aggregate_events"] or []
@@ -69,7 +70,7 @@ def data_version(info: dict) -> str:
         return "Data: empty warehouse"
     when = info["last_loaded"].strftime("%Y-%m-%d") if info.get("last_loaded") else "?"
     return (f"Data: {info['submissions']} submission(s), {info['cases']:,} tumours, last loaded {when}; "
-            f"schema {info.get('schema_version')}; ICCC-3/IARC 2017.")
+            f"schema {info.get('schema_version')}; {iccc.versions_label(info.get('iccc_versions') or [])}.")
 
 
 def cases_by_group(con: duckdb.DuckDBPyConnection, keys: bool = False) -> pd.DataFrame:

@@ -285,6 +285,11 @@ NONFINITE = Rule("value", "an infinite number (inf) in a numeric column", "nonfi
 
 #: Morphology in a written form that is not the contract's (upper-cased): M9470, M-9470, 9470/3, M9470/3.
 MORPHOLOGY_WRITTEN = "(M-?[0-9]{4}(/[0-9])?|[0-9]{4}/[0-9])"
+#: A histology code 8000-9993 written as M9470 or 9470/3 (its own reason; out of range: the range's).
+_WRITTEN_HISTOLOGY = (f"(regexp_full_match(upper(morphology_t), '{MORPHOLOGY_WRITTEN}') AND "
+                      "TRY_CAST(regexp_extract(morphology_t, '[0-9]{4}') AS INTEGER) BETWEEN 8000 AND 9993)")
+#: A valid behaviour digit written with decimals, 3.0 (its own reason; 4.0: the list's).
+_DECIMAL_BEHAVIOUR = f"regexp_full_match(behaviour_t, '[{''.join(BEHAVIOUR)}]\\.0+')"
 
 #: Every validation rule, in the order reasons are listed. The data dictionary prints this list.
 RULES: list[Rule] = [
@@ -317,16 +322,15 @@ RULES: list[Rule] = [
     # own reason rather than guessed at: `python -m analytics classify` reads them, ingest does not.
     Rule("morphology", "written as M9470 or 9470/3: send the 4-digit histology only (9470), and the "
                        "behaviour in its own column",
-         f"morphology_t IS NOT NULL AND regexp_full_match(upper(morphology_t), '{MORPHOLOGY_WRITTEN}')"),
+         f"morphology_t IS NOT NULL AND {_WRITTEN_HISTOLOGY}"),
     Rule("morphology", "not an ICD-O-3 histology code 8000-9993",
          "morphology_t IS NOT NULL AND (morph IS NULL OR morph NOT BETWEEN 8000 AND 9993) "
-         f"AND NOT regexp_full_match(upper(morphology_t), '{MORPHOLOGY_WRITTEN}')"),
+         f"AND NOT {_WRITTEN_HISTOLOGY}"),
     Rule("behaviour", "missing", "behaviour_t IS NULL"),
     Rule("behaviour", "written with decimals (3.0): send the digit only (3)",
-         "behaviour_t IS NOT NULL AND regexp_full_match(behaviour_t, '[0-9]\\.0+')"),
+         f"behaviour_t IS NOT NULL AND {_DECIMAL_BEHAVIOUR}"),
     Rule("behaviour", "must be one of " + ", ".join(BEHAVIOUR),
-         f"behaviour_t IS NOT NULL AND behaviour_t NOT IN {_in(BEHAVIOUR)} "
-         "AND NOT regexp_full_match(behaviour_t, '[0-9]\\.0+')"),
+         f"behaviour_t IS NOT NULL AND behaviour_t NOT IN {_in(BEHAVIOUR)} AND NOT {_DECIMAL_BEHAVIOUR}"),
     *_coded("basis", BASIS, required=False),
     Rule("stage", "not a Toronto stage value (see the data dictionary)",
          "stage_t IS NOT NULL AND NOT is_toronto"),

@@ -1233,3 +1233,15 @@ def test_cli_classify_written_forms_rejections_and_version(tmp_path):
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
         f"error: no ICCC-3 version 'ICCC-4'; there are: 2017 ({OLD}); 2023 ({NEW})"]
+
+
+def test_classify_never_gives_an_unreadable_row_the_group_of_another(tmp_path):
+    """Review of issue 15, item 7: a row whose codes cannot be read (a behaviour contradicting
+    the /3 of its morphology) stays unclassified with its reason, even when another row with the
+    same digits is classified."""
+    import pandas as pd
+
+    df = pd.DataFrame({"topography": ["C71.9", "C71.9"], "morphology": ["9470/3", "9470"], "behaviour": ["1", "1"]})
+    out = iccc.classify_frame(df, with_reason=True)
+    assert out["iccc_sub"].iloc[0] == "" and "contradicts" in out["iccc_reason"].iloc[0]
+    assert out["iccc_sub"].iloc[1] == "IIIc" and out["iccc_reason"].iloc[1] == ""  # group III takes behaviour 1

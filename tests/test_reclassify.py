@@ -159,7 +159,7 @@ def test_readmitted_tumours_are_classified_by_their_submissions_version(tmp_path
     ingest_file(con, write_csv(tmp_path / "first.csv", newer_rows()[:1]))
     second = ingest_file(con, write_csv(tmp_path / "second.csv", newer_rows()[:2]))
     assert (second.rows_loaded, second.rows_rejected, second.iccc_version) == (1, 1, OLD)
-    con.execute("DELETE FROM meta WHERE key = 'iccc_version'")  # the warehouse back to the default
+    con.execute("UPDATE meta SET value = $v WHERE key = 'iccc_version'", {"v": NEW})  # the warehouse on the default
     assert iccc.warehouse_version(con) == NEW
     removal = remove_submission(con, "first")
     assert removal.readmitted == {"second": 1}
@@ -238,3 +238,38 @@ def test_reclassify_end_to_end_as_a_process(pool):
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0] == f"re-classified 70 tumour(s) by {OLD}: 10 changed group"
+
+
+def test_a_warehouse_without_a_recorded_version_stays_on_that_of_its_submissions(tmp_path):
+    """A warehouse made before versions were kept (no `meta` entry, every case submission by the
+    first table) classifies new submissions by that table, so the pool does not become mixed on
+    its next load; the figures' footnote names the pool's version, or says it is mixed."""
+    from analytics import overview
+
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_file(con, write_csv(tmp_path / "first.csv", random_rows(5)))
+    con.execute("UPDATE submissions SET iccc_version = $v", {"v": OLD})  # as an old warehouse holds it
+    assert iccc.warehouse_version(con) == OLD
+    assert ingest_file(con, write_csv(tmp_path / "deu.csv", [dict(r, country="DEU") for r in newer_rows("D")])
+                       ).iccc_version == OLD
+    assert overview.summary(con)["data_version"].endswith(f"; {OLD}.")
+    con.execute("UPDATE submissions SET iccc_version = $v WHERE file_name = 'deu.csv'", {"v": NEW})
+    assert iccc.warehouse_version(con) == NEW  # mixed: the default
+    assert "ICCC-3 versions 2017 and 2023 (mixed)" in overview.summary(con)["data_version"]
+    con.close()
+
+
+@pytest.mark.parametrize("field,value,reason", [
+    ("morphology", "M9470", "written as M9470 or 9470/3"),
+    ("morphology", "M0000", "not an ICD-O-3 histology code 8000-9993"),  # not told to send 0000
+    ("morphology", "1234/3", "not an ICD-O-3 histology code 8000-9993"),
+    ("behaviour", "3.0", "written with decimals"),
+    ("behaviour", "4.0", "must be one of"),  # not told to send 4
+])
+def test_ingest_reasons_for_written_forms_suggest_only_valid_codes(tmp_path, field, value, reason):
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    report = ingest_file(con, write_csv(tmp_path / "f.csv", [valid_row(**{field: value})]))
+    reasons = " | ".join(r for (rs,) in con.execute("SELECT reasons FROM rejected_rows").fetchall() for r in rs) \
+        if report.rows_rejected else ""
+    con.close()
+    assert report.rows_rejected == 1 and reason in reasons, reasons

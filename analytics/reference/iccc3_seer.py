@@ -67,6 +67,20 @@ def _subgroup(code: str) -> tuple[str, str]:
     return main, main + ("abcdef"[letter - 1] if letter else "")
 
 
+#: The histology codes the 2023 update adds (the shared folder's README lists these 19).
+ADDED_CODES = {8348, 8349, 8455, 8859, 8976, 9111, 9126, 9366, 9367, 9368, 9715, 9749, 9819, 9877, 9878, 9879,
+               9912, 9968, 9993}
+
+
+def _histologies(ranges: str) -> set[int]:
+    """'9811-9818,9837' -> {9811, ..., 9818, 9837}."""
+    out = set()
+    for part in ranges.split(","):
+        lo, _, hi = part.strip().partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
 def derive(raw_csv: Path = RAW_DEFAULT, base_csv: Path = BASE_CSV) -> str:
     """The derived table as CSV text (the committed file's exact bytes)."""
     with open(raw_csv, newline="", encoding="utf-8") as f:
@@ -87,7 +101,7 @@ def derive(raw_csv: Path = RAW_DEFAULT, base_csv: Path = BASE_CSV) -> str:
         ext_seen.setdefault(r["Group code"], [])
         if r["Group code extended"] not in ext_seen[r["Group code"]]:
             ext_seen[r["Group code"]].append(r["Group code extended"])
-    out_rows = []
+    out_rows, added = [], set()
     for r in rules:
         rid = int(r["ID"])
         main, sub = _subgroup(r["Group code"])
@@ -104,8 +118,14 @@ def derive(raw_csv: Path = RAW_DEFAULT, base_csv: Path = BASE_CSV) -> str:
         for col in ("subgroup", "main_group", "topography_ranges", "behaviour", "extended_subgroup"):
             if row[col] != b[col]:
                 problems.append(f"raw row {rid}: {col} {row[col]!r}, but {b[col]!r} in {base_csv.name}")
+        old, new = _histologies(b["morphology_ranges"]), _histologies(row["morphology_ranges"])
+        if old - new:  # an update that drops or moves a code is not the update this project adopted
+            problems.append(f"raw row {rid}: histologies {sorted(old - new)} of {base_csv.name} are missing")
+        added |= new - old
         out_rows.append(row)
     problems += [f"{base_csv.name} row id={rid} has no row in the raw table" for rid in base_by_id]
+    if added != ADDED_CODES:
+        problems.append(f"the update adds histologies {sorted(added)}, not the {len(ADDED_CODES)} its README lists")
     if problems:
         raise ValueError("; ".join(problems))
     last = dict(next(r for r in base if r["subgroup"] == "unclassified"))

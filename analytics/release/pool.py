@@ -47,7 +47,7 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict:
     pol = policy()
     out = {k: exact[k] for k in ("countries", "year_min", "year_max", "submissions", "synthetic",
                                  "person_years", "last_loaded", "schema_version", "aggregate_counts",
-                                 "aggregate_events", "interval_unit")}
+                                 "aggregate_events", "interval_unit", "iccc_versions")}
     out["empty"] = not exact["cases"] and not exact["aggregate_events"]
     for k in ("cases", "rejected", "unclassified"):
         out[k] = count(exact[k] or 0, exact[f"{k}_key"] or 0, pol)
