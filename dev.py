@@ -3,14 +3,16 @@
 
     python3 dev.py run     # set up .venv, build the demo warehouse if missing, start the app
     python3 dev.py run --sign-in   # the same with sign-in: a local identity provider and demo roles
-    python3 dev.py test    # set up .venv (with test tools and Chromium), run the whole test suite
+    python3 dev.py test    # set up .venv (with test tools, Chromium and HAProxy), run the whole test suite
+    python3 dev.py replicas 3      # N replicas of the app behind HAProxy on :8501 (scripts/replicas.py)
 
 `.ci/run` calls `python3 dev.py test`, so an install step missing here fails CI.
 
 Set-up is idempotent and quick when nothing changed: the virtual environment is rebuilt only when
 requirements*.txt or constraints.txt change (a hash of them is kept in .venv/.requirements-hash).
 Chromium for the browser tests comes from Debian's packages (`chromium`, `chromium-driver`), never
-from a browser download; Playwright for Python drives it through `executable_path`.
+from a browser download; Playwright for Python drives it through `executable_path`. HAProxy (the
+replica test's load balancer, and `replicas`) is Debian's `haproxy` too.
 """
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 CHROMIUM = Path("/usr/bin/chromium")
+HAPROXY = Path("/usr/sbin/haproxy")
+#: Debian packages the tests need, by a file each installs: Chromium (and ChromeDriver) for the
+#: browser tests, HAProxy for the replica test's load balancer.
+TEST_PACKAGES = {CHROMIUM: ("chromium", "chromium-driver"), HAPROXY: ("haproxy",)}
 WAREHOUSE = ROOT / "data" / "warehouse.duckdb"
 
 
@@ -56,23 +62,23 @@ def ensure_venv(dev: bool) -> None:
     stamp.write_text(f"{digest} {'dev' if dev else 'run'}\n")
 
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium and ChromeDriver for the browser tests when they are missing."""
-    if CHROMIUM.exists():
+def ensure_debian_packages(needed: dict[Path, tuple[str, ...]]) -> None:
+    """Install the Debian packages of every file in `needed` that is missing (one apt-get run)."""
+    missing = {path: packages for path, packages in needed.items() if not path.exists()}
+    if not missing:
         return
+    packages = [p for ps in missing.values() for p in ps]
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        sys.exit("[dev] /usr/bin/chromium is missing: install the Debian packages "
-                 "'chromium' and 'chromium-driver' (as root: apt-get install chromium chromium-driver)")
+        sys.exit(f"[dev] {' and '.join(map(str, missing))} missing: install the Debian packages "
+                 f"{' and '.join(repr(p) for p in packages)} (as root: apt-get install {' '.join(packages)})")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"],
+    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
         env=env, stdout=subprocess.DEVNULL)
 
 
-def cmd_run(args: list[str]) -> None:
-    sign_in = "--sign-in" in args
-    args = [a for a in args if a != "--sign-in"]
-    ensure_venv(dev=sign_in)  # the local identity provider is a test tool (requirements-dev.txt)
+def ensure_warehouse() -> None:
+    """Build the demo warehouse when there is none."""
     if not WAREHOUSE.exists():
         # built under another name and renamed when complete, so an interrupted build is redone
         building = WAREHOUSE.with_name(WAREHOUSE.name + ".building")
@@ -80,6 +86,13 @@ def cmd_run(args: list[str]) -> None:
         say(f"building the demo warehouse {WAREHOUSE.relative_to(ROOT)} (first run only, about a minute)")
         run([str(PY), "-m", "analytics", "demo", "--db", str(building)], cwd=ROOT)
         building.replace(WAREHOUSE)
+
+
+def cmd_run(args: list[str]) -> None:
+    sign_in = "--sign-in" in args
+    args = [a for a in args if a != "--sign-in"]
+    ensure_venv(dev=sign_in)  # the local identity provider is a test tool (requirements-dev.txt)
+    ensure_warehouse()
     if sign_in:  # a local OpenID Connect provider, demonstration roles, and the app using them
         run([str(PY), str(ROOT / "scripts" / "local_signin.py"), *args], cwd=ROOT)
         return
@@ -88,16 +101,30 @@ def cmd_run(args: list[str]) -> None:
          "--server.headless", "true", "--browser.gatherUsageStats", "false", *args], cwd=ROOT)
 
 
+def cmd_replicas(args: list[str]) -> None:
+    """N replicas of the app and HAProxy in front of them (scripts/replicas.py; --help there)."""
+    ensure_venv(dev=False)
+    if not (os.environ.get("CCOE_DB") or any(a in ("-h", "--help", "--print-config", "--db")
+                                             or a.startswith("--db=") for a in args)):
+        ensure_warehouse()  # the default warehouse, as `run` builds it
+    ensure_debian_packages({HAPROXY: TEST_PACKAGES[HAPROXY]})
+    cmd = [str(PY), "-m", "scripts.replicas", *args]
+    say(" ".join(cmd))
+    os.chdir(ROOT)
+    os.execv(cmd[0], cmd)  # the script itself receives Ctrl-C, and stops the replicas and the balancer
+
+
 def cmd_test(args: list[str]) -> None:
     ensure_venv(dev=True)
-    ensure_chromium()
+    ensure_debian_packages(TEST_PACKAGES)
     os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
     result = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT)
     sys.exit(result.returncode)
 
 
 def main() -> None:
-    commands = {"run": cmd_run, "test": cmd_test, "setup": lambda a: ensure_venv(dev=True)}
+    commands = {"run": cmd_run, "test": cmd_test, "replicas": cmd_replicas,
+                "setup": lambda a: ensure_venv(dev=True)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(f"usage: python3 dev.py {{{'|'.join(commands)}}} [extra arguments]")
     commands[sys.argv[1]](sys.argv[2:])
