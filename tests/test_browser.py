@@ -153,7 +153,7 @@ def _view_fingerprint(page) -> dict:
     """What a person sees that depends on the selection: metric values, chart titles and texts."""
     return {
         "metrics": page.locator('[data-testid="stMetricValue"]').all_inner_texts(),
-        "chart_titles": page.locator(".gtitle").all_inner_texts(),
+        "chart_titles": page.locator(".gtitle").all_text_contents(),  # SVG text: no innerText
         "markdown": [t for t in page.locator('[data-testid="stMarkdownContainer"]').all_inner_texts()
                      if "test" in t.lower() or "χ²" in t],
     }
