@@ -3,7 +3,7 @@
 
     python3 dev.py run     # set up .venv, build the demo warehouse if missing, start the app
     python3 dev.py run --sign-in   # the same with sign-in: a local identity provider and demo roles
-    python3 dev.py test    # set up .venv (with test tools, Chromium and HAProxy), run the whole test suite
+    python3 dev.py test    # set up .venv (with test tools, Chromium, HAProxy, PySpark and Java), run the whole test suite
     python3 dev.py replicas 3      # N replicas of the app behind HAProxy on :8501 (scripts/replicas.py)
 
 `.ci/run` calls `python3 dev.py test`, so an install step missing here fails CI.
@@ -12,7 +12,8 @@ Set-up is idempotent and quick when nothing changed: the virtual environment is 
 requirements*.txt or constraints.txt change (a hash of them is kept in .venv/.requirements-hash).
 Chromium for the browser tests comes from Debian's packages (`chromium`, `chromium-driver`), never
 from a browser download; Playwright for Python drives it through `executable_path`. HAProxy (the
-replica test's load balancer, and `replicas`) is Debian's `haproxy` too.
+replica test's load balancer, and `replicas`) is Debian's `haproxy` too; the Java runtime PySpark
+runs on (the Spark-engine tests, local mode) is Debian's `openjdk-17-jre-headless`.
 """
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 CHROMIUM = Path("/usr/bin/chromium")
 HAPROXY = Path("/usr/sbin/haproxy")
+JAVA = Path("/usr/bin/java")
 #: Debian packages the tests need, by a file each installs: Chromium (and ChromeDriver) for the
-#: browser tests, HAProxy for the replica test's load balancer.
-TEST_PACKAGES = {CHROMIUM: ("chromium", "chromium-driver"), HAPROXY: ("haproxy",)}
+#: browser tests, HAProxy for the replica test's load balancer, Java 17 for PySpark (Spark 4 runs
+#: on Java 17 or 21).
+TEST_PACKAGES = {CHROMIUM: ("chromium", "chromium-driver"), HAPROXY: ("haproxy",),
+                 JAVA: ("openjdk-17-jre-headless",)}
 WAREHOUSE = ROOT / "data" / "warehouse.duckdb"
 
 
@@ -46,7 +50,7 @@ def run(cmd: list[str], **kw) -> None:
 
 def ensure_venv(dev: bool) -> None:
     """Create .venv and install the pinned requirements (plus test tools when `dev`)."""
-    files = ("requirements.txt", "requirements-dev.txt", "constraints.txt")
+    files = ("requirements.txt", "requirements-dev.txt", "requirements-spark.txt", "constraints.txt")
     digest = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in files)).hexdigest()
     stamp = VENV / ".requirements-hash"
     if PY.exists() and stamp.exists():

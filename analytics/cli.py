@@ -239,6 +239,30 @@ SYNTHETIC_NOTICE = ("Synthetic demonstration data: simulated cases calibrated to
                     "not real patients or outcomes.")
 
 
+def _engine(args: argparse.Namespace, con):
+    """The engine of `--engine` (`analytics.engine`): None for DuckDB (the functions' default), or a
+    Spark session over the warehouse's Parquet copy (`--spark-data`, else written to a temporary
+    folder) on `--spark-master` (else $CCOE_SPARK_MASTER, else local mode)."""
+    if getattr(args, "engine", "duckdb") != "spark":
+        return None
+    from analytics import engine
+
+    _err("# starting Spark (the aggregates run there; notes on partners' tables are read from the warehouse)")
+    return engine.spark_engine(con, data=args.spark_data, master=args.spark_master)
+
+
+def cmd_parquet(args: argparse.Namespace) -> int:
+    """Write the warehouse's tables that the aggregates read as Parquet, for Spark (`--engine spark
+    --spark-data DIR`; copy DIR to a cluster's storage as it is)."""
+    from analytics.engine import export_parquet
+
+    con = warehouse.connect(args.db, read_only=True)
+    manifest = export_parquet(con, args.out)
+    print(f"wrote {', '.join(f'{t} ({n:,} rows)' for t, n in manifest['rows'].items())} to {args.out} "
+          f"(warehouse version {manifest['data_version']})", flush=True)
+    return 0
+
+
 def _notices(con, extra: list[str] = ()) -> None:
     """Method notes and, while synthetic submissions are loaded, the synthetic-data notice."""
     for line in extra:
@@ -270,13 +294,14 @@ def cmd_incidence(args: argparse.Namespace) -> int:
     try:
         sel = Selection.from_cli(args.filter, args.years)
         by = _split(args.by)
+        eng = _engine(args, con)
         if args.command == "trend":
-            df = trend(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci)
+            df = trend(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci, engine=eng)
             cols = by + ["apc", "apc_lower", "apc_upper"]
             notes = ["APC: least-squares fit of ln(yearly age-standardised rate) on year; 95% CI from t(n-2)."]
             notes += [df.attrs["left_out"]] if df.attrs.get("left_out") else []  # cases without person-years
         else:
-            res = incidence(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci)
+            res = incidence(con, sel, by, ages=args.ages, standard=args.standard, ci=args.ci, engine=eng)
             df, notes = res.table, res.notes
             cols = by + ["cases", "person_years", "crude_rate", "asr", "asr_lower", "asr_upper"]
     except SelectionError as e:
@@ -358,6 +383,12 @@ def cmd_survival(args: argparse.Namespace) -> int:
             _err("error: --interval is for --method actuarial (the life table's intervals)")
             return 2
         unit = (args.interval or "month") if args.method == "actuarial" else "day"
+        if args.engine == "spark" and args.method in ("pohar-perme", "ederer2"):
+            _err("error: --engine spark runs the aggregate queries (Kaplan-Meier, the life table, log-rank, "
+                 "cumulative incidence, incidence); net survival weighs each tumour by its own expected "
+                 "survival, so it reads rows and runs on DuckDB: drop --engine spark")
+            return 2
+        eng = _engine(args, con)
         window = None
         if args.period_window:
             from analytics.period import Window
@@ -376,7 +407,7 @@ def cmd_survival(args: argparse.Namespace) -> int:
                  "it needs follow-up in days")
             return 2
         if args.followup:
-            events = survival.event_table(con, sel, by)
+            events = survival.event_table(con, sel, by, engine=eng)
             df = survival.median_followup(events)[by + ["median_followup_years", "lower", "upper"]].astype(object)
             _write_table(df.where(df.notna(), "not reached"), args.format)
             _notices(con, ["Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996): "
@@ -397,7 +428,7 @@ def cmd_survival(args: argparse.Namespace) -> int:
                            *df.attrs["notes"]])
             return 0
         if args.standardise:
-            events = survival.event_table(con, sel, [*by, "age_band"], unit=unit, window=window)
+            events = survival.event_table(con, sel, [*by, "age_band"], unit=unit, window=window, engine=eng)
             df = survival.age_standardised(events, _times(args.times), weights=args.standardise,
                                            conf_type=args.ci)
             _write_table(df[by + ["time_years", "survival", "lower", "upper"]], args.format)
@@ -408,14 +439,14 @@ def cmd_survival(args: argparse.Namespace) -> int:
                            *[str(n) for n in events.notes]])
             return 0
         if args.method == "actuarial":  # follow-up in completed months or years (analytics.lifetable)
-            res = survival.kaplan_meier(survival.event_table(con, sel, by, unit=unit),
+            res = survival.kaplan_meier(survival.event_table(con, sel, by, unit=unit, engine=eng),
                                         times=_times(args.times), conf_type=args.ci)
         elif args.method != "km":
             from analytics.netsurvival import net_survival
 
             res = net_survival(con, sel, by, method=args.method, times=_times(args.times), window=window)
         else:
-            res = survival.kaplan_meier(survival.event_table(con, sel, by, window=window),
+            res = survival.kaplan_meier(survival.event_table(con, sel, by, window=window, engine=eng),
                                         times=_times(args.times), conf_type=args.ci)
     except SelectionError as e:
         _err(f"error: {e}")
@@ -451,7 +482,7 @@ def cmd_cif(args: argparse.Namespace) -> int:
     try:
         sel = Selection.from_cli(args.filter, args.years)
         by = [args.by] if args.by else []
-        table = competing.cause_table(con, sel, by)
+        table = competing.cause_table(con, sel, by, engine=_engine(args, con))
         if args.test:
             if not args.by:
                 _err("error: --test compares groups: give --by COLUMN")
@@ -481,7 +512,7 @@ def cmd_logrank(args: argparse.Namespace) -> int:
     try:
         sel = Selection.from_cli(args.filter, args.years)
         cols = [args.by] + ([args.strata] if args.strata else [])
-        events = survival.event_table(con, sel, cols, what="the log-rank test")
+        events = survival.event_table(con, sel, cols, what="the log-rank test", engine=_engine(args, con))
         res = survival.logrank(events, args.by, strata=args.strata)
     except SelectionError as e:
         _err(f"error: {e}")
@@ -530,6 +561,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--db", type=Path, default=None,
                         help="warehouse file (default data/warehouse.duckdb)")
         return sp
+
+    def engine_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                        help="where the aggregate queries run: DuckDB on the warehouse (default) or Apache "
+                             "Spark (README: Spark); the output is the same")
+        sp.add_argument("--spark-data", metavar="DIR",
+                        help="the warehouse's Parquet copy (`parquet`), e.g. hdfs://... on a cluster; "
+                             "default: written to a temporary folder first")
+        sp.add_argument("--spark-master", metavar="URL",
+                        help="Spark master, e.g. spark://host:7077 (default $CCOE_SPARK_MASTER, else local[*])")
 
     sp = with_db(sub.add_parser("ingest", help="validate and load harmonized case files"))
     sp.add_argument("files", nargs="+", type=Path)
@@ -631,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--standard", choices=["segi", "who2000", "esp2013"], default="segi")
         sp.add_argument("--ci", choices=["tiwari", "fay-feuer"], default="tiwari")
         sp.add_argument("--format", choices=["csv", "json"], default="csv")
+        engine_args(sp)
         sp.set_defaults(func=cmd_incidence)
 
     def selection_args(sp: argparse.ArgumentParser) -> None:
@@ -661,6 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--median", action="store_true", help="print median survival with its CI")
     out.add_argument("--rmst", type=_tau, metavar="YEARS",
                      help="print the restricted mean survival time to YEARS (e.g. 5) with its CI")
+    engine_args(sp)
     out.add_argument("--followup", action="store_true",
                      help="print the median follow-up by the reverse Kaplan-Meier method, with its CI")
     sp.set_defaults(func=cmd_survival)
@@ -671,12 +714,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--by", metavar="COLUMN", help="one curve per level of this column")
     sp.add_argument("--times", default="1,3,5,10", help="years at which to report (default 1,3,5,10)")
     sp.add_argument("--test", action="store_true", help="Gray's test per cause across the --by groups")
+    engine_args(sp)
     sp.set_defaults(func=cmd_cif)
 
     sp = with_db(sub.add_parser("logrank", help="log-rank test across the levels of a column"))
     selection_args(sp)
     sp.add_argument("--by", required=True, metavar="COLUMN")
     sp.add_argument("--strata", metavar="COLUMN", help="stratify the test by this column")
+    engine_args(sp)
     sp.set_defaults(func=cmd_logrank)
 
     sp = with_db(sub.add_parser("cox", help="Cox proportional-hazards hazard ratios"))
@@ -687,6 +732,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ph", action="store_true",
                     help="print the proportional-hazards check (as R's cox.zph) instead of the hazard ratios")
     sp.set_defaults(func=cmd_cox)
+
+    sp = with_db(sub.add_parser("parquet", help="write the warehouse's tables as Parquet for --engine spark"))
+    sp.add_argument("--out", required=True, help="folder to write (one Parquet file per table, and manifest.json)")
+    sp.set_defaults(func=cmd_parquet)
 
     sp = with_db(sub.add_parser("demo", help="generate and load the synthetic demonstration pool"))
     sp.add_argument("--scale", type=_positive_number, default=1.0,
@@ -732,12 +781,13 @@ def _seed(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     import duckdb
 
+    from analytics.engine import EngineError
     from analytics.snapshots import WarehouseBusy
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except WarehouseBusy as e:
+    except (WarehouseBusy, EngineError) as e:
         _err(f"error: {e}")
         return 2
     except FileNotFoundError as e:  # a read-only command on a warehouse that does not exist

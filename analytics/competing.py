@@ -75,12 +75,14 @@ class CauseTable:
 
 
 def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=(),
-                keys: bool = False) -> CauseTable:
+                keys: bool = False, engine=None) -> CauseTable:
     """One aggregate query over `cases`: per group and follow-up day, deaths of each cause and
     censorings (DCO counted, then left out). Aggregate partners' tables carry no cause: their
     tumours are left out, and the notes say whose (`pooled.left_out`). With `keys`, each row
     also holds the record-key sums (mod 2**32) of its tumours (`key`) and of its deaths of each
-    cause (`key_cancer` ...), for the release layer."""
+    cause (`key_cancer` ...), for the release layer. `engine`: where the aggregate runs
+    (`analytics.engine`; default DuckDB on `con`)."""
+    from analytics import engine as engines
     from analytics import pooled
     from analytics.disclosure import KEY_MODULUS
     from analytics.warehouse import cause_of_death_sql
@@ -96,11 +98,11 @@ def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     key_cols = (f", CAST(sum(record_key) % {m} AS BIGINT) AS key, "
                 + ", ".join(f"CAST(coalesce(sum(record_key) FILTER (WHERE event = 1 AND {cause} = {code}), 0) % {m} "
                             f"AS BIGINT) AS key_{name}" for code, name in CAUSES.items())) if keys else ""
-    t = con.execute(f"""
+    t = engines.of(con, engine).df(f"""
         SELECT {cols}followup_days AS days, {counts},
                CAST(count(*) FILTER (WHERE event = 0) AS BIGINT) AS n_censor, dco
                {key_cols}
-        FROM cases WHERE {where} GROUP BY ALL""", params).df()
+        FROM cases WHERE {where} GROUP BY ALL""", params)
     n = t[[*_COUNTS, "n_censor"]].sum(axis=1)
     n_sel, n_dco = int(n.sum()), int(n[t["dco"]].sum())
     t = t[~t["dco"]].drop(columns="dco").reset_index(drop=True)

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics import engine as engines
 from analytics import pooled
 from analytics.disclosure import KEY_MODULUS, key_sum_sql
 from analytics.filters import AGE_RANGES, Selection, SelectionError, check_by, sort_rows
@@ -244,7 +245,7 @@ def _filtered_years(selection: Selection) -> list[int] | None:
 
 
 def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str],
-                ages: str = "0-19", keys: bool = False) -> pd.DataFrame:
+                ages: str = "0-19", keys: bool = False, engine=None) -> pd.DataFrame:
     """Cases and person-years per (breakdown values, age band), zero-filled, from aggregate SQL,
     over the country-years that have person-years (see the module docstring).
 
@@ -296,13 +297,15 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
         SELECT c.country, greatest(min(c.year), $cy0) AS y0, least(max(c.year), $cy1) AS y1
         FROM {source} c WHERE {cov_where} GROUP BY c.country),
     needed AS (
-        SELECT * FROM (SELECT country, unnest(range(y0, y1 + 1))::INTEGER AS year FROM coverage){pop_year_sql}),
+        SELECT * FROM (SELECT country, CAST(y AS INTEGER) AS year
+                       FROM (SELECT country, unnest(range(y0, y1 + 1)) AS y FROM coverage)){pop_year_sql}),
     covered AS (
         SELECT nd.country, nd.year FROM needed nd
         JOIN population p ON p.country = nd.country AND p.year = nd.year
         WHERE p.person_years > 0 AND {pop_sex} AND list_contains($bands, p.age_group)
         GROUP BY ALL HAVING count(*) = $cells)"""
-    left_out = _left_out(con, ctes, source, where, params, pop_sex, sex_specific)
+    run = engines.of(con, engine)  # where the aggregates run (analytics.engine; default DuckDB on con)
+    left_out = _left_out(run, ctes, source, where, params, pop_sex, sex_specific)
     key_col = f", {key_sum_sql(column='c.key')} AS cases_key" if keys else ""
     key_out = ", coalesce(n.cases_key, 0) AS cases_key" if keys else ""
     sql = f"""
@@ -322,7 +325,7 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     LEFT JOIN num n ON {join_on}{''.join(f' AND n.{b} IS NOT DISTINCT FROM v.{b}' for b in case_dims)}
     ORDER BY ALL  -- a fixed order: the rate sums over age bands then agree to the last bit, run after run
     """
-    df = con.execute(sql, params).df()
+    df = run.df(sql, params)
     if sex_specific and df.empty is False and (df["person_years"] <= 0).any():
         raise SelectionError("sex-specific denominators are not available for this selection")
     if sex_specific and df.empty:
@@ -334,15 +337,16 @@ def band_counts(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[s
     return df
 
 
-def _left_out(con, ctes: str, source: str, where: str, params: dict, pop_sex: str,
+def _left_out(run, ctes: str, source: str, where: str, params: dict, pop_sex: str,
               sex_specific: bool) -> LeftOut | None:
     """The selection's cases in country-years without person-years, and those country-years
     (`ctes` defines needed and covered; "(all years)" for a country the population table does not
     know); None when every country-year is covered. Raises NoDenominators (or, for sex-specific
-    rates, the plain both-sexes-only refusal) when no country-year is covered at all."""
-    rows = con.execute(f"""
+    rates, the plain both-sexes-only refusal) when no country-year is covered at all. `run`: the
+    engine (`analytics.engine`)."""
+    rows = run.rows(f"""
         WITH {ctes},
-        gaps AS (SELECT country, list(year ORDER BY year) AS years
+        gaps AS (SELECT country, list_sort(list(year)) AS years
                  FROM (SELECT country, year FROM needed EXCEPT SELECT country, year FROM covered)
                  GROUP BY country),
         lost AS (SELECT c.country, sum(c.n) AS cases, sum(c.key) AS key FROM {source} c
@@ -352,7 +356,7 @@ def _left_out(con, ctes: str, source: str, where: str, params: dict, pop_sex: st
         SELECT country, g.years, coalesce(l.cases, 0),
                country NOT IN (SELECT country FROM known) AS unknown,
                (SELECT count(*) FROM covered) AS n_covered, CAST(coalesce(l.key, 0) % {KEY_MODULUS} AS BIGINT)
-        FROM gaps g FULL JOIN lost l USING (country) ORDER BY country""", params).fetchall()
+        FROM gaps g FULL JOIN lost l USING (country) ORDER BY country""", params)
     if not rows:
         return None
     nothing_covered = rows[0][4] == 0
@@ -384,12 +388,13 @@ def check_methods(standard: str, ci: str) -> None:
 
 def incidence(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by: list[str] = (),
               ages: str = "0-19", standard: str = "segi", ci: str = "tiwari",
-              min_cases: int | None = None) -> IncidenceResult:
-    """Rates per million person-years by `by`, for the selection, suppressed below `min_cases`."""
+              min_cases: int | None = None, engine=None) -> IncidenceResult:
+    """Rates per million person-years by `by`, for the selection, suppressed below `min_cases`.
+    `engine`: where the case and person-year aggregates run (`analytics.engine`; default DuckDB)."""
     selection = selection or Selection()
     by = list(by)
     check_methods(standard, ci)
-    counts = band_counts(con, selection, by, ages)
+    counts = band_counts(con, selection, by, ages, engine=engine)
     bands = _bands(selection, ages)
     w_all = standard_weights(con, standard, bands)
     table = asr_table(counts, by, w_all, ci).drop(columns="asr_var")
@@ -434,14 +439,15 @@ def _slices(by: list[str]) -> list[list[str]]:
 
 def trend(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by: list[str] = (),
           ages: str = "0-19", standard: str = "segi", ci: str = "tiwari",
-          min_cases: int | None = None) -> pd.DataFrame:
+          min_cases: int | None = None, engine=None) -> pd.DataFrame:
     """APC of the yearly ASRs per group of `by`, with 95% CI; suppressed where the group has fewer
     cases in all than the threshold. Years without person-years are left out of the yearly rates;
-    `attrs["left_out"]` is then the note saying so (as `IncidenceResult`), else None."""
+    `attrs["left_out"]` is then the note saying so (as `IncidenceResult`), else None. `engine`: as
+    `incidence`."""
     by = list(by)
     if "period" in by or "year" in by:
         raise SelectionError("a trend is over the years of diagnosis: it cannot be broken down by year or period")
-    counts = band_counts(con, selection or Selection(), by + ["year"], ages)
+    counts = band_counts(con, selection or Selection(), by + ["year"], ages, engine=engine)
     bands = _bands(selection or Selection(), ages)
     yearly = asr_table(counts, by + ["year"], standard_weights(con, standard, bands), ci)
     yearly = yearly[yearly["person_years"] > 0]  # no denominator, no year (an empty selection, say)

@@ -137,7 +137,7 @@ def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:
 
 def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None,
                 by: list[str] = (), keys: bool = False, rows_only: str | None = None,
-                unit: str = "day", what: str = "Kaplan-Meier", window=None) -> EventTable:
+                unit: str = "day", what: str = "Kaplan-Meier", window=None, engine=None) -> EventTable:
     """One aggregate query: per group and follow-up day, deaths and censorings (DCO excluded).
 
     The result is read as Arrow and put in group and time order with one numpy sort: on a
@@ -159,11 +159,14 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
     tables it cannot take names it.
 
     `window` (an `analytics.period.Window`): the period analysis of that calendar window instead,
-    a left-truncated table (`period_event_table`)."""
+    a left-truncated table (`period_event_table`).
+
+    `engine` (`analytics.engine`): where the aggregate runs (default: DuckDB on `con`); the notes
+    on aggregate partners' tables are read from `con` either way."""
     selection = selection or Selection()
     by = check_by(list(by), BY_COLUMNS)
     if window is not None:
-        return period_event_table(con, selection, by, window, keys)
+        return period_event_table(con, selection, by, window, keys, engine=engine)
     cols = "".join(f"{b}, " for b in by)
     key_cols = ""
     if keys:
@@ -175,17 +178,13 @@ def event_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = No
 
     source, params = pooled.events_sql(selection, by, tables=rows_only is None, keys=keys,
                                        unit=unit)  # selection inside
-    # Through a cursor: Arrow output needs a relation, and `con` may hold an unread result. A
-    # cursor is a second connection to the same database, so it sees committed rows only
-    # (`snapshots.cursor`: on the app's warehouse snapshot, one that reads the same version).
-    from analytics.snapshots import cursor
+    from analytics import engine as engines
 
-    with cursor(con) as cur:
-        rows = cur.sql(f"""
-            SELECT {cols}days, CAST(sum(deaths) AS BIGINT) AS n_event,
-                   CAST(sum(censored) AS BIGINT) AS n_censor, dco{key_cols}
-            FROM {source}
-            GROUP BY ALL""", params=params).to_arrow_table()
+    rows = engines.of(con, engine).arrow(f"""
+        SELECT {cols}days, CAST(sum(deaths) AS BIGINT) AS n_event,
+               CAST(sum(censored) AS BIGINT) AS n_censor, dco{key_cols}
+        FROM {source}
+        GROUP BY ALL""", params)
     dco = rows.column("dco").to_numpy(zero_copy_only=False)  # one scan; DCO rows counted, then set aside
     n = rows.column("n_event").to_numpy() + rows.column("n_censor").to_numpy()
     if keys:
@@ -210,15 +209,15 @@ def _in_order(rows: pa.Table, by: list[str]) -> tuple[pa.Table, np.ndarray]:
 
 
 def period_event_table(con: duckdb.DuckDBPyConnection, selection: Selection, by: list[str], window,
-                       keys: bool = False) -> EventTable:
+                       keys: bool = False, engine=None) -> EventTable:
     """The left-truncated event table of a period analysis (`analytics.period`): per group and
     day, deaths and censorings at exit and entries (`n_enter`) at entry, of the selected tumours
     with follow-up inside `window`. `n_selected` and `n_dco` count the whole selection;
     `n_window` (set here) those in the window. Rows only: aggregate partners' tables are left out
-    with a note. With `keys`, as `event_table`."""
+    with a note. With `keys` and `engine`, as `event_table`."""
+    from analytics import engine as engines
     from analytics import period, pooled
     from analytics.disclosure import KEY_MODULUS
-    from analytics.snapshots import cursor
 
     cols = "".join(f"{b}, " for b in by)
     where, params = selection.where()
@@ -228,15 +227,15 @@ def period_event_table(con: duckdb.DuckDBPyConnection, selection: Selection, by:
                 f"CAST(sum(key_censor) % {m} AS BIGINT) AS key_censor" if keys else "")
     key_all = (f", CAST(coalesce(sum(record_key), 0) % {m} AS BIGINT), "
                f"CAST(coalesce(sum(record_key) FILTER (WHERE dco), 0) % {m} AS BIGINT)" if keys else "")
-    with cursor(con) as cur:
-        c = f"WITH c AS ({period.cases_sql(cols, where, keys)}), w AS (SELECT * FROM c WHERE NOT dco AND exit > entry)"
-        rows = cur.sql(f"""{c}
-            SELECT {cols}days, CAST(sum(deaths) AS BIGINT) AS n_event, CAST(sum(censored) AS BIGINT) AS n_censor,
-                   CAST(sum(entered) AS BIGINT) AS n_enter{key_cols}
-            FROM ({period.events_sql(cols, keys, m)}) GROUP BY ALL""", params=params).to_arrow_table()
-        totals = cur.execute(f"""{c}
-            SELECT count(*), count(*) FILTER (WHERE dco), count(*) FILTER (WHERE NOT dco AND exit > entry){key_all}
-            FROM c""", params).fetchone()
+    run = engines.of(con, engine)
+    c = f"WITH c AS ({period.cases_sql(cols, where, keys)}), w AS (SELECT * FROM c WHERE NOT dco AND exit > entry)"
+    rows = run.arrow(f"""{c}
+        SELECT {cols}days, CAST(sum(deaths) AS BIGINT) AS n_event, CAST(sum(censored) AS BIGINT) AS n_censor,
+               CAST(sum(entered) AS BIGINT) AS n_enter{key_cols}
+        FROM ({period.events_sql(cols, keys, m)}) GROUP BY ALL""", params)
+    totals = run.rows(f"""{c}
+        SELECT count(*), count(*) FILTER (WHERE dco), count(*) FILTER (WHERE NOT dco AND exit > entry){key_all}
+        FROM c""", params)[0]
     rows, group = _in_order(rows, by)
     notes = [window.note()]
     notes += pooled.left_out(con, "agg_survival_events", selection, by, needs=period.NEEDS_ROWS, unit="day",
