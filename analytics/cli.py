@@ -243,9 +243,12 @@ def _engine(args: argparse.Namespace, con):
     """The engine of `--engine` (`analytics.engine`): None for DuckDB (the functions' default), or a
     Spark session over the warehouse's Parquet copy (`--spark-data`, else written to a temporary
     folder) on `--spark-master` (else $CCOE_SPARK_MASTER, else local mode)."""
-    if getattr(args, "engine", "duckdb") != "spark":
-        return None
     from analytics import engine
+
+    if getattr(args, "engine", "duckdb") != "spark":
+        if getattr(args, "spark_data", None) or getattr(args, "spark_master", None):
+            raise engine.EngineError("--spark-data and --spark-master are for --engine spark")
+        return None
 
     _err("# starting Spark (the aggregates run there; notes on partners' tables are read from the warehouse)")
     return engine.spark_engine(con, data=args.spark_data, master=args.spark_master)
@@ -388,7 +391,6 @@ def cmd_survival(args: argparse.Namespace) -> int:
                  "cumulative incidence, incidence); net survival weighs each tumour by its own expected "
                  "survival, so it reads rows and runs on DuckDB: drop --engine spark")
             return 2
-        eng = _engine(args, con)
         window = None
         if args.period_window:
             from analytics.period import Window
@@ -406,6 +408,7 @@ def cmd_survival(args: argparse.Namespace) -> int:
             _err(f"error: {'--followup' if args.followup else '--rmst'} is computed on Kaplan-Meier (--method km): "
                  "it needs follow-up in days")
             return 2
+        eng = _engine(args, con)  # after the checks above: Spark takes seconds to start
         if args.followup:
             events = survival.event_table(con, sel, by, engine=eng)
             df = survival.median_followup(events)[by + ["median_followup_years", "lower", "upper"]].astype(object)

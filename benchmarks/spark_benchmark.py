@@ -33,7 +33,7 @@ from analytics import competing, engine, incidence, survival, warehouse  # noqa:
 from analytics.filters import Selection  # noqa: E402
 
 
-def statistics(con, eng) -> dict:
+def statistics(con) -> dict:
     """The three aggregates, each a function of the engine (None: DuckDB)."""
     group_i = Selection.build({"iccc_main": ["I"]})
     return {
@@ -71,24 +71,31 @@ def main() -> None:
         spark = engine.spark_session(args.master)
         t_start = time.perf_counter() - t0
         t0 = time.perf_counter()
-        eng = engine.spark_engine(con, data=tmp, spark=spark)
+        eng = engine.spark_engine(con, data=Path(tmp).as_uri(), spark=spark)
         t_views = time.perf_counter() - t0
         print(f"one-off: Parquet copy {t_export:.1f} s ({size:,.0f} MB, {sum(manifest['rows'].values()):,} rows); "
-              f"Spark session start {t_start:.1f} s; tables registered and manifest checked {t_views:.1f} s")
+              f"Spark session start {t_start:.1f} s; copy checked and tables registered {t_views:.1f} s")
 
         print(f"\n{'aggregate':<42} {'DuckDB median (best)':>22} {'Spark median (best)':>22} {'Spark/DuckDB':>13}  equal")
-        for name, fn in statistics(con, eng).items():
-            fn(eng)  # Spark's first run of a query plans and compiles it: a warm-up, as a server would have
-            r = timed_rounds({"duckdb": lambda: fn(None), "spark": lambda: fn(eng)}, args.rounds)
-            a, b = frame(r["duckdb"]["result"]), frame(r["spark"]["result"])
-            num = a.select_dtypes("number").columns
-            equal = (list(a.columns) == list(b.columns) and len(a) == len(b)
-                     and a.drop(columns=num).astype(str).equals(b.drop(columns=num).astype(str))
-                     and np.allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-9, atol=0, equal_nan=True))
-            d, s = r["duckdb"], r["spark"]
-            print(f"{name:<42} {d['median']:>12.3f} s ({d['best']:.3f}) {s['median']:>12.3f} s ({s['best']:.3f}) "
-                  f"{s['median'] / d['median']:>12.1f}x  {'yes' if equal else 'NO'}")
-        spark.stop()
+        try:
+            compare(con, eng, args.rounds)
+        finally:
+            spark.stop()
+
+
+def compare(con, eng, rounds: int) -> None:
+    """Each statistic's aggregate on both engines, in alternation; a line each."""
+    for name, fn in statistics(con).items():
+        fn(eng)  # Spark's first run of a query plans and compiles it: a warm-up, as a server would have
+        r = timed_rounds({"duckdb": lambda: fn(None), "spark": lambda: fn(eng)}, rounds)
+        a, b = frame(r["duckdb"]["result"]), frame(r["spark"]["result"])
+        num = a.select_dtypes("number").columns
+        equal = (list(a.columns) == list(b.columns) and len(a) == len(b)
+                 and a.drop(columns=num).astype(str).equals(b.drop(columns=num).astype(str))
+                 and np.allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-9, atol=0, equal_nan=True))
+        d, s = r["duckdb"], r["spark"]
+        print(f"{name:<42} {d['median']:>12.3f} s ({d['best']:.3f}) {s['median']:>12.3f} s ({s['best']:.3f}) "
+              f"{s['median'] / d['median']:>12.1f}x  {'yes' if equal else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -99,14 +99,23 @@ def test_incidence_is_the_same_on_spark(days, sel, by):
     assert a.notes == b.notes
 
 
-def test_incidence_left_out_country_years_are_the_same_on_spark(days):
-    """Years outside the population table's: the note on the cases left out (its lists of years)
-    comes from the same query on Spark."""
-    con, eng = days
-    sel = Selection.build({}, (1990, 2030))
-    a, b = incidence.band_counts(con, sel, ["country"]), incidence.band_counts(con, sel, ["country"], engine=eng)
-    same(a, b)
-    assert a.attrs["left_out"] == b.attrs["left_out"]
+def test_incidence_left_out_country_years_are_the_same_on_spark(days_db, spark, tmp_path):
+    """Country-years without person-years (FRA 2005 and 2007-2008, all of UGA deleted from a copy
+    of the pool): the cases left out, and the note's lists of years, come from the same query on
+    Spark."""
+    import shutil
+
+    shutil.copy(days_db, tmp_path / "gaps.duckdb")
+    con = warehouse.connect(tmp_path / "gaps.duckdb")
+    con.execute("DELETE FROM population WHERE country = 'UGA' OR (country = 'FRA' AND year IN (2005, 2007, 2008))")
+    con.close()
+    con, eng = _engines(tmp_path / "gaps.duckdb", spark, tmp_path)
+    for by in ([], ["country"], ["iccc_main"]):
+        a, b = incidence.band_counts(con, Selection(), by), incidence.band_counts(con, Selection(), by, engine=eng)
+        same(a, b)
+        assert a.attrs["left_out"] is not None and a.attrs["left_out"] == b.attrs["left_out"]
+    assert "FRA 2005, 2007-2008" in a.attrs["left_out"].where and "UGA (all years)" in a.attrs["left_out"].where
+    con.close()
 
 
 def test_the_trend_is_the_same_on_spark(days):
@@ -221,8 +230,10 @@ def test_a_copy_of_another_warehouse_is_refused(days_db, months_db, spark, tmp_p
     with pytest.raises(engine.EngineError, match="not of this warehouse"):
         engine.spark_engine(con, data=str(tmp_path / "months"), spark=spark)
     (tmp_path / "months" / engine.MANIFEST).unlink()
-    with pytest.raises(engine.EngineError, match="no manifest.json"):
+    with pytest.raises(engine.EngineError, match="cannot read .*manifest.json"):
         engine.spark_engine(con, data=str(tmp_path / "months"), spark=spark)
+    with pytest.raises(engine.EngineError, match="cannot read .*manifest.json"):
+        engine.spark_engine(con, data=str(tmp_path / "nowhere"), spark=spark)
     con.close()
     assert main(["parquet", "--db", str(months_db), "--out", str(tmp_path / "again")]) == 0
     assert main(["incidence", "--db", str(days_db), "--engine", "spark", "--spark-data", str(tmp_path / "again")]) == 2
@@ -247,3 +258,56 @@ def test_two_warehouses_in_one_spark_session_keep_their_own_tables(days, months)
         a = survival.event_table(con, Selection(), ["country"])
         b = survival.event_table(con, Selection(), ["country"], engine=eng)
         assert (a.n_selected, sorted(set(a.table["country"]))) == (b.n_selected, sorted(set(b.table["country"])))
+
+
+def test_a_copy_made_before_an_edit_in_place_is_refused(days_db, spark, tmp_path):
+    """Same change count, same rows, other contents (person-years doubled in place): the checksum
+    in the manifest tells the copy is not the warehouse's any more."""
+    import shutil
+
+    shutil.copy(days_db, tmp_path / "w.duckdb")
+    con = warehouse.connect(tmp_path / "w.duckdb", read_only=True)
+    engine.export_parquet(con, tmp_path / "copy")
+    con.close()
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    con.execute("UPDATE population SET person_years = person_years * 2 WHERE country = 'GBR'")
+    with pytest.raises(engine.EngineError, match="differ in checksum"):
+        engine.spark_engine(con, data=str(tmp_path / "copy"), spark=spark)
+    con.close()
+
+
+def test_an_incomplete_copy_is_refused(days_db, spark, tmp_path):
+    """The manifest is the warehouse's but a file holds fewer rows (a copy cut short)."""
+    import duckdb
+
+    con = warehouse.connect(days_db, read_only=True)
+    engine.export_parquet(con, tmp_path / "copy")
+    part = tmp_path / "copy" / "cases.parquet"
+    duckdb.sql(f"SELECT * FROM read_parquet('{part}') LIMIT 100").write_parquet(str(tmp_path / "part.parquet"))
+    (tmp_path / "part.parquet").replace(part)
+    with pytest.raises(engine.EngineError, match="incomplete copy"):
+        engine.spark_engine(con, data=str(tmp_path / "copy"), spark=spark)
+    con.close()
+
+
+def test_the_copy_holds_no_identifiers(days_db, tmp_path):
+    """Only the columns the aggregates read leave the warehouse: no ids, no date of birth."""
+    import pyarrow.parquet as pq
+
+    con = warehouse.connect(days_db, read_only=True)
+    engine.export_parquet(con, tmp_path / "copy")
+    con.close()
+    cols = set(pq.read_schema(tmp_path / "copy" / "cases.parquet").names)
+    assert {"country", "followup_days", "event", "dco", "diagnosis_date", "record_key"} <= cols
+    assert not cols & {"case_id", "patient_id", "birth_date", "last_contact_date", "submission_id"}
+
+
+def test_the_engine_options_are_checked_before_spark_starts(days_db, capsys, monkeypatch):
+    """A cluster cannot read this machine's temporary copy: refused without --spark-data; the
+    Spark options without --engine spark are refused, not ignored."""
+    monkeypatch.delenv("CCOE_SPARK_MASTER", raising=False)
+    assert main(["logrank", "--by", "sex", "--db", str(days_db), "--engine", "spark",
+                 "--spark-master", "spark://head:7077"]) == 2
+    assert "--spark-data" in capsys.readouterr().err
+    assert main(["logrank", "--by", "sex", "--db", str(days_db), "--spark-data", "/tmp/x"]) == 2
+    assert "are for --engine spark" in capsys.readouterr().err
