@@ -425,41 +425,39 @@ def reclassify(con: duckdb.DuckDBPyConnection, version_name: str | None = None) 
     are. Run it inside `snapshots.writing` (with its audit entry: `access.reclassify`)."""
     chosen = version(version_name)
     con.execute("DROP TABLE IF EXISTS temp.iccc_rules")  # a scratch copy would hide the warehouse's own
-    con.execute("BEGIN TRANSACTION")
+    from analytics.warehouse import transaction  # (warehouse imports this module)
+
     try:
-        previous = warehouse_version(con)
-        before = dict(con.execute("""SELECT iccc_version, count(*) FROM submissions WHERE kind = 'cases'
-                                     GROUP BY 1 ORDER BY 1""").fetchall())
-        install_rules(con, temp=False, version_name=chosen.name)
-        con.execute("""CREATE OR REPLACE TEMP VIEW _iccc_input AS
-            SELECT CAST(substr(topography, 2) AS INTEGER) AS topo, CAST(morphology AS INTEGER) AS morph,
-                   CAST(behaviour AS INTEGER) AS beh FROM cases""")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _reclassified AS {CLASSIFY_SQL}")
-        join = """CAST(substr(c.topography, 2) AS INTEGER) = k.topo AND c.morphology = k.morph
-                  AND c.behaviour = k.beh"""
-        differs = "c.iccc_ext IS DISTINCT FROM k.iccc_ext OR c.iccc_sub IS DISTINCT FROM k.iccc_sub " \
-                  "OR c.iccc_main IS DISTINCT FROM k.iccc_main"
-        transitions = [(o or "", n or "", int(k)) for o, n, k in con.execute(f"""
-            SELECT c.iccc_sub, k.iccc_sub, count(*) FROM cases c JOIN _reclassified k ON {join}
-            WHERE {differs} GROUP BY ALL ORDER BY 3 DESC, 1 NULLS FIRST, 2 NULLS FIRST""").fetchall()]
-        tumours, changed = con.execute(f"""
-            SELECT count(*), count(*) FILTER (WHERE {differs})
-            FROM cases c JOIN _reclassified k ON {join}""").fetchone()
-        con.execute(f"""UPDATE cases c SET iccc_main = k.iccc_main, iccc_sub = k.iccc_sub, iccc_ext = k.iccc_ext
-                        FROM _reclassified k WHERE {join} AND ({differs})""")
-        changed_submissions = con.execute("""SELECT count(*) FROM submissions WHERE kind = 'cases'
-                                             AND iccc_version <> $v""", {"v": chosen.name}).fetchone()[0]
-        con.execute("""UPDATE submissions SET iccc_version = $v,
-                         rows_unclassified = (SELECT count(*) FROM cases c
-                                              WHERE c.submission_id = submissions.submission_id
-                                                AND c.iccc_sub IS NULL)
-                       WHERE kind = 'cases'""", {"v": chosen.name})
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('iccc_version', $v)", {"v": chosen.name})
-        aggregate = con.execute("SELECT count(*) FROM submissions WHERE kind <> 'cases'").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            previous = warehouse_version(con)
+            before = dict(con.execute("""SELECT iccc_version, count(*) FROM submissions WHERE kind = 'cases'
+                                         GROUP BY 1 ORDER BY 1""").fetchall())
+            install_rules(con, temp=False, version_name=chosen.name)
+            con.execute("""CREATE OR REPLACE TEMP VIEW _iccc_input AS
+                SELECT CAST(substr(topography, 2) AS INTEGER) AS topo, CAST(morphology AS INTEGER) AS morph,
+                       CAST(behaviour AS INTEGER) AS beh FROM cases""")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _reclassified AS {CLASSIFY_SQL}")
+            join = """CAST(substr(c.topography, 2) AS INTEGER) = k.topo AND c.morphology = k.morph
+                      AND c.behaviour = k.beh"""
+            differs = "c.iccc_ext IS DISTINCT FROM k.iccc_ext OR c.iccc_sub IS DISTINCT FROM k.iccc_sub " \
+                      "OR c.iccc_main IS DISTINCT FROM k.iccc_main"
+            transitions = [(o or "", n or "", int(k)) for o, n, k in con.execute(f"""
+                SELECT c.iccc_sub, k.iccc_sub, count(*) FROM cases c JOIN _reclassified k ON {join}
+                WHERE {differs} GROUP BY ALL ORDER BY 3 DESC, 1 NULLS FIRST, 2 NULLS FIRST""").fetchall()]
+            tumours, changed = con.execute(f"""
+                SELECT count(*), count(*) FILTER (WHERE {differs})
+                FROM cases c JOIN _reclassified k ON {join}""").fetchone()
+            con.execute(f"""UPDATE cases c SET iccc_main = k.iccc_main, iccc_sub = k.iccc_sub, iccc_ext = k.iccc_ext
+                            FROM _reclassified k WHERE {join} AND ({differs})""")
+            changed_submissions = con.execute("""SELECT count(*) FROM submissions WHERE kind = 'cases'
+                                                 AND iccc_version <> $v""", {"v": chosen.name}).fetchone()[0]
+            con.execute("""UPDATE submissions SET iccc_version = $v,
+                             rows_unclassified = (SELECT count(*) FROM cases c
+                                                  WHERE c.submission_id = submissions.submission_id
+                                                    AND c.iccc_sub IS NULL)
+                           WHERE kind = 'cases'""", {"v": chosen.name})
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('iccc_version', $v)", {"v": chosen.name})
+            aggregate = con.execute("SELECT count(*) FROM submissions WHERE kind <> 'cases'").fetchone()[0]
     finally:
         con.execute("DROP VIEW IF EXISTS _iccc_input")
         con.execute("DROP TABLE IF EXISTS _reclassified")

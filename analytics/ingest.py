@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 import pycountry
 
 from analytics import csvfile, iccc, ingest_tables
-from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret
+from analytics.warehouse import RECORD_KEY_SQL, SCOPE_SQL, cellkey_secret, transaction
 from analytics.schema import (AGE_BANDS, AGE_GROUPS, ALL_INPUT_NAMES, ALREADY_LOADED, CASE_NAMES, FILE_KINDS,
                               INPUT_NAMES, MALFORMED_LINE, NONFINITE, RULES, SCHEMA_VERSION,
                               PERIOD_SQL, TORONTO_STAGES, UNTERMINATED_QUOTE, FileKind, Rule, rules_fail_sql,
@@ -659,14 +659,10 @@ def remove_submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> Rem
         known = [r[0] for r in con.execute("SELECT submission_id FROM submissions ORDER BY 1").fetchall()]
         raise SubmissionError(f"no submission '{submission_id[:80]}'; loaded: {', '.join(known[:20]) or 'none'}")
     _install_lookups(con)
-    con.execute("BEGIN TRANSACTION")
     try:
-        _delete_submission(con, submission_id)
-        readmitted = _readmit(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            _delete_submission(con, submission_id)
+            readmitted = _readmit(con)
     finally:
         _drop_scratch(con)
     return Removal(row[0][0], row[0][1], readmitted)

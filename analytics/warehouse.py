@@ -25,6 +25,8 @@ the code knows (`iccc.VERSIONS`), so it reads as it is and needs no upgrade.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -129,6 +131,19 @@ _DDL = [
 #: submission holds (its countries, its replacement scope).
 SCOPE_SQL = " UNION ALL ".join(
     f"SELECT DISTINCT submission_id, country, registry FROM {k.table}" for k in FILE_KINDS.values())
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on `con`: committed when the block ends, rolled back (and the error raised
+    again) when it raises, interruptions included."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:

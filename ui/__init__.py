@@ -21,7 +21,8 @@ from ui.charts import chart
 from ui.connection import connection, db_path, pin_snapshot, snapshot
 from ui.page import SYNTHETIC_NOTICE, AnalysisPage, page_header, presentation_mode, presenting
 from ui.tables import LABELS, logrank_line, p_text, survival_tables, table
-from ui.widgets import METHOD_HELP, checked_filters, tumour_filter, tumour_options, year_range_widget
+from ui.widgets import (METHOD_HELP, checked_filters, estimate_widget, tumour_filter, tumour_options,
+                        year_range_widget)
 
 __all__ = [
     "db_path", "connection", "snapshot", "pin_snapshot",
@@ -29,7 +30,7 @@ __all__ = [
     "cached_age_standardised", "cached_cox", "cached_ph_test", "COX_MAX_TERMS", "cached_international",
     "cached_cohorts", "cached_cumulative_incidence", "cached_period_windows",
     "SYNTHETIC_NOTICE", "page_header", "presentation_mode", "presenting", "AnalysisPage",
-    "METHOD_HELP", "tumour_options", "tumour_filter", "year_range_widget", "checked_filters",
+    "METHOD_HELP", "tumour_options", "tumour_filter", "year_range_widget", "estimate_widget", "checked_filters",
     "LABELS", "p_text", "table", "logrank_line", "survival_tables",
     "chart",
 ]

@@ -60,6 +60,17 @@ def year_range_widget(state, name: str, lo: int, hi: int) -> None:
         st.slider("Years of diagnosis", lo, hi, key=key)
 
 
+def estimate_widget(state, windows: list[str], label: str) -> None:
+    """Cohort or period estimate, backed by the URL (key `estimate`): 'cohort', or one of the
+    calendar windows the pool's follow-up covers (`analytics.period.windows`, most recent first).
+    The Survival and International pages share it; the page reads the choice back as
+    `state.get("estimate")`."""
+    k = state.choice("estimate", ["cohort", *windows], "cohort")
+    st.selectbox(label, ["cohort", *windows], key=k, help=METHOD_HELP["estimate"],
+                 format_func=lambda w: "Cohort (by year of diagnosis)" if w == "cohort" else
+                 f"Period {w.replace('-', '–')}" + (" (most recent)" if w == windows[0] else ""))
+
+
 def checked_filters(filters: dict, years: tuple | None = None, what: str = "This selection") -> tuple:
     """Validate a selection and return it as the hashable key the cached functions take; an empty
     or invalid one stops the page with a plain message."""

@@ -12,7 +12,7 @@ from analytics.release.rates import CI_METHODS, STANDARDS
 from analytics.safe_text import markdown_text
 from analytics.tables import NOT_SHOWN
 from ui import (METHOD_HELP, AnalysisPage, cached_international, cached_period_windows, chart, checked_filters,
-                snapshot, table, tumour_filter, year_range_widget)
+                estimate_widget, snapshot, table, tumour_filter, year_range_widget)
 
 page = AnalysisPage("International comparison", "international")
 info, state, tumours = page.info, page.state, page.tumours
@@ -28,11 +28,7 @@ with st.sidebar:
                  help=METHOD_HELP["standard"])
     page.countries_widget()
     # 5-year survival of the cohort, or of the most recent calendar windows (period analysis)
-    windows = cached_period_windows(snapshot())
-    k = state.choice("estimate", ["cohort", *windows], "cohort")
-    st.selectbox("5-year survival estimate", ["cohort", *windows], key=k, help=METHOD_HELP["estimate"],
-                 format_func=lambda w: "Cohort (by year of diagnosis)" if w == "cohort" else
-                 f"Period {w.replace('-', '–')}" + (" (most recent)" if w == windows[0] else ""))
+    estimate_widget(state, cached_period_windows(snapshot()), "5-year survival estimate")
 k_map = state.choice("map", ["asr", "surv5"], "asr")  # the map's measure, further down the page
 state.write_back(ranges=("years",))
 state.show_notices()

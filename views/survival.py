@@ -8,7 +8,7 @@ from analytics.filters import SelectionError
 from analytics.safe_text import markdown_text
 from ui import (METHOD_HELP, AnalysisPage, cached_age_standardised, cached_cox, cached_cumulative_incidence,
                 cached_period_windows, cached_ph_test, cached_survival, chart, checked_filters, snapshot, logrank_line, p_text, survival_tables,
-                table, tumour_filter, year_range_widget)
+                estimate_widget, table, tumour_filter, year_range_widget)
 
 STRATA = {"": "No stratification", "country": "Country", "sex": "Sex", "age_group": "Age group",
           "period": "Period of diagnosis", "stage": "Stage (Toronto)", "iccc_main": "ICCC-3 main group",
@@ -34,11 +34,7 @@ with st.sidebar:
     k = state.choice("measure", list(MEASURES), "actuarial" if info.get("interval_unit") else "km")
     st.radio("Measure", list(MEASURES), format_func=MEASURES.get, key=k, help=METHOD_HELP["measure"])
     # period analysis (analytics.period): the windows the pool's follow-up covers, most recent first
-    windows = cached_period_windows(snapshot())
-    k = state.choice("estimate", ["cohort", *windows], "cohort")
-    st.selectbox("Estimate", ["cohort", *windows], key=k, help=METHOD_HELP["estimate"],
-                 format_func=lambda w: "Cohort (by year of diagnosis)" if w == "cohort" else
-                 f"Period {w.replace('-', '–')}" + (" (most recent)" if w == windows[0] else ""))
+    estimate_widget(state, cached_period_windows(snapshot()), "Estimate")
     k = state.choice("ci", list(CI), "log-log")
     st.selectbox("Confidence interval", list(CI), format_func=CI.get, key=k, help=METHOD_HELP["ci_surv"])
     k = state.choice("bands", ["on", "off"], "on")

@@ -37,18 +37,14 @@ def install(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     population or life-table rows."""
     from analytics.reference import lifetable, population, standard
 
-    con.execute("BEGIN TRANSACTION")
-    try:
-        counts = {
+    from analytics.warehouse import transaction
+
+    with transaction(con):
+        return {
             "standard_population": standard.load_standards(con),
             "population": population.load_wpp(con),
             "life_table": lifetable.load_shipped(con),
         }
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return counts
 
 
 def status(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -218,19 +218,17 @@ def load_shipped(con: duckdb.DuckDBPyConnection) -> int:
 def replace_life_table(con: duckdb.DuckDBPyConnection, table: LifeTable) -> int:
     """Replace, in one transaction, every `life_table` row of the table's country and sex by its
     rows. Returns the number of rows replaced."""
-    con.execute("BEGIN TRANSACTION")
+    from analytics.warehouse import transaction
+
     try:
-        con.register("_life_rows", table.rows)
-        old = con.execute("SELECT count(*) FROM life_table WHERE country = ? AND sex = ?",
-                          [table.country, table.sex]).fetchall()[0][0]
-        con.execute("DELETE FROM life_table WHERE country = ? AND sex = ?",
-                    [table.country, table.sex])
-        con.execute("INSERT INTO life_table (country, year, sex, age, mx, qx, source) "
-                    "SELECT country, year, sex, age, mx, qx, source FROM _life_rows")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.register("_life_rows", table.rows)
+            old = con.execute("SELECT count(*) FROM life_table WHERE country = ? AND sex = ?",
+                              [table.country, table.sex]).fetchall()[0][0]
+            con.execute("DELETE FROM life_table WHERE country = ? AND sex = ?",
+                        [table.country, table.sex])
+            con.execute("INSERT INTO life_table (country, year, sex, age, mx, qx, source) "
+                        "SELECT country, year, sex, age, mx, qx, source FROM _life_rows")
     finally:
         con.unregister("_life_rows")
     return old

@@ -378,19 +378,17 @@ def _check_and_complete(rows: pd.DataFrame, name: str) -> tuple[pd.DataFrame, in
 def replace_population(con: duckdb.DuckDBPyConnection, pf: PopulationFile) -> PopulationReport:
     """Replace, in one transaction, every `population` row of the countries in `pf` by its rows."""
     countries = sorted(pf.rows["country"].unique())
-    con.execute("BEGIN TRANSACTION")
+    from analytics.warehouse import transaction
+
     try:
-        con.register("_partner_population", pf.rows)
-        old = con.execute("""SELECT count(*), list(DISTINCT source ORDER BY source) FROM population
-                             WHERE list_contains($c, country)""", {"c": countries}).fetchall()[0]
-        con.execute("DELETE FROM population WHERE list_contains($c, country)", {"c": countries})
-        con.execute("""INSERT INTO population (country, year, sex, age_group, person_years, source)
-                       SELECT country, year, sex, age_group, person_years, source
-                       FROM _partner_population""")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.register("_partner_population", pf.rows)
+            old = con.execute("""SELECT count(*), list(DISTINCT source ORDER BY source) FROM population
+                                 WHERE list_contains($c, country)""", {"c": countries}).fetchall()[0]
+            con.execute("DELETE FROM population WHERE list_contains($c, country)", {"c": countries})
+            con.execute("""INSERT INTO population (country, year, sex, age_group, person_years, source)
+                           SELECT country, year, sex, age_group, person_years, source
+                           FROM _partner_population""")
     finally:
         con.unregister("_partner_population")
     return PopulationReport(pf, len(pf.rows), old[0], old[1] or [])

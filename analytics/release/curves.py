@@ -338,7 +338,7 @@ def survival(con, sel: Selection | None, by: list[str], conf_type: str = "log-lo
             out["logrank_note"] = ("Log-rank test not shown for the life table: it needs follow-up in days "
                                    "(choose Kaplan-Meier).")
     else:
-        out.update(_net(con, sel, by, method, counts, selected, dco, pol, window=win))
+        out.update(_net(con, sel, by, method, counts, selected, dco, pol, window=win, in_window=out["in_window"]))
         out["footnote"] = net_note(pol)
         shown = out.pop("_shown")
         notes = out.pop("_notes")
@@ -483,9 +483,10 @@ def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
 
 
 def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected: Count, dco: Count,
-         pol: Policy, times=TIMES, window=None) -> dict:
+         pol: Policy, times=TIMES, window=None, in_window: Count | None = None) -> dict:
     """Net (Pohar-Perme) or relative (Ederer II) survival at `times` for viewers (section 4.2);
-    `window` (a `period.Window`): its period analysis."""
+    `window` (a `period.Window`): its period analysis, `in_window` the released count of the
+    tumours with follow-up inside it (`survival()` made it from the event table's counts)."""
     from analytics.netsurvival import net_survival
 
     t_min = pol.threshold
@@ -512,9 +513,7 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
                  f"{analysed} analysed of {selected} selected: {dco} death-certificate-only registrations, "
                  f"{c['sex9']} of unknown sex (no life table to match) and {c['zero']} with no follow-up time "
                  f"(follow-up of 0 days, as relsurv) excluded."]
-    else:  # the period's method sentence, and the tumours in its window (the event table's counts)
-        in_window = count(sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values()) % disclosure.KEY_MODULUS,
-                          pol)
+    else:  # the period's method sentence, and the tumours in its window
         notes = [res.notes[0], res.notes[2],
                  f"{in_window} of the {selected.minus(dco)} analysed had follow-up inside the window "
                  f"({c['sex9']} of unknown sex among the selected: no life table to match)."]
