@@ -160,7 +160,8 @@ def _full_rank(df: pd.DataFrame, covariates: list[str]) -> bool:
     column rank: no covariate is a combination of the others (e.g. age group within cohorts
     defined by age)."""
     X, names = survival.design(df.dropna(subset=covariates), covariates, set())
-    return bool(names) and np.linalg.matrix_rank(X.to_numpy(dtype=float)) == len(names)
+    ones = np.ones((len(X), 1))  # with a constant: Cox has no intercept, so covariates adding up to one are aliased
+    return bool(names) and np.linalg.matrix_rank(np.hstack([ones, X.to_numpy(dtype=float)])) == len(names) + 1
 
 
 def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
@@ -175,24 +176,25 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
     name), `keys` adds the record-key sums; either adds `survival.cox_level_events` to `attrs`
     (term names as in the result)."""
     _check(cohorts)
-    frames, notes = [], []
-    key_col = ", record_key" if keys else ""
+    frames, counts, notes = [], [], []
     for i, c in enumerate(cohorts):
-        # the rows, and the children of aggregate partners' survival events (analytics.pooled)
+        # the rows, and the children of aggregate partners' survival events (analytics.pooled), as
+        # counts per covariate pattern and day (`survival.pattern_counts`: no rows in Python)
         source, params = pooled.followup_rows_sql(c.selection, adjust)
-        d = con.execute(f"SELECT followup_days, event, {', '.join(adjust)}{key_col} FROM {source}", params).df()
-        frames.append(d.assign(cohort=f"{i + 1}:{c.name}"))  # numbered so the first cohort is the reference
+        patterns, (pinv, t, d, n) = survival.pattern_counts(con, source, params, list(adjust), keys)
+        offset = sum(len(f) for f in frames)  # a tumour in two cohorts is in both, as a row of each
+        frames.append(patterns.assign(cohort=f"{i + 1}:{c.name}"))  # numbered: the first cohort is the reference
+        counts.append((pinv + offset, t, d, n))
         notes += [n for n in pooled.left_out(con, "agg_survival_events", c.selection, adjust, what="the Cox model")
                   if n not in notes]
-    df = pd.concat(frames, ignore_index=True)
-    for col in adjust:
-        df[col] = df[col].astype(str).where(df[col].notna())
-    if len(df) < threshold() or df["event"].sum() == 0:
+    df = pd.concat(frames, ignore_index=True)  # one row per (cohort, pattern): its index is the pattern
+    counts = tuple(np.concatenate(a) for a in zip(*counts))
+    if df["n"].sum() < threshold() or df["event"].sum() == 0:
         raise SelectionError("too few cases or no deaths for a Cox model")
     covariates = ["cohort", *adjust]
     dropped = []
     if min_level:
-        df, dropped = survival.drop_small_levels(df, covariates, set(), min_level)
+        df, dropped = survival.drop_small_levels(df, covariates, set(), min_level, weight="n")
     left_out = []
     while len(covariates) > 1 and not _full_rank(df, covariates):
         # an adjustment nested in the cohorts (cohorts defined by age, say): its effect and the
@@ -200,7 +202,7 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
         c = next((c for c in covariates[1:] if _full_rank(df, [x for x in covariates if x != c])), covariates[-1])
         covariates.remove(c)
         left_out.append(c)
-    res = survival.cox_fit(df, "followup_days", "event", covariates, set())
+    res = survival.fit_patterns(df, counts, covariates)
     res.attrs["left_out"] = left_out
     res.attrs["notes"] = notes
     res.attrs["reference"] = {c: re.sub(r"^\d+:", "", v) if c == "cohort" else v
@@ -209,7 +211,8 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
     if min_level or keys:
         unnumbered = lambda v: re.sub(r"^(cohort=)?\d+:", r"\1", v)  # noqa: E731
         res.attrs["dropped_levels"] = [(c, unnumbered(v) if c == "cohort" else v) for c, v in dropped]
-        extra = survival.cox_level_events(df, covariates, set(), "event", "record_key" if keys else None)
+        extra = survival.cox_level_events(df, covariates, set(), "event", "record_key" if keys else None,
+                                          "event_key" if keys else None)
         extra["term_events"] = {unnumbered(t): d for t, d in extra["term_events"].items()}
         res.attrs.update(extra)
     return res

@@ -3,8 +3,10 @@ survival, numbers at risk, log-rank tests and Cox hazard ratios, checked against
 
 The product-limit estimator needs only an *event table*: for each distinct follow-up time, the
 number of deaths and of censorings. `event_table()` builds it per group with one aggregate query
-in DuckDB, so no case rows reach Python for Kaplan-Meier or log-rank. Cox needs rows
-(`cox()` reads only the covariates it uses).
+in DuckDB, so no case rows reach Python for Kaplan-Meier or log-rank. Cox with categorical
+covariates needs only the deaths and cases per covariate pattern and day (`cox()`: one aggregate
+query, then Efron's partial likelihood over those counts, `cox_patterns`); a numeric covariate
+takes the rows.
 
 Conventions, as R's survival 3.5 (`survfit`, `summary.survfit`, `quantile.survfit`, `survdiff`,
 `coxph`), see tests/fixtures/survival/README.md:
@@ -21,8 +23,10 @@ Conventions, as R's survival 3.5 (`survfit`, `summary.survfit`, `quantile.survfi
   mid-point of that interval); its CI applies the same rule to the lower and upper curves.
 * Log-rank: survdiff (rho = 0): chi-square on (groups with expected > 0) - 1 degrees of freedom;
   stratified by summing observed, expected and variance over strata.
-* Cox: lifelines' CoxPHFitter, Efron ties, converged to 1e-12; categorical covariates as
-  COLUMN=LEVEL against the first level in sort order of the stored codes.
+* Cox: Efron ties; categorical covariates as COLUMN=LEVEL against the first level in sort order
+  of the stored codes. Categorical only: Newton-Raphson over the counts per pattern and day
+  (`cox_patterns`, the rows' own likelihood); with a numeric covariate: lifelines' CoxPHFitter
+  on the rows, converged to 1e-12. Both equal R's coxph (tests/test_survival.py).
 
 Death-certificate-only registrations (basis 0) have no survival time and are excluded; the count
 is reported beside every result ("n analysed of n selected").
@@ -871,86 +875,162 @@ def cox_fit(df: pd.DataFrame, duration: str, event: str, covariates: list[str], 
     return out
 
 
-def _efron_grouped(beta: np.ndarray, X: np.ndarray, t: np.ndarray, d: np.ndarray, n: np.ndarray):
+class _EfronCounts:
     """Efron's log partial likelihood, gradient and Hessian over grouped data: row k is a covariate
     pattern X[k] at follow-up time t[k] with d[k] deaths among n[k] people (deaths + censorings).
     The same sums as over the n[k] individual rows (identical rows enter every sum alike), so the
-    estimate is that of the rows, ties and all. Rows sorted by time, descending."""
-    p = X.shape[1]
-    r = np.exp(X @ beta)
-    w_all, w_dead = n * r, d * r
-    times, start = np.unique(-t, return_index=True)  # t descending: each time's first row
-    bounds = list(start) + [len(t)]
-    s0 = 0.0
-    s1, s2 = np.zeros(p), np.zeros((p, p))
-    loglik, grad, hess = 0.0, np.zeros(p), np.zeros((p, p))
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        Xa = X[a:b]
-        s0 += w_all[a:b].sum()
-        s1 = s1 + w_all[a:b] @ Xa
-        s2 = s2 + (Xa * w_all[a:b, None]).T @ Xa
-        dj = d[a:b].sum()
-        if dj == 0:
-            continue
-        d0 = w_dead[a:b].sum()
-        d1 = w_dead[a:b] @ Xa
-        d2 = (Xa * w_dead[a:b, None]).T @ Xa
-        loglik += (d[a:b] * (Xa @ beta)).sum()
-        grad += d[a:b] @ Xa
-        for m in range(int(dj)):
-            f = m / dj
-            den = s0 - f * d0
-            num1 = s1 - f * d1
-            loglik -= np.log(den)
-            grad -= num1 / den
-            hess -= (s2 - f * d2) / den - np.outer(num1, num1) / den ** 2
-    return loglik, grad, hess
+    estimate is that of the rows, ties and all.
+
+    Vectorised over the distinct covariate patterns (P) and death times (J), set up once
+    (`cox_patterns` builds the design matrix of the patterns only, not of every row). Two sparse
+    J x P matrices hold the counts: M, the cases of pattern k whose follow-up ends between death
+    times j and j + 1 (at risk up to death time j), and D, the deaths of pattern k at death time j.
+    The risk-set sums at death time j are reverse cumulative sums over j of M @ (pattern weights),
+    so nothing loops over rows or deaths in Python and memory grows with the counts, not with
+    J x P. Efron's sum over the m-th of a time's d deaths (fraction f = m / d of the deaths' weight
+    removed) reduces, per time, to the five sums of 1/den, f/den, 1/den^2, f/den^2 and f^2/den^2
+    (one pass over all deaths with `np.bincount`), so the Hessian is a handful of sparse and
+    J x p products. The linear predictor is shifted by its maximum (exp cannot overflow); the
+    log-likelihood is corrected back (one shift per Efron term), so it is the rows' own. Counts
+    must be whole numbers (`cox_patterns` checks)."""
+
+    def __init__(self, pat: np.ndarray, pinv: np.ndarray, t: np.ndarray, d: np.ndarray, n: np.ndarray):
+        """`pat`: the P covariate patterns (design rows); `pinv`: each row's pattern."""
+        from scipy import sparse
+
+        self.pat = pat
+        dead = d > 0
+        dt = np.unique(t[dead])  # the death times, ascending
+        J, P = len(dt), len(pat)
+        last = np.searchsorted(dt, t, side="right") - 1  # the last death time a row is at risk at
+        risk = last >= 0  # rows ending before the first death are never in a risk set
+        self.M = sparse.csr_matrix((n[risk], (last[risk], pinv[risk])), shape=(J, P))
+        self.D = sparse.csr_matrix((d[dead], (np.searchsorted(dt, t[dead]), pinv[dead])), shape=(J, P))
+        dj = np.asarray(self.D.sum(axis=1)).ravel()
+        # one entry per death: its time index and Efron's fraction f = m / d_j, m = 0 .. d_j - 1
+        counts = np.rint(dj).astype(np.int64)
+        self.jj = np.repeat(np.arange(J), counts)
+        m = np.arange(len(self.jj)) - np.repeat(np.cumsum(counts) - counts, counts)
+        self.f = m / dj[self.jj]
+        self.J = J
+        self.deaths_by_pattern = np.asarray(self.D.sum(axis=0)).ravel()
+        #: the patterns in some risk set: only they inform the estimates (`cox_patterns`)
+        self.at_risk = np.asarray(self.M.sum(axis=0)).ravel() > 0
+
+    def __call__(self, beta: np.ndarray):
+        pat, M, D, jj, f, J = self.pat, self.M, self.D, self.jj, self.f, self.J
+        eta = pat @ beta
+        shift = eta.max()
+        r = np.exp(eta - shift)
+        rx = r[:, None] * pat
+        S0 = (M @ r)[::-1].cumsum()[::-1]  # at risk at death time j: every later end counts
+        S1 = (M @ rx)[::-1].cumsum(axis=0)[::-1]
+        D0, D1 = D @ r, D @ rx
+        den = S0[jj] - f * D0[jj]
+        a, b = np.bincount(jj, 1 / den, J), np.bincount(jj, f / den, J)
+        den2 = den ** 2
+        c0, c1, c2 = np.bincount(jj, 1 / den2, J), np.bincount(jj, f / den2, J), np.bincount(jj, f * f / den2, J)
+        loglik = self.deaths_by_pattern @ eta - np.log(den).sum() - len(jj) * shift
+        grad = self.deaths_by_pattern @ pat - (a @ S1 - b @ D1)
+        # sum_j a_j S2_j - b_j D2_j per pattern: a pattern's cases ending after death time j are
+        # in S2_j for every j up to their last, so they carry the cumulative sum of a
+        w2 = (M.T @ np.cumsum(a) - D.T @ b) * r
+        cross = S1.T @ (S1 * c0[:, None]) - S1.T @ (D1 * c1[:, None]) - D1.T @ (S1 * c1[:, None]) \
+            + D1.T @ (D1 * c2[:, None])
+        hess = -((pat * w2[:, None]).T @ pat - cross)
+        return loglik, grad, hess
 
 
 def cox_grouped(table: pd.DataFrame, time: str, deaths: str, censored: str, covariates: list[str],
                 tol: float = 1e-12, max_steps: int = 100) -> pd.DataFrame:
-    """Cox hazard ratios (Efron ties, Wald 95% CIs and p-values) from counts instead of rows: the
-    survival events of aggregate submissions (`analytics.aggregate`: deaths and censorings per
-    follow-up time and stratum), categorical covariates only. Equal to `cox_fit` on the rows the
-    counts were made from (tests/test_aggregate.py); same columns as `cox_fit`."""
+    """Cox hazard ratios (Efron ties, Wald 95% CIs and p-values) from counts instead of rows:
+    deaths and censorings per follow-up time and stratum (the survival events of aggregate
+    submissions, `analytics.aggregate`, or the warehouse's rows grouped: `cox`), categorical
+    covariates only. Equal to `cox_fit` on the rows the counts were made from
+    (tests/test_aggregate.py, tests/test_survival.py); same columns as `cox_fit`."""
     data = table[[time, deaths, censored, *covariates]].dropna()
     data = data[(data[deaths] + data[censored]) > 0]
     if data.empty or data[deaths].sum() == 0:
         raise SelectionError(f"no cases with deaths and all of {', '.join(covariates)} known")
-    X, names = design(data, covariates, set())
+    # the covariate patterns (hashing the values, not sorting rows)
+    pinv = data.groupby(covariates, sort=False).ngroup().to_numpy()
+    first = np.unique(pinv, return_index=True)[1]
+    d = data[deaths].to_numpy(dtype=float)
+    return cox_patterns(data.iloc[first][covariates], pinv, data[time].to_numpy(dtype=float), d,
+                        d + data[censored].to_numpy(dtype=float), covariates, tol, max_steps)
+
+
+def cox_patterns(patterns: pd.DataFrame, pinv: np.ndarray, t: np.ndarray, d: np.ndarray, n: np.ndarray,
+                 covariates: list[str], tol: float = 1e-12, max_steps: int = 100) -> pd.DataFrame:
+    """`cox_grouped` on counts already coded by covariate pattern: `patterns` holds one row per
+    pattern (its covariate values, none missing), and count row k is pattern pinv[k] at time t[k]
+    with d[k] deaths among n[k] (whole numbers). The design matrix is built for the patterns only:
+    every level occurs in some pattern, so the terms and reference levels are the rows' own.
+
+    Refused (SelectionError, as lifelines refuses the rows) when the model cannot be estimated:
+    a covariate fixed within another, or covariates that add up to a constant (the patterns in
+    the risk sets, with a constant column, are not of full rank: Cox has no intercept), or
+    estimates that do not converge. Newton-Raphson from 0 with step halving (as R's coxph), until
+    the log-likelihood changes by less than `tol` of itself and no estimate moves by 1e-9; or the
+    log-likelihood is flat for three steps while an estimate still moves: a level without deaths,
+    whose estimate runs off to minus infinity (R's coxph warns "coefficient may be infinite"; the
+    release layer hides such a term, it has fewer deaths than any threshold)."""
+    ok = np.isfinite(t) & np.isfinite(d) & np.isfinite(n)
+    pinv, t, d, n = pinv[ok], t[ok], d[ok], n[ok]
+    if np.any(d != np.rint(d)) or np.any(n != np.rint(n)):
+        raise ValueError("Cox from counts: deaths and cases must be whole numbers")
+    X, names = design(patterns.reset_index(drop=True), covariates, set())
     if not names:
         raise SelectionError(f"{', '.join(covariates)} take(s) a single value in this selection: nothing to compare")
-    order = np.argsort(-data[time].to_numpy(dtype=float), kind="stable")
-    Xm = X.to_numpy(dtype=float)[order]
-    t = data[time].to_numpy(dtype=float)[order]
-    d = data[deaths].to_numpy(dtype=float)[order]
-    n = d + data[censored].to_numpy(dtype=float)[order]
+    refusal = ("the Cox model cannot be fitted on this selection: a covariate is fixed within another (an ICCC-3 "
+               "subgroup within its main group, say), or two covariates determine each other, or its estimates "
+               "do not converge; try fewer covariates")
+    efron = _EfronCounts(X.to_numpy(dtype=float), pinv, t, d, n)
+    seen = X.to_numpy(dtype=float)[efron.at_risk]
+    if np.linalg.matrix_rank(np.c_[np.ones(len(seen)), seen]) < len(names) + 1:
+        raise SelectionError(refusal)
     beta = np.zeros(len(names))
-    loglik, grad, hess = _efron_grouped(beta, Xm, t, d, n)
+    loglik, grad, hess = efron(beta)
+    flat = 0
     for _ in range(max_steps):
         try:
             step = np.linalg.solve(hess, -grad)
         except np.linalg.LinAlgError:
-            raise SelectionError("the Cox model cannot be fitted on these counts: a covariate is fixed "
-                                 "within another or one level has no deaths") from None
+            raise SelectionError(refusal) from None
         new = beta + step
-        new_ll, new_grad, new_hess = _efron_grouped(new, Xm, t, d, n)
+        new_ll, new_grad, new_hess = efron(new)
         halvings = 0
-        while new_ll < loglik - 1e-12 and halvings < 30:  # step halving (as R's coxph)
+        # step halving (as R's coxph) when the likelihood falls by more than its rounding: a sum
+        # over a million deaths is exact to about 1e-15 of itself, and a halving for noise is a
+        # wasted pass
+        while new_ll < loglik - 1e-13 * max(1.0, abs(loglik)) and halvings < 30:
             step /= 2
             new = beta + step
-            new_ll, new_grad, new_hess = _efron_grouped(new, Xm, t, d, n)
+            new_ll, new_grad, new_hess = efron(new)
             halvings += 1
-        done = abs(new_ll - loglik) <= tol * max(1.0, abs(new_ll)) and np.max(np.abs(step)) < 1e-9
+        if new_ll < loglik - 1e-13 * max(1.0, abs(loglik)):
+            break  # no step along Newton's direction improves: the maximum, to rounding
+        flat = flat + 1 if abs(new_ll - loglik) <= tol * max(1.0, abs(new_ll)) else 0
         beta, loglik, grad, hess = new, new_ll, new_grad, new_hess
-        if done:
+        # converged: the likelihood and the estimates settled; or the likelihood flat for three
+        # steps while a coefficient still moves (a level without deaths: its estimate runs off to
+        # minus infinity, as R's coxph warns, "coefficient may be infinite")
+        if flat and np.max(np.abs(step)) < 1e-9 or flat >= 3:
             break
-    se = np.sqrt(np.diag(np.linalg.inv(-hess)))
+    else:
+        raise SelectionError(refusal)
+    try:
+        se = np.sqrt(np.diag(np.linalg.inv(-hess)))
+    except np.linalg.LinAlgError:
+        raise SelectionError(refusal) from None
+    if not np.all(np.isfinite(se)) or not np.all(np.isfinite(beta)):
+        raise SelectionError(refusal)
     z = beta / se
-    out = pd.DataFrame({"term": names, "hr": np.exp(beta), "hr_lower": np.exp(beta - Z95 * se),
-                        "hr_upper": np.exp(beta + Z95 * se), "p": 2 * stats.norm.sf(np.abs(z)),
-                        "coef": beta, "se": se})
-    out.attrs["reference"] = {c: labels.order(c, data[c].unique().tolist())[0] for c in covariates}
+    with np.errstate(over="ignore"):  # a level without deaths: its upper limit is infinite
+        out = pd.DataFrame({"term": names, "hr": np.exp(beta), "hr_lower": np.exp(beta - Z95 * se),
+                            "hr_upper": np.exp(beta + Z95 * se), "p": 2 * stats.norm.sf(np.abs(z)),
+                            "coef": beta, "se": se})
+    out.attrs["reference"] = {c: labels.order(c, patterns[c].unique().tolist())[0] for c in covariates}
     out.attrs["n"], out.attrs["events"] = int(n.sum()), int(d.sum())
     out.attrs["loglik"] = float(loglik)
     return out
@@ -962,10 +1042,11 @@ COX_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group
 
 
 def drop_small_levels(df: pd.DataFrame, covariates: list[str], numeric: set[str],
-                      min_level: int) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+                      min_level: int, weight: str | None = None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """For the viewer's Cox model (docs/disclosure-control.md, section 4.3): the rows of every
     level of a categorical covariate with fewer than `min_level` cases (among rows with all
     covariates known) left out, repeatedly until every level left has at least `min_level`.
+    `weight`: the column saying how many cases a row stands for (grouped rows), else one each.
     Returns the rows kept and the (covariate, level) pairs left out."""
     dropped = []
     while True:
@@ -973,7 +1054,7 @@ def drop_small_levels(df: pd.DataFrame, covariates: list[str], numeric: set[str]
         for c in covariates:
             if c in numeric:
                 continue
-            counts = df.loc[complete, c].value_counts()
+            counts = df.loc[complete].groupby(c)[weight].sum() if weight else df.loc[complete, c].value_counts()
             small = sorted(counts[counts < min_level].index.tolist())
             if small:
                 dropped += [(c, lv) for lv in small]
@@ -984,19 +1065,20 @@ def drop_small_levels(df: pd.DataFrame, covariates: list[str], numeric: set[str]
 
 
 def cox_level_events(df: pd.DataFrame, covariates: list[str], numeric: set[str], event: str = "event",
-                     key: str | None = None) -> dict:
+                     key: str | None = None, event_key: str | None = None) -> dict:
     """What the viewer's release layer needs besides a `cox_fit` result on `df`: the deaths of
     each term's level (`term_events`, by term name as `design` names it) and of each categorical
     covariate's reference level (`reference_events`), among the rows the model uses (all
     covariates known); with `key`, the record-key sums (mod 2**32) of those rows (`key`) and of
-    their deaths (`events_key`)."""
+    their deaths (`events_key`). Grouped rows (`event` a count of deaths): `key` holds each
+    row's key sum and `event_key` that of its deaths."""
     data = df.dropna(subset=list(covariates))
     out = {"term_events": {}, "reference_events": {}}
     for c in covariates:
         if c in numeric:
             continue
         deaths = data.groupby(c)[event].sum()
-        levels = sorted(data[c].unique().tolist())
+        levels = labels.order(c, data[c].unique().tolist())  # as `design`: the first is the reference
         if not levels:
             continue
         out["reference_events"][c] = int(deaths[levels[0]])
@@ -1004,7 +1086,8 @@ def cox_level_events(df: pd.DataFrame, covariates: list[str], numeric: set[str],
     if key:
         k = data[key].astype("int64")
         out["key"] = int(k.sum() % 2 ** 32)
-        out["events_key"] = int(k[data[event] == 1].sum() % 2 ** 32)
+        dead = data[event_key].astype("int64") if event_key else k[data[event] == 1]
+        out["events_key"] = int(dead.sum() % 2 ** 32)
     return out
 
 
@@ -1013,6 +1096,14 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
         keys: bool = False) -> pd.DataFrame:
     """Cox model on the selected cases (DCO excluded): one row per term. With `max_terms`, a model
     with more terms (dummies) than that is refused with the count, before any fitting.
+
+    With categorical covariates only (the pages' models), the partial likelihood needs only the
+    deaths and numbers at risk per covariate pattern and day: DuckDB groups the rows by
+    (covariates, follow-up day) and `cox_patterns` fits those counts, exactly (Efron ties
+    included; tests/test_survival.py checks it against lifelines on the rows, itself checked
+    against R's coxph), without millions of rows in Python. A numeric covariate (age_years, year) takes the rows and lifelines (`cox_fit`).
+    `attrs["ph"]()` computes the proportional-hazards check (`ph_test`), which needs the rows: it
+    reads them when called, so the model itself holds only the counts.
 
     For the viewer's release layer (both off by default): `min_level` leaves out the levels with
     fewer cases (`drop_small_levels`; listed in `attrs["dropped_levels"]`), and `keys` adds the
@@ -1023,32 +1114,111 @@ def cox(con: duckdb.DuckDBPyConnection, selection: Selection | None, covariates:
         raise SelectionError("name at least one covariate")
     from analytics import pooled  # the rows, and the children of aggregate partners' survival events
 
+    grouped = not NUMERIC_COVARIATES & set(covariates)
     source, params = pooled.followup_rows_sql(selection, covariates)  # the selection applied inside
-    df = con.execute(f"SELECT followup_days, event, {', '.join(covariates)}{', record_key' if keys else ''} "
-                     f"FROM {source}", params).df()
+    cols = ", ".join(covariates)
+
+    def rows() -> pd.DataFrame:
+        from analytics.snapshots import cursor
+
+        with cursor(con) as cur:  # its own cursor: `ph` may run later, from another session
+            df = cur.execute(f"SELECT followup_days, event, {cols}{', record_key' if keys else ''} FROM {source}",
+                             params).df()
+        for c in covariates:
+            if c not in NUMERIC_COVARIATES:
+                df[c] = df[c].astype(str).where(df[c].notna())
+        return df
+
+    if grouped:  # one row per covariate pattern (`df`), and the counts per pattern and day
+        df, (pinv, t, d, n) = pattern_counts(con, source, params, covariates, keys)
+        n_cases = int(df["n"].sum())
+    else:
+        df = rows()
+        n_cases = len(df)
     notes = pooled.left_out(con, "agg_survival_events", selection, covariates, what="the Cox model")
     n_min = min_cases or threshold()
-    if len(df) < n_min or df["event"].sum() == 0:
-        raise SelectionError(f"too few cases or no deaths for a Cox model (n = {len(df)})")
-    for c in covariates:
-        if c not in NUMERIC_COVARIATES:
-            df[c] = df[c].astype(str).where(df[c].notna())
+    if n_cases < n_min or df["event"].sum() == 0:
+        raise SelectionError(f"too few cases or no deaths for a Cox model (n = {n_cases})")
     dropped = []
     if min_level:
-        df, dropped = drop_small_levels(df, covariates, NUMERIC_COVARIATES, min_level)
+        df, dropped = drop_small_levels(df, covariates, NUMERIC_COVARIATES, min_level, weight="n" if grouped else None)
     levels = {c: 1 if c in NUMERIC_COVARIATES else df[c].nunique() - 1 for c in covariates}
     if max_terms is not None and sum(levels.values()) > max_terms:
         many = ", ".join(f"{c} {n + 1} levels" for c, n in levels.items() if n > 1)
         raise SelectionError(f"the model would have {sum(levels.values())} terms, more than {max_terms} "
                              f"({many}): choose fewer covariates or a narrower selection")
-    res = cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
-    res.attrs["ph"] = lambda: ph_test(df, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
+    if grouped:
+        res = fit_patterns(df, (pinv, t, d, n), covariates)
+
+        def ph() -> pd.DataFrame:  # the model's rows: the selection's, without the levels left out
+            r = rows()
+            for c, level in dropped:
+                r = r[r[c] != level]
+            if r[covariates].notna().all(axis=1).sum() != res.attrs["n"]:  # the counts' rows, or a bug
+                raise RuntimeError("the proportional-hazards check read other rows than the model's counts")
+            return ph_test(r, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
+        res.attrs["ph"] = ph
+    else:
+        res = cox_fit(df, "followup_days", "event", covariates, NUMERIC_COVARIATES)
+        res.attrs["ph"] = lambda: ph_test(df, "followup_days", "event", covariates, NUMERIC_COVARIATES, hr=res)
     res.attrs["notes"] = notes
     if min_level or keys:
         res.attrs["dropped_levels"] = dropped
-        res.attrs.update(cox_level_events(df, covariates, NUMERIC_COVARIATES, "event",
-                                          "record_key" if keys else None))
+        res.attrs.update(cox_level_events(df, covariates, NUMERIC_COVARIATES, "event", "record_key" if keys else None,
+                                          "event_key" if keys and grouped else None))
     return res
+
+
+def pattern_counts(con: duckdb.DuckDBPyConnection, source: str, params: dict, covariates: list[str],
+                   keys: bool) -> tuple[pd.DataFrame, tuple[np.ndarray, ...]]:
+    """The selection's rows (`source`) as counts for `cox_patterns`: one aggregate query per
+    (covariates, follow-up day), read as Arrow; the covariate patterns coded in numpy. Returns the
+    patterns (covariate values as text, missing as NaN; `n` cases, `event` deaths and, with
+    `keys`, the record-key sums mod 2**32 of the cases, `record_key`, and of the deaths,
+    `event_key`: what `drop_small_levels` and `cox_level_events` read), and per count row its
+    pattern, day, deaths and cases."""
+    from analytics.disclosure import KEY_MODULUS
+    from analytics.snapshots import cursor
+
+    m = KEY_MODULUS
+    key_cols = (f", CAST(sum(record_key) % {m} AS BIGINT) AS record_key, "
+                f"CAST(coalesce(sum(record_key) FILTER (WHERE event = 1), 0) % {m} AS BIGINT) AS event_key"
+                if keys else "")
+    with cursor(con) as cur:
+        # covariates as text in SQL, as the rows path writes them (an integer column with a missing
+        # value would come out of Arrow as floats: '1.0', not '1')
+        text = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in covariates)
+        a = cur.sql(f"""SELECT {text}, followup_days, CAST(sum(event) AS BIGINT) AS event,
+                               CAST(count(*) AS BIGINT) AS n{key_cols}
+                        FROM {source} GROUP BY ALL""", params=params).to_arrow_table()
+    _, first, pinv = np.unique(_group_codes(a, covariates), return_index=True, return_inverse=True)
+    pinv = pinv.reshape(-1)
+    patterns = a.take(first).select(covariates).to_pandas()
+    for c in covariates:
+        patterns[c] = patterns[c].where(patterns[c].notna())  # missing as NaN, as the rows path
+    col = {c: a.column(c).to_numpy(zero_copy_only=False).astype(float) for c in a.column_names[len(covariates):]}
+    size = len(first)
+    # per pattern: float sums are exact here (a pattern has at most a few thousand days of counts < 2**32)
+    patterns["n"] = np.bincount(pinv, col["n"], size).astype(np.int64)
+    patterns["event"] = np.bincount(pinv, col["event"], size).astype(np.int64)
+    if keys:
+        for k in ("record_key", "event_key"):
+            patterns[k] = (np.bincount(pinv, col[k], size).astype(np.int64) % m)
+    return patterns, (pinv, col["followup_days"], col["event"], col["n"])
+
+
+def fit_patterns(patterns: pd.DataFrame, counts: tuple[np.ndarray, ...], covariates: list[str]) -> pd.DataFrame:
+    """`cox_patterns` on the patterns of `pattern_counts` that are still in `patterns` (levels
+    left out by `drop_small_levels` are not) and have every covariate known; `counts`: its
+    (pattern, day, deaths, cases) arrays, the pattern being the patterns' index."""
+    pinv, t, d, n = counts
+    fitted = patterns.dropna(subset=covariates)
+    if fitted["event"].sum() == 0:
+        raise SelectionError(f"no cases with deaths and all of {', '.join(covariates)} known")
+    code = np.full(int(pinv.max()) + 1, -1)  # pattern -> its place in `fitted` (-1: not fitted)
+    code[fitted.index.to_numpy()] = np.arange(len(fitted))
+    keep = code[pinv] >= 0
+    return cox_patterns(fitted[covariates], code[pinv][keep], t[keep], d[keep], n[keep], covariates)
 
 
 def at_risk_table(result: SurvivalResult, ticks, min_shown: int | None = None) -> pd.DataFrame:

@@ -238,3 +238,110 @@ def test_logrank_with_a_singular_variance_says_why():
                       "g": ["a", "c", "a", "c", "b", "b", "a", "c"], "s": ["x", "x", "x", "x", "y", "y", "x", "x"]})
     res = logrank(event_table_from_rows(d, "t", "e", by=["g", "s"]), "g", strata="s")
     assert np.isnan(res["chisq"]) and "singular" in res["reason"]
+
+
+@pytest.mark.parametrize("name", list(COX))
+def test_cox_from_counts_per_pattern_and_day_is_the_rows_model(name):
+    """The pages' Cox path (`cox_grouped`: deaths and cases per covariate pattern and day, Efron's
+    sums vectorised over patterns and death times) gives lifelines' estimates on the rows (which
+    match R's coxph above) on each fixture's categorical covariates, ties and all."""
+    from analytics.survival import cox_grouped
+
+    d, covariates, numeric = cox_data(name)
+    cats = [c for c in covariates if c not in numeric]
+    counts = (d.assign(n=1).groupby([*cats, "time_days"], as_index=False)
+                .agg(deaths=("status", "sum"), n=("n", "sum")))
+    got = cox_grouped(counts.assign(censored=counts["n"] - counts["deaths"]), "time_days", "deaths", "censored", cats)
+    ref = cox_fit(d, "time_days", "status", cats, set())
+    assert list(got["term"]) == list(ref["term"])
+    np.testing.assert_allclose(got["coef"], ref["coef"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=1e-8)
+    assert got.attrs["loglik"] == pytest.approx(ref.attrs["model"].log_likelihood_, rel=1e-12)
+    assert (got.attrs["n"], got.attrs["events"]) == (ref.attrs["n"], ref.attrs["events"])
+
+
+def test_the_warehouse_cox_model_from_counts_is_the_rows_model(small_warehouse):
+    """`survival.cox` with categorical covariates fits counts grouped in DuckDB: the same hazard
+    ratios as lifelines on the rows, the same levels left out, and the same deaths and record-key
+    sums for the release layer; its proportional-hazards check reads the rows when asked."""
+    from analytics import warehouse
+    from analytics.survival import NUMERIC_COVARIATES, cox, cox_level_events, drop_small_levels, ph_test
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    covariates = ["country", "sex", "age_group"]
+    got = cox(con, None, covariates, min_level=40, keys=True)  # age 0 (30 cases) left out
+    rows = con.execute(f"SELECT followup_days, event::INTEGER AS event, {', '.join(covariates)}, record_key "
+                       "FROM cases WHERE NOT dco").df()
+    for c in covariates:
+        rows[c] = rows[c].astype(str).where(rows[c].notna())
+    rows, dropped = drop_small_levels(rows, covariates, NUMERIC_COVARIATES, 40)
+    ref = cox_fit(rows, "followup_days", "event", covariates, set())
+    assert dropped and got.attrs["dropped_levels"] == dropped
+    np.testing.assert_allclose(got["coef"], ref["coef"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got["se"], ref["se"], rtol=1e-8)
+    events = cox_level_events(rows, covariates, NUMERIC_COVARIATES, "event", "record_key")
+    for k, v in events.items():
+        assert got.attrs[k] == v, k
+    assert (got.attrs["n"], got.attrs["events"]) == (ref.attrs["n"], ref.attrs["events"])
+    pd.testing.assert_frame_equal(got.attrs["ph"](), ph_test(rows, "followup_days", "event", covariates, set(), hr=got))
+    con.close()
+
+
+def test_a_model_that_cannot_be_estimated_is_refused_not_fitted(small_warehouse):
+    """Nested covariates (ICCC-3 subgroup within main group) and covariates that add up to a
+    constant are not identifiable: refused in plain words, as lifelines refuses the rows, never
+    shown with hazard ratios of 1e28."""
+    from analytics import warehouse
+    from analytics.filters import SelectionError
+    from analytics.survival import cox, cox_patterns
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    with pytest.raises(SelectionError, match="cannot be fitted"):
+        cox(con, None, ["iccc_main", "iccc_sub"])
+    con.close()
+    # A and B: B = 'u' exactly when A = 'y', so A=y + B=v is 1 on every row (full rank without a constant)
+    patterns = pd.DataFrame({"A": ["x", "y"], "B": ["u", "v"]})
+    rng = np.random.default_rng(3)
+    pinv, t = rng.integers(0, 2, 400), rng.integers(1, 50, 400).astype(float)
+    d = rng.integers(0, 2, 400).astype(float)
+    with pytest.raises(SelectionError, match="cannot be fitted"):
+        cox_patterns(patterns, pinv, t, d, np.ones(400), ["A", "B"])
+    with pytest.raises(ValueError, match="whole numbers"):
+        cox_patterns(patterns, pinv, t, d / 2, np.ones(400), ["A"])
+
+
+def test_a_level_without_deaths_stops_and_is_reported_as_such():
+    """A level with cases but no deaths: its estimate runs off to minus infinity (R warns); the
+    fit stops within a few steps instead of running to the step limit, and the level's deaths,
+    0, make the release layer hide it."""
+    from analytics.survival import cox_level_events, cox_patterns
+
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame({"g": rng.choice(["a", "b", "c"], 600), "t": rng.integers(1, 300, 600).astype(float)})
+    rows["d"] = np.where(rows["g"] == "c", 0.0, rng.integers(0, 2, 600).astype(float))
+    patterns = pd.DataFrame({"g": ["a", "b", "c"]})
+    pinv = rows["g"].map({"a": 0, "b": 1, "c": 2}).to_numpy()
+    res = cox_patterns(patterns, pinv, rows["t"].to_numpy(), rows["d"].to_numpy(), np.ones(600), ["g"])
+    assert res.set_index("term").loc["g=c", "coef"] < -10
+    events = cox_level_events(rows.rename(columns={"d": "event"}), ["g"], set())
+    assert events["term_events"]["g=c"] == 0
+
+
+def test_level_events_use_the_models_reference_level(small_warehouse):
+    """The release layer hides a term by its level's deaths and its reference level's: the
+    reference is the model's (natural order: stage CNS1 before 0, age 5-9 before 10-14), not the
+    first in text order, so every term has its deaths."""
+    from analytics import warehouse
+    from analytics.filters import Selection
+    from analytics.survival import cox
+
+    con = warehouse.connect(small_warehouse, read_only=True)
+    sel = Selection.build({"age_group": ["5-9", "10-14", "15-19"]})
+    res = cox(con, sel, ["age_group", "sex"], keys=True, min_level=1)
+    assert res.attrs["reference"]["age_group"] == "5-9"
+    assert set(res["term"]) == set(res.attrs["term_events"])
+    assert set(res.attrs["reference_events"]) == {"age_group", "sex"}
+    n_ref = con.execute("SELECT count(*) FILTER (WHERE event = 1) FROM cases WHERE NOT dco AND age_group = '5-9'"
+                        " AND sex IS NOT NULL").fetchone()[0]
+    assert res.attrs["reference_events"]["age_group"] == n_ref
+    con.close()
