@@ -552,7 +552,10 @@ def cmd_cox(args: argparse.Namespace) -> int:
         return 0
     _write_table(res[["term", "hr", "hr_lower", "hr_upper", "p"]], args.format)
     _notices(con, [f"Cox proportional hazards (Efron ties), n = {res.attrs['n']:,}, "
-                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values.", *map(str, res.attrs.get("notes", []))])
+                   f"{res.attrs['events']:,} deaths; Wald 95% CIs and p-values.", *map(str, res.attrs.get("notes", []))]
+             + ([f"Infinite estimate (the likelihood keeps rising as it grows; R's coxph warns 'coefficient may "
+                 f"be infinite'): {', '.join(res.attrs['infinite'])}; its printed values are where the fit stopped."]
+                if res.attrs.get("infinite") else []))
     return 0
 
 

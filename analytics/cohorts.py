@@ -195,6 +195,8 @@ def cox_by_cohort(con: duckdb.DuckDBPyConnection, cohorts: list[Cohort],
     dropped = []
     if min_level:
         df, dropped = survival.drop_small_levels(df, covariates, set(), min_level, weight="n")
+    if df.dropna(subset=covariates)["cohort"].nunique() < 2:  # nothing left to compare the first cohort with
+        raise SelectionError("fewer than two cohorts left with cases for a Cox model")
     left_out = []
     while len(covariates) > 1 and not _full_rank(df, covariates):
         # an adjustment nested in the cohorts (cohorts defined by age, say): its effect and the

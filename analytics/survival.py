@@ -930,6 +930,8 @@ class _EfronCounts:
         a, b = np.bincount(jj, 1 / den, J), np.bincount(jj, f / den, J)
         den2 = den ** 2
         c0, c1, c2 = np.bincount(jj, 1 / den2, J), np.bincount(jj, f / den2, J), np.bincount(jj, f * f / den2, J)
+        if not (np.all(den > 0) and np.all(np.isfinite(den))):  # weights underflowed: a step too far
+            return -np.inf, np.full(len(beta), np.nan), np.full((len(beta), len(beta)), np.nan)
         loglik = self.deaths_by_pattern @ eta - np.log(den).sum() - len(jj) * shift
         grad = self.deaths_by_pattern @ pat - (a @ S1 - b @ D1)
         # sum_j a_j S2_j - b_j D2_j per pattern: a pattern's cases ending after death time j are
@@ -992,30 +994,41 @@ def cox_patterns(patterns: pd.DataFrame, pinv: np.ndarray, t: np.ndarray, d: np.
     beta = np.zeros(len(names))
     loglik, grad, hess = efron(beta)
     flat = 0
+    moving = np.zeros(len(names), bool)
     for _ in range(max_steps):
         try:
             step = np.linalg.solve(hess, -grad)
         except np.linalg.LinAlgError:
             raise SelectionError(refusal) from None
+        if not np.all(np.isfinite(step)):
+            raise SelectionError(refusal)
+        step *= min(1.0, MAX_STEP / max(np.max(np.abs(step)), 1e-300))  # no leap past where exp() is exact
         new = beta + step
         new_ll, new_grad, new_hess = efron(new)
         halvings = 0
-        # step halving (as R's coxph) when the likelihood falls by more than its rounding: a sum
-        # over a million deaths is exact to about 1e-15 of itself, and a halving for noise is a
-        # wasted pass
-        while new_ll < loglik - 1e-13 * max(1.0, abs(loglik)) and halvings < 30:
+        # step halving (as R's coxph) when the likelihood falls by more than its rounding (a sum
+        # over a million deaths is exact to about 1e-15 of itself: a halving for noise is a wasted
+        # pass), or is not a number at all
+        worse = lambda ll: not np.isfinite(ll) or ll < loglik - 1e-13 * max(1.0, abs(loglik))  # noqa: E731
+        while worse(new_ll) and halvings < 30:
             step /= 2
             new = beta + step
             new_ll, new_grad, new_hess = efron(new)
             halvings += 1
-        if new_ll < loglik - 1e-13 * max(1.0, abs(loglik)):
-            break  # no step along Newton's direction improves: the maximum, to rounding
+        if worse(new_ll):  # no step along Newton's direction improves: the maximum, if the gradient says so
+            if -grad @ np.linalg.solve(hess, grad) > 1e-8 * max(1.0, abs(loglik)):
+                raise SelectionError(refusal)
+            break
         flat = flat + 1 if abs(new_ll - loglik) <= tol * max(1.0, abs(new_ll)) else 0
         beta, loglik, grad, hess = new, new_ll, new_grad, new_hess
         # converged: the likelihood and the estimates settled; or the likelihood flat for three
-        # steps while a coefficient still moves (a level without deaths: its estimate runs off to
-        # minus infinity, as R's coxph warns, "coefficient may be infinite")
-        if flat and np.max(np.abs(step)) < 1e-9 or flat >= 3:
+        # steps while a coefficient still moves: its estimate is infinite (a level without
+        # deaths runs off to minus infinity; one whose cases all die before anyone else's first
+        # death, to plus infinity), as R's coxph warns, "coefficient may be infinite"
+        if flat and np.max(np.abs(step)) < 1e-9:
+            break
+        if flat >= 3:
+            moving = np.abs(step) > 1e-6
             break
     else:
         raise SelectionError(refusal)
@@ -1033,9 +1046,15 @@ def cox_patterns(patterns: pd.DataFrame, pinv: np.ndarray, t: np.ndarray, d: np.
     out.attrs["reference"] = {c: labels.order(c, patterns[c].unique().tolist())[0] for c in covariates}
     out.attrs["n"], out.attrs["events"] = int(n.sum()), int(d.sum())
     out.attrs["loglik"] = float(loglik)
+    #: terms whose estimate is infinite (still moving when the likelihood stopped changing): no
+    #: hazard ratio to show (the release layer hides them, and the command line says so)
+    out.attrs["infinite"] = [t for t, m in zip(names, moving) if m]
     return out
 
 
+#: The largest Newton step on any log hazard ratio (a hazard ratio of e^5 = 148 at a time): the
+#: fit never jumps to where the weights exp(x beta) under- or overflow.
+MAX_STEP = 5.0
 NUMERIC_COVARIATES = {"age_years", "year"}
 COX_COLUMNS = ["country", "registry", "iccc_main", "iccc_sub", "sex", "age_group", "age_band",
                "period", "stage", "age_years", "year"]

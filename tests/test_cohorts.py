@@ -94,3 +94,11 @@ def test_cox_by_cohort_from_counts_is_the_rows_model(con):
     assert (got.attrs["n"], got.attrs["events"]) == (ref.attrs["n"], ref.attrs["events"])
     assert (got.attrs["key"], got.attrs["events_key"]) == (events["key"], events["events_key"])
     assert got.attrs["reference_events"] == events["reference_events"]
+
+
+def test_a_cox_model_with_one_cohort_left_is_refused(con):
+    """An empty second cohort leaves nothing to compare the first with: no model of the
+    adjustments alone is shown as if it compared cohorts."""
+    empty = Cohort("Nobody", Selection.build({"iccc_sub": ["Ia"], "country": ["FRA"]}, (1900, 1901)))
+    with pytest.raises(SelectionError, match="fewer than two cohorts"):
+        cox_by_cohort(con, [COHORTS[0], empty])

@@ -345,3 +345,27 @@ def test_level_events_use_the_models_reference_level(small_warehouse):
                         " AND sex IS NOT NULL").fetchone()[0]
     assert res.attrs["reference_events"]["age_group"] == n_ref
     con.close()
+
+
+def test_an_infinite_estimate_is_flagged_and_hidden_from_viewers():
+    """A level whose cases all die before anyone else's first death: the likelihood keeps rising
+    as its hazard ratio grows. The fit stops without a leap into overflow, names the term as
+    infinite, and the viewer's table hides it with a note, whatever its deaths."""
+    from analytics.release.curves import cox_table
+    from analytics.survival import cox_patterns
+
+    rng = np.random.default_rng(8)
+    g = np.array(["a"] * 300 + ["b"] * 300 + ["c"] * 20)
+    t = np.concatenate([rng.integers(100, 400, 600), rng.integers(1, 90, 20)]).astype(float)
+    d = np.concatenate([rng.integers(0, 2, 600), np.ones(20)]).astype(float)
+    patterns = pd.DataFrame({"g": ["a", "b", "c"]})
+    pinv = pd.Series(g).map({"a": 0, "b": 1, "c": 2}).to_numpy()
+    res = cox_patterns(patterns, pinv, t, d, np.ones(620), ["g"])
+    assert res.attrs["infinite"] == ["g=c"]
+    row = res.set_index("term").loc["g=b"]
+    assert np.isfinite(row["hr"]) and 0.5 < row["hr"] < 2
+    res.attrs.update({"term_events": {"g=b": 150, "g=c": 20}, "reference_events": {"g": 150},
+                      "key": 0, "events_key": 0})
+    shown = cox_table(res).set_index("term")
+    assert np.isnan(shown.loc["g=c", "hr"]) and np.isfinite(shown.loc["g=b", "hr"])
+    assert "infinite" in shown.attrs["note"]

@@ -584,7 +584,7 @@ def cox_model(con, sel: Selection | None, covariates: list[str], max_terms: int 
 def _cox_refusal(e: Exception, pol: Policy) -> str:
     """Why there is no Cox model, without a number of cases, saying that small levels were left out."""
     msg = safe_message(e)
-    if msg.startswith(("no cases with deaths", "too few cases")) or "single value" in msg:
+    if msg.startswith(("no cases with deaths", "too few cases", "fewer than two cohorts left")) or "single value" in msg:
         msg += f" (levels with {pol.fewer} cases are left out of the model)"
     return msg
 
@@ -601,6 +601,9 @@ def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
     ref_events = model.attrs.get("reference_events", {})
     hide = np.array([term_events.get(t, t_min) < t_min or ref_events.get(t.split("=", 1)[0], t_min) < t_min
                      for t in out["term"]], dtype=bool)
+    infinite = np.isin(out["term"], model.attrs.get("infinite", []))  # no finite estimate to show
+    few = hide.copy()
+    hide |= infinite
     out[["hr", "hr_lower", "hr_upper", "p"]] = out[["hr", "hr_lower", "hr_upper", "p"]].astype(float)
     out.loc[hide, ["hr", "hr_lower", "hr_upper", "p"]] = np.nan
     n = count(model.attrs["n"], model.attrs["key"], pol)
@@ -615,9 +618,13 @@ def cox_table(model: pd.DataFrame, pol: Policy | None = None) -> pd.DataFrame:
     for c in model.attrs.get("left_out", []):
         notes.append(f"{labels.COLUMN.get(c, c)} left out of the model: it is fixed within the cohorts (they are "
                      f"defined by it), so its effect cannot be told apart from theirs.")
-    if hide.any():
+    if few.any():
         notes.append(f"Hazard ratios not shown where a level, or the reference level of its covariate, has "
-                     f"{pol.fewer} deaths: {', '.join(labels.term(*labels.split_term(t)) for t in out.loc[hide, 'term'])}.")
+                     f"{pol.fewer} deaths: {', '.join(labels.term(*labels.split_term(t)) for t in out.loc[few, 'term'])}.")
+    if (infinite & ~few).any():
+        notes.append("Hazard ratios not shown where the estimate is infinite (the deaths of a level all come "
+                     "before, or none during, the others' follow-up, so no finite ratio fits them): "
+                     f"{', '.join(labels.term(*labels.split_term(t)) for t in out.loc[infinite & ~few, 'term'])}.")
     notes += pooled.released_notes(model.attrs.get("notes", []), lambda n, k: count(n, k, pol))  # partners left out
     refs = model.attrs.get("reference", {})
     out.insert(1, "label", [labels.term(cov, value, refs.get(cov)) for cov, value in map(labels.split_term, out["term"])])
