@@ -987,8 +987,9 @@ def cox_patterns(patterns: pd.DataFrame, pinv: np.ndarray, t: np.ndarray, d: np.
     refusal = ("the Cox model cannot be fitted on this selection: a covariate is fixed within another (an ICCC-3 "
                "subgroup within its main group, say), or two covariates determine each other, or its estimates "
                "do not converge; try fewer covariates")
-    efron = _EfronCounts(X.to_numpy(dtype=float), pinv, t, d, n)
-    seen = X.to_numpy(dtype=float)[efron.at_risk]
+    Xm = X.to_numpy(dtype=float)
+    efron = _EfronCounts(Xm, pinv, t, d, n)
+    seen = Xm[efron.at_risk]
     if np.linalg.matrix_rank(np.c_[np.ones(len(seen)), seen]) < len(names) + 1:
         raise SelectionError(refusal)
     beta = np.zeros(len(names))
