@@ -97,7 +97,7 @@ def international(con: duckdb.DuckDBPyConnection, selection: Selection, ages: st
             one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
                                   surv_sel.years)
             try:
-                ns = net_survival(con, one, ["country"], times=(at_years,))
+                ns = net_survival(con, one, ["country"], times=(at_years,), whole_curve=False)
                 covered.append(ns.at_times)
             except SelectionError:
                 missing.append(country)

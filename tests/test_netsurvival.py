@@ -278,6 +278,54 @@ def direct(rows: list[dict[str, str]], rates: RateTable, method: str):
                              d["sex"].astype(int), rates, "USA", method)
 
 
+@pytest.mark.parametrize("with_entry", [False, True])
+@pytest.mark.parametrize("horizon", [1, 365, 1000.5, 1826.25, 3999, 5000])
+def test_a_curve_to_a_horizon_is_the_whole_curve_up_to_it(rates, with_entry, horizon):
+    """`horizon_days` (what the pages ask for: values at 5 years only) censors follow-up at the
+    first grid time at or after it: every row of the table up to it, and the values at any time
+    up to it, equal the whole curve's; later times are refused; the subjects counted are all."""
+    rng = np.random.default_rng(11)
+    n = 400
+    age0 = np.concatenate([rng.integers(0, 20 * 365, 300).astype(float), rng.uniform(60, 100, 100) * 365.241])
+    t0 = rng.integers(10_000, 19_000, n)
+    y = rng.integers(1, 4000, n)
+    st = (rng.random(n) < 0.4).astype(int)
+    sex = rng.integers(1, 3, n)
+    entry = rng.integers(0, 2500, n) if with_entry else None
+    whole = net_survival_rows(y, st, age0, t0, sex, rates, "USA", "pohar-perme", entry_days=entry)
+    part = net_survival_rows(y, st, age0, t0, sex, rates, "USA", "pohar-perme", entry_days=entry,
+                             horizon_days=horizon)
+    assert part.n == whole.n and part.n_zero == whole.n_zero
+    if part.horizon_days is None:  # no grid time after the horizon: nothing to save
+        assert horizon >= whole.table["time_days"].max() - 1 or len(whole.table) == len(part.table)
+        pd.testing.assert_frame_equal(part.table, whole.table)
+        return
+    c = part.horizon_days
+    assert c >= horizon and c in set(whole.table["time_days"])
+    assert not ((whole.table["time_days"] >= horizon) & (whole.table["time_days"] < c)).any()
+    head = whole.table[whole.table["time_days"] <= c].reset_index(drop=True)
+    assert part.table["time_days"].max() == c and len(part.table) == len(head)
+    cols = [k for k in head.columns if k != "n_censored"]  # the last row: censored at the horizon
+    pd.testing.assert_frame_equal(part.table[cols], head[cols], rtol=1e-12)
+    pd.testing.assert_frame_equal(part.table[cols].iloc[:-1], head[cols].iloc[:-1], rtol=1e-12)
+    assert (part.table["n_censored"].iloc[:-1] == head["n_censored"].iloc[:-1]).all()
+    times = [t for t in (0.5, 1, 100, horizon, c) if t <= c]
+    pd.testing.assert_frame_equal(part.at_days(times), whole.at_days(times), rtol=1e-12)
+    with pytest.raises(ValueError):
+        part.at_days([c + 1])
+    with pytest.raises(ValueError):
+        part.median()
+
+
+def test_net_survival_for_pages_gives_the_same_values_at_times(usa_warehouse):
+    con, _ = usa_warehouse
+    whole = net_survival(con, None, times=(1, 3, 5))
+    part = net_survival(con, None, times=(1, 3, 5), whole_curve=False)
+    pd.testing.assert_frame_equal(part.at_times, whole.at_times)
+    assert part.curves[()].horizon_days is not None and part.medians["median"].isna().all()
+    assert part.notes == whole.notes
+
+
 @pytest.fixture(scope="module")
 def usa_warehouse(tmp_path_factory):
     d = tmp_path_factory.mktemp("netsurv")

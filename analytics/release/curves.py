@@ -491,7 +491,8 @@ def _net(con, sel: Selection, by: list[str], method: str, counts: dict, selected
 
     t_min = pol.threshold
     try:
-        res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min, window=window)
+        res = net_survival(con, sel, by, method=method, times=times, min_cases=t_min, window=window,
+                           whole_curve=False)
     except SelectionError as e:
         raise SelectionError(net_refusal(str(e))) from e
     shown = [k for k in res.curves if _released(counts.get(_norm(k)), pol)]

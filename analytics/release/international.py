@@ -103,7 +103,7 @@ def _net(con, surv_sel: Selection, countries, at_years: float, window=None) -> t
         one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
                               surv_sel.years)
         try:
-            ns = net_survival(con, one, ["country"], times=(at_years,), window=window)
+            ns = net_survival(con, one, ["country"], times=(at_years,), window=window, whole_curve=False)
             std = age_standardised(con, one, ["country"], times=(at_years,), weights="equal", window=window)
         except SelectionError:
             missing.append(country)
