@@ -311,54 +311,67 @@ def gray_test(table: CauseTable, group: str) -> pd.DataFrame:
 def _crst(d0: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gray's score (first ng - 1 groups) and its variance matrix for one cause, one stratum,
     rho = 0, from per time (rows, in order) and group (columns) counts of the censored (d0), of
-    deaths of the cause (d1) and of other causes (d2): the recursion of Gray's `crstm` (Gray RJ,
-    Ann Stat 1988;16:1141-54), written over numpy vectors of the groups."""
+    deaths of the cause (d1) and of other causes (d2): Gray's `crstm` (Gray RJ, Ann Stat
+    1988;16:1141-54; cmprsk's Fortran), its recursion over time written as cumulative sums and
+    products over the rows with a death (arrays rows x groups, and rows x groups x groups for
+    the matrices), so that no Python loop runs per day (a page's table has thousands of days).
+
+    Per row with a death: rs = at risk per group, skm/skmm = all-cause Kaplan-Meier of the group
+    after/before the row, f1/f1m = the group's cumulative incidence of the cause after/before,
+    h = rs / skmm, tr = sum h, f/fm = the pooled cumulative incidence (sum nd1 / tr), c = the
+    running sum of a * nd1 / (tr (1 - fm)) with a = diag(h) - h h' / tr; then the score and the
+    three variance parts (v3, v2, v) summed over rows as crstm adds them, row by row (the
+    groups x groups terms a block of rows at a time, to bound memory)."""
     ng = d0.shape[1]
     g1 = ng - 1
-    rs = (d0 + d1 + d2).sum(axis=0)  # at risk in each group
-    f1m, skmm = np.zeros(ng), np.ones(ng)
-    f1, skm = f1m.copy(), skmm.copy()
-    c, v3, v2 = np.zeros((ng, ng)), np.zeros(ng), np.zeros((g1, ng))
-    s, v = np.zeros(g1), np.zeros((g1, g1))
-    fm = 0.0
-    for i in range(d0.shape[0]):
-        e1, e2 = d1[i], d2[i]
-        nd1, nd2 = e1.sum(), e2.sum()
-        if nd1 > 0 or nd2 > 0:
-            live = rs > 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                skm = np.where(live, skmm * (rs - e1 - e2) / rs, skm)
-                f1 = np.where(live, f1m + skmm * e1 / rs, f1)
-                h = np.where(live, rs / skmm, 0.0)  # rs / S(t-) per group
-            tr = h.sum()
-            tq = (h * (1 - f1m)).sum()
-            f = fm + nd1 / tr
-            a = -np.outer(h, h) / tr
-            a[np.diag_indices(ng)] = h * (1 - h / tr)
-            c += a * nd1 / (tr * (1 - fm))
-            s += np.where(live[:g1], e1[:g1] - nd1 * h[:g1] * (1 - f1m[:g1]) / tq, 0.0)
-            if nd1 > 0:
-                for k in np.flatnonzero(live):
-                    t4 = 1 - (1 - f) / skm[k] if skm[k] > 0 else 1.0
-                    t5 = 1 - (nd1 - 1) / (tr * skmm[k] - 1) if nd1 > 1 else 1.0
-                    t3 = t5 * skmm[k] * nd1 / (tr * rs[k])
-                    v3[k] += t4 * t4 * t3
-                    t1 = a[:g1, k] - t4 * c[:g1, k]
-                    v2[:, k] += t1 * t4 * t3
-                    v += np.outer(t1, t1) * t3
-            if nd2 > 0:
-                for k in np.flatnonzero((skm > 0) & (e2 > 0)):
-                    t4 = (1 - f) / skm[k]
-                    t5 = 1 - (e2[k] - 1) / (rs[k] - 1) if e2[k] > 1 else 1.0
-                    t3 = t5 * skmm[k] ** 2 * e2[k] / rs[k] ** 2
-                    v3[k] += t4 * t4 * t3
-                    t1 = t4 * c[:g1, k]
-                    v2[:, k] -= t1 * t4 * t3
-                    v += np.outer(t1, t1) * t3
-            fm = f
-        rs = rs - d0[i] - e1 - e2
-        f1m, skmm = f1.copy(), skm.copy()
-    cg = c[:g1]
+    leaving = d0 + d1 + d2
+    before = np.vstack([np.zeros((1, ng)), np.cumsum(leaving, axis=0)[:-1]])
+    dead = (d1.sum(axis=1) > 0) | (d2.sum(axis=1) > 0)  # rows without a death change no sum
+    rs = (leaving.sum(axis=0)[None, :] - before)[dead]
+    e1, e2 = d1[dead], d2[dead]
+    nd1, nd2 = e1.sum(axis=1), e2.sum(axis=1)
+    live = rs > 0
+    first = np.ones((1, ng))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skm = np.cumprod(np.where(live, (rs - e1 - e2) / rs, 1.0), axis=0)
+        skmm = np.vstack([first, skm[:-1]])
+        f1m = np.vstack([0 * first, np.cumsum(np.where(live, skmm * e1 / rs, 0.0), axis=0)[:-1]])
+        h = np.where(live, rs / skmm, 0.0)
+        tr = h.sum(axis=1)
+        tq = (h * (1 - f1m)).sum(axis=1)
+        f = np.cumsum(nd1 / tr)
+        fm = np.concatenate([[0.0], f[:-1]])
+        s = np.where(live[:, :g1], e1[:, :g1] - nd1[:, None] * h[:, :g1] * (1 - f1m[:, :g1]) / tq[:, None],
+                     0.0).sum(axis=0)
+        # deaths of the cause, in every group at risk (weights t3, t4 per row and group)
+        m1 = (nd1 > 0)[:, None] & live
+        t4a = np.where(m1, np.where(skm > 0, 1 - (1 - f[:, None]) / skm, 1.0), 0.0)
+        t5 = np.where(nd1[:, None] > 1, 1 - (nd1[:, None] - 1) / (tr[:, None] * skmm - 1), 1.0)
+        t3a = np.where(m1, t5 * skmm * nd1[:, None] / (tr[:, None] * rs), 0.0)
+        # deaths of other causes, in the groups with such deaths and survival left
+        m2 = (nd2 > 0)[:, None] & (skm > 0) & (e2 > 0)
+        t4b = np.where(m2, (1 - f[:, None]) / skm, 0.0)
+        t5 = np.where(e2 > 1, 1 - (e2 - 1) / (rs - 1), 1.0)
+        t3b = np.where(m2, t5 * skmm ** 2 * e2 / rs ** 2, 0.0)
+        v3 = (t4a * t4a * t3a + t4b * t4b * t3b).sum(axis=0)
+        v2, v = np.zeros((g1, ng)), np.zeros((g1, g1))
+        weight = nd1 / (tr * (1 - fm))
+        c_end = np.zeros((ng, ng))
+        diag = np.arange(ng)
+        step = max(1, 500_000 // (ng * ng))  # rows x groups x groups arrays, a block of rows at a time
+        for r0 in range(0, len(rs), step):
+            r = slice(r0, r0 + step)
+            a = -h[r, :, None] * h[r, None, :] / tr[r, None, None]
+            a[:, diag, diag] = h[r] * (1 - h[r] / tr[r, None])
+            c = c_end + np.cumsum(a * weight[r, None, None], axis=0)  # after each row's term
+            c_end = c[-1]
+            t1 = a[:, :g1, :] - t4a[r, None, :] * c[:, :g1, :]  # rows x (first ng - 1) x groups
+            v2 += np.einsum("ijk,ik->jk", t1, t4a[r] * t3a[r])
+            v += np.einsum("ijk,ilk,ik->jl", t1, t1, t3a[r])
+            t1 = t4b[r, None, :] * c[:, :g1, :]
+            v2 -= np.einsum("ijk,ik->jk", t1, t4b[r] * t3b[r])
+            v += np.einsum("ijk,ilk,ik->jl", t1, t1, t3b[r])
+    cg = c_end[:g1]
     v += (cg * v3) @ cg.T + cg @ v2.T + v2 @ cg.T
     return s, v
 
