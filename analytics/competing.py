@@ -68,10 +68,16 @@ class CauseTable:
             if len(t):
                 yield (), t.sort_values("days")
             return
-        keys = t[self.by].drop_duplicates()
-        for key in sort_rows(keys, self.by).itertuples(index=False, name=None):
-            m = np.logical_and.reduce([(t[b].isna() if pd.isna(v) else t[b] == v) for b, v in zip(self.by, key)])
-            yield key, t[m].sort_values("days")
+        if not len(t):
+            return
+        codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy()
+        order = np.lexsort((t["days"].to_numpy(), codes))  # by group, then day (one row per day)
+        starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
+        bounds = np.append(starts, len(t))
+        first = t.iloc[order[starts]][self.by].reset_index(drop=True)
+        keys = list(first.itertuples(index=False, name=None))
+        for i in sort_rows(first.assign(_i=range(len(first))), self.by)["_i"]:
+            yield keys[i], t.iloc[order[bounds[i]:bounds[i + 1]]]
 
 
 def cause_table(con: duckdb.DuckDBPyConnection, selection: Selection | None = None, by=(),

@@ -400,6 +400,7 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
     rounded = competing.rounded_causes(exact, pol.km_base, pol.bin_days)
     fits = competing.fits(rounded, min_cases=pol.threshold)
     shown = [k for k in shown if k in fits]
+    deaths = _cause_deaths(t, by)
     curves = {name: {} for name in competing.CAUSES.values()}
     at_rows, risk_rows = [], []
     ticks = _tick_years(max(fits[k].last_years for k in shown)) if shown else []
@@ -408,7 +409,7 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
         risk = fit.risk[fit.risk["n_at_risk"] >= m]
         end = float(risk["time_years"].iloc[-1]) if len(risk) else 0.0  # the last time with m at risk
         for name, c in fit.curves.items():
-            if not _released(_cause_deaths(t, by, key, name), pol):
+            if not _released(deaths[_norm(key)][name], pol):
                 continue  # fewer than T deaths of the cause: its rounded curve would be rounding alone
             c = c[c["time_years"] <= end]
             if not len(c) or c["time_years"].iloc[-1] < end:  # flat to where the curve stops, as the KM ones
@@ -419,7 +420,7 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
                                                     "lower": lo, "upper": hi, "censored": False}))
         a = fit.at(TIMES)
         risk = np.tile(fit.at_risk(TIMES), len(competing.CAUSES))
-        few = [name for name in competing.CAUSES.values() if not _released(_cause_deaths(t, by, key, name), pol)]
+        few = [name for name in competing.CAUSES.values() if not _released(deaths[_norm(key)][name], pol)]
         hide = (risk < pol.threshold) | a["cause"].isin(few).to_numpy()
         a.loc[hide, ["cif", "std_err", "lower", "upper"]] = np.nan
         at_rows.append(a.assign(suppressed=hide, **dict(zip(by, key))))
@@ -438,7 +439,7 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
             # a cause's statistic is a function of its deaths in each group: shown only where every
             # group has a released number of them (else a rare cause's exact count could be read off)
             few = [name for name in competing.CAUSES.values()
-                   if not all(_released(_cause_deaths(t, by, g[0], name), pol) for g in known)]
+                   if not all(_released(deaths[_norm(g[0])][name], pol) for g in known)]
             test.loc[test["cause"].isin(few), ["statistic", "p"]] = np.nan
             test = stamp(test)
             if few:
@@ -458,13 +459,21 @@ def cumulative_incidence(con, sel: Selection | None, by: list[str], min_at_risk:
             "footnote": foot, "min_at_risk": m}
 
 
-def _cause_deaths(t: pd.DataFrame, by: list[str], key: tuple, name: str) -> tuple[int, int]:
-    """(deaths of cause `name`, their record-key sum) of the group `key` (values of `by`) of a
-    cause table read with keys."""
-    g = t
-    for b, v in zip(by, key):
-        g = g[g[b].isna()] if pd.isna(v) else g[g[b] == v]
-    return int(g[f"n_{name}"].sum()), int(g[f"key_{name}"].sum()) % disclosure.KEY_MODULUS
+def _cause_deaths(t: pd.DataFrame, by: list[str]) -> dict[tuple, dict[str, tuple[int, int]]]:
+    """Per group (its `_norm`ed key of `by` values) of a cause table read with keys: cause name ->
+    (deaths of that cause, their record-key sum). One pass over the table."""
+    from analytics.competing import CAUSES
+
+    cols = [f"{p}_{name}" for name in CAUSES.values() for p in ("n", "key")]
+    if not len(t):
+        return {}
+    parts = t.groupby(by, sort=False, dropna=False)[cols].sum() if by else t[cols].sum().to_frame().T
+    out = {}
+    for key, r in parts.iterrows():
+        key = () if not by else key if isinstance(key, tuple) else (key,)
+        out[_norm(key)] = {name: (int(r[f"n_{name}"]), int(r[f"key_{name}"]) % disclosure.KEY_MODULUS)
+                           for name in CAUSES.values()}
+    return out
 
 
 def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
