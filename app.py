@@ -9,10 +9,12 @@ import streamlit as st
 
 from analytics.access import RolesFileError
 from ui.auth import account_box, principal, roles
+from ui.cache import warm_up
 from ui.connection import pin_snapshot, release_snapshot
 
 st.set_page_config(page_title="Childhood Cancer Outcomes Explorer", page_icon="📊", layout="wide")
 pin_snapshot()  # this run reads one warehouse version throughout (loads do not stop the app)
+warm_up()  # once per server: the world map's shapes built in the background
 try:
     roles()  # the roles file, checked once: a mistake in it stops every page with the problem named
 except RolesFileError as e:

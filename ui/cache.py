@@ -20,6 +20,21 @@ def _selection(filters: tuple, years: tuple) -> Selection:
     return Selection.build({k: list(v) for k, v in filters}, years)
 
 
+# --- once per server -----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> None:
+    """Start, once per server process, a background build of what every process builds on first
+    use whatever the data: the world map's country shapes (`analytics.reference.world`, about 3 s
+    from the shipped Natural Earth file), so that the first person to open the International page
+    does not wait for it. Called by app.py."""
+    import threading
+
+    from analytics.reference.world import world_geojson
+
+    threading.Thread(target=world_geojson, name="warm-world-map", daemon=True).start()
+
+
 # --- the pool ------------------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=16)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import copy
 import importlib.resources
 import json
+import threading
 from functools import lru_cache
 
 import pycountry
@@ -184,12 +185,19 @@ def world_geojson() -> dict:
     (ATA) included. Built from the shipped Natural Earth file on first call (about 3 s), then
     cached for the process: the same object is returned each time, so treat it as read-only
     (`copy.deepcopy` it to modify)."""
-    return _world_geojson_cached()
+    with _BUILDING:
+        return _world_geojson_cached()
 
 
 def world_geojson_text() -> str:
     """`world_geojson()` serialised as compact JSON (cached)."""
-    return _world_geojson_text()
+    with _BUILDING:
+        return _world_geojson_text()
+
+
+#: One build per process, also when the app's warm-up thread (ui.cache.warm_up) is on it: a page
+#: asking meanwhile waits for that build instead of starting its own.
+_BUILDING = threading.RLock()
 
 
 def world_geojson_copy() -> dict:
