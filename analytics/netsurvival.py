@@ -399,6 +399,8 @@ class NetSurvivalCurve:
     #: Last day the table was computed to (`net_survival_rows(horizon_days=)`), None: the whole
     #: follow-up. The values up to it are those of the whole curve.
     horizon_days: int | None = None
+    #: What the table was made from, to add the curves of disjoint groups (`combined`).
+    sums: _Sums | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -499,33 +501,87 @@ def net_survival_rows(followup_days, status, age_days, diagnosis_date, sex, rate
                                         t0[keep], sex[keep], country[keep])
     entry = None if entry_days is None else entry[keep].astype(np.int64)
     ids = rates.ids(country, sex)
-    horizon, use = None, slice(None)
-    yc, sc, ec = y, status, entry
+    horizon, use, yc, sc, ec = _cut(y, status, entry, horizon_days)
+    if len(yc):
+        H, A, B, C, D, cum = _daily_sums(yc, age[use], t0[use], ids[use], rates, entry=ec)
+        sums = _Sums(yc, sc, ec, cum, np.vstack([H, A, B, C, D]), horizon_days)
+    else:
+        sums = _Sums(yc, sc, ec, np.zeros(0), np.zeros((5, 0)), horizon_days)
+    internals = _internals(sums)
+    table = _curve(internals, method, year_days)
+    return NetSurvivalCurve(method, table, internals, y, status, n_zero, year_days, entry, horizon, sums)
+
+
+@dataclass
+class _Sums:
+    """A curve's subjects as its table was computed (follow-up `y` and `status` after the horizon
+    cut, `entry`), each one's cumulative population hazard at its y (`cum`), the per-day sums over
+    them (`daily`: H, A, B, C, D of `_daily_sums`, one row each) and the horizon asked for (days,
+    None: the whole follow-up). Sums over subjects add across disjoint groups: `combined`."""
+
+    y: np.ndarray
+    status: np.ndarray
+    entry: np.ndarray | None
+    cum: np.ndarray
+    daily: np.ndarray
+    horizon_asked: float | None
+
+
+def _cut(y, status, entry, horizon_days):
+    """Follow-up censored at the first grid time (distinct y, entry days > 0) at or after
+    `horizon_days` (`net_survival_rows`): (that time or None when nothing is cut, the subjects
+    kept (those entering after it are not), y, status and entry of the kept)."""
     if horizon_days is not None and len(y):
         grid = y if entry is None else np.concatenate([y, entry[entry > 0]])
         later = grid[grid >= horizon_days]
         if len(later) and later.min() < grid.max():
             horizon = int(later.min())
-            use = slice(None) if entry is None else entry <= horizon  # the others enter after it
-            yc = np.minimum(y, horizon)[use]
-            sc = np.where(y > horizon, 0, status)[use]
-            ec = None if entry is None else entry[use]
-    internals = _internals(yc, sc, age[use], t0[use], ids[use], rates, ec)
-    table = _curve(internals, method, year_days)
-    return NetSurvivalCurve(method, table, internals, y, status, n_zero, year_days, entry, horizon)
+            use = slice(None) if entry is None else entry <= horizon
+            return (horizon, use, np.minimum(y, horizon)[use], np.where(y > horizon, 0, status)[use],
+                    None if entry is None else entry[use])
+    return None, slice(None), y, status, entry
 
 
-def _internals(y, status, age, t0, ids, rates, entry=None) -> pd.DataFrame:
+def combined(curves: list[NetSurvivalCurve]) -> NetSurvivalCurve:
+    """The curve of the union of disjoint groups' subjects (a country's age bands, say: computed
+    once for age-standardisation, added for the country) from the groups' sums, without cutting
+    anyone's follow-up into pieces again: the same table as `net_survival_rows` on all their rows
+    with the same method, year and horizon (tested to 1e-12)."""
+    first = curves[0]
+    parts = [c.sums for c in curves]
+    if any(c.method != first.method or c.year_days != first.year_days for c in curves) or \
+            len({p.horizon_asked for p in parts}) != 1 or len({p.entry is None for p in parts}) != 1:
+        raise ValueError("curves computed differently cannot be added")
+    cat = lambda xs: np.concatenate(xs) if len(xs) else np.zeros(0)  # noqa: E731
+    y, status, cum = cat([p.y for p in parts]), cat([p.status for p in parts]), cat([p.cum for p in parts])
+    entry = None if parts[0].entry is None else cat([p.entry for p in parts])
+    horizon, use, yc, sc, ec = _cut(y, status, entry, parts[0].horizon_asked)
+    T = int(max(yc.max(), ec.max() if ec is not None and len(ec) else 0)) if len(yc) else 0
+    daily = np.zeros((5, T))
+    for p in parts:  # a group's sums end with its last follow-up: zeros after it
+        k = min(T, p.daily.shape[1])
+        daily[:, :k] += p.daily[:, :k]
+    sums = _Sums(yc, sc, ec, cum[use], daily, parts[0].horizon_asked)
+    internals = _internals(sums)
+    table = _curve(internals, first.method, first.year_days)
+    orig_entry = None if first.entry is None else cat([c.entry for c in curves])
+    return NetSurvivalCurve(first.method, table, internals, cat([c.followup for c in curves]),
+                            cat([c.status for c in curves]), sum(c.n_zero for c in curves), first.year_days,
+                            orig_entry, horizon, sums)
+
+
+def _internals(sums: _Sums) -> pd.DataFrame:
     """relsurv's per-time sums (netfastpinter2) at every grid time: the distinct follow-up times
     and, with `entry` (left truncation, days), every entry day > 0 as well, so that the risk set
     {entry < t <= y} is constant within each interval (t_j-1, t_j]; then also `n_enter`, the
     subjects entering at t_j (at risk from the next day on)."""
+    y, status, entry, cum = sums.y, sums.status, sums.entry, sums.cum
     cols = ["time", "yi", "dni", "yidli", "yisi", "dnisi", "dnisisq", "yidlisiw"]
     if entry is not None:
         cols.append("n_enter")
     if len(y) == 0:
         return pd.DataFrame(columns=cols, dtype=float)
-    H, A, B, C, D, cum = _daily_sums(y, age, t0, ids, rates, entry=entry)
+    H, A, B, C, D = sums.daily
     tis = np.unique(y if entry is None else np.concatenate([y, entry[entry > 0]]))
     J = len(tis)
     T = int(tis[-1])
@@ -698,14 +754,29 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
                birth_date IS NULL AS age_assumed,
                date_diff('day', DATE '1970-01-01', diagnosis_date) AS t0"""
     if window is None:
-        df = con.execute(f"SELECT {cols}, followup_days, event FROM cases "
-                         f"WHERE {where} AND NOT dco", params).df()
+        rows_sql, first_day = f"SELECT {cols}, followup_days, event FROM cases WHERE {where} AND NOT dco", "0"
+        rows_params = params
     else:  # period analysis: entry, exit and death in the window by period.py's SQL
         from analytics import period
 
-        df = con.execute(f"SELECT * EXCLUDE (dco) FROM ({period.cases_sql(cols + ', ', where, False)}) "
-                         f"WHERE NOT dco", params | {"w_start": window.start, "w_end": window.end}).df()
-        df = df.rename(columns={"exit": "followup_days"}).assign(event=df["dead"].astype(int))
+        rows_sql = (f"SELECT * EXCLUDE (dco, exit, dead), exit AS followup_days, CAST(dead AS INT) AS event "
+                    f"FROM ({period.cases_sql(cols + ', ', where, False)}) WHERE NOT dco")
+        first_day = "entry"
+        rows_params = params | {"w_start": window.start, "w_end": window.end}
+    # the calendar years each country's analysed follow-up spans, from diagnosis to its last day:
+    # checked against the life tables before any row is read
+    span = con.execute(f"""
+        SELECT country, min(year(DATE '1970-01-01' + CAST(t0 AS INTEGER))),
+               max(year(DATE '1970-01-01' + CAST(t0 + followup_days - 1 AS INTEGER)))
+        FROM ({rows_sql}) WHERE sex IN (1, 2) AND followup_days > {first_day}
+        GROUP BY country""", rows_params).fetchall()
+    needed = {c: (int(y0), int(y1)) for c, y0, y1 in span}
+    if needed:
+        err = _coverage_error(con, needed)
+        if err:
+            raise SelectionError(err)
+        rates = RateTable.from_warehouse(con, needed)
+    df = con.execute(rows_sql, rows_params).df()
     n_sel, n_dco = con.execute(f"SELECT count(*), coalesce(sum(dco::INT), 0) FROM cases "
                                f"WHERE {where}", params).fetchall()[0]
     n_window = None if window is None else int((df["followup_days"] > df["entry"]).sum())
@@ -715,16 +786,6 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
     zero = (df["followup_days"] <= (0 if window is None else df["entry"])).to_numpy()
     n_zero = int(zero.sum())
     df = df[~zero].reset_index(drop=True)
-
-    if len(df):
-        end_year = _year(df["t0"].to_numpy(np.int64) + df["followup_days"].to_numpy(np.int64) - 1)
-        span = (pd.DataFrame({"country": df["country"], "y0": _year(df["t0"].to_numpy(np.int64)),
-                              "y1": end_year}).groupby("country").agg(y0=("y0", "min"), y1=("y1", "max")))
-        needed = {c: (int(r.y0), int(r.y1)) for c, r in span.iterrows()}
-        err = _coverage_error(con, needed)
-        if err:
-            raise SelectionError(err)
-        rates = RateTable.from_warehouse(con, needed)
 
     n_min = min_cases or threshold()
     curves, at_rows, med_rows, suppressed = {}, [], [], []
@@ -813,18 +874,33 @@ def age_standardised(con: duckdb.DuckDBPyConnection, selection: Selection | None
     by, time_years, survival, std_err_surv, lower, upper, suppressed; attrs: weights,
     weights_label, notes (those of `net_survival`), bands (per group, band and time: n_at_risk
     and deaths_by, the deaths up to then: what a viewer's release checks)."""
-    from analytics.survival import AGE_BANDS as ALL_BANDS, STANDARD_WEIGHTS
+    from analytics.survival import STANDARD_WEIGHTS
 
     if weights not in STANDARD_WEIGHTS:
         raise SelectionError(f"weights: '{weights}' is not one of {', '.join(STANDARD_WEIGHTS)}")
     by = check_by(list(by), BY_COLUMNS)
     if "age_band" in by:
         raise SelectionError("age-standardised survival cannot also be broken down by age band")
+    res = net_survival(con, selection, [*by, "age_band"], method=method, times=times, min_cases=1,
+                       year_days=year_days, window=window, whole_curve=False)
+    return standardise(res, selection, times, weights, min_cases)
+
+
+def standardise(res: NetSurvivalResult, selection: Selection | None, times, weights: str = "cohort",
+                min_cases: int | None = None) -> pd.DataFrame:
+    """`age_standardised` from the per-band curves it computes (`net_survival` by the groups and
+    age_band last, min_cases=1, at least to the last of `times`): for a caller that also wants
+    each group's curve over all bands (`combined`) without computing the bands twice."""
+    from analytics.survival import AGE_BANDS as ALL_BANDS, STANDARD_WEIGHTS
+
+    if weights not in STANDARD_WEIGHTS:
+        raise SelectionError(f"weights: '{weights}' is not one of {', '.join(STANDARD_WEIGHTS)}")
+    if res.by[-1:] != ["age_band"]:
+        raise ValueError("standardise needs curves broken down by age band last")
+    by = res.by[:-1]
     times = np.atleast_1d(np.asarray(times, dtype=float))
     kept = (selection or Selection()).filters.get("age_band")
     bands_kept = [b for b in ALL_BANDS if not kept or b in kept]
-    res = net_survival(con, selection, [*by, "age_band"], method=method, times=times, min_cases=1,
-                       year_days=year_days, window=window, whole_curve=False)
     n_band = pd.Series(0.0, index=bands_kept)
     for key, curve in res.curves.items():
         if key[-1] in n_band.index:

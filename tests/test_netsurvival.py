@@ -18,6 +18,7 @@ from analytics.netsurvival import (
     METHODS,
     RELSURV_YEAR,
     RateTable,
+    combined,
     daily_hazard,
     net_survival,
     net_survival_rows,
@@ -315,6 +316,37 @@ def test_a_curve_to_a_horizon_is_the_whole_curve_up_to_it(rates, with_entry, hor
         part.at_days([c + 1])
     with pytest.raises(ValueError):
         part.median()
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("with_entry", [False, True])
+@pytest.mark.parametrize("horizon", [None, 365, 1826.25, 5000])
+def test_curves_of_disjoint_groups_add_up_to_the_curve_of_their_union(rates, method, with_entry, horizon):
+    """`combined` (a country's age bands, computed once for age-standardisation, added for the
+    country): the same table, internals and counts as the curve of all the rows."""
+    rng = np.random.default_rng(5)
+    n = 500
+    age0 = np.concatenate([rng.integers(0, 20 * 365, 400).astype(float), rng.uniform(60, 100, 100) * 365.241])
+    t0 = rng.integers(10_000, 19_000, n)
+    y = rng.integers(0, 4000, n)
+    st = (rng.random(n) < 0.4).astype(int)
+    sex = rng.integers(1, 3, n)
+    entry = rng.integers(0, 2500, n) if with_entry else None
+    band = rng.integers(0, 4, n)
+    band[y > 3500] = 3  # one group with the longest follow-up: the others' sums end earlier
+
+    def rows(m):
+        return net_survival_rows(y[m], st[m], age0[m], t0[m], sex[m], rates, "USA", method, APP_YEAR,
+                                 None if entry is None else entry[m], horizon)
+
+    whole = rows(np.ones(n, bool))
+    added = combined([rows(band == b) for b in range(4)])
+    pd.testing.assert_frame_equal(added.internals, whole.internals, rtol=1e-12)
+    pd.testing.assert_frame_equal(added.table, whole.table, rtol=1e-12)
+    assert (added.n, added.n_zero, added.horizon_days) == (whole.n, whole.n_zero, whole.horizon_days)
+    assert sorted(added.followup) == sorted(whole.followup)
+    times = [t for t in (0.5, 1, 3, 5, 10) if horizon is None or t * APP_YEAR <= horizon]
+    pd.testing.assert_frame_equal(added.at(times), whole.at(times), rtol=1e-12)
 
 
 def test_net_survival_for_pages_gives_the_same_values_at_times(usa_warehouse):

@@ -94,7 +94,8 @@ def _net(con, surv_sel: Selection, countries, at_years: float, window=None) -> t
     weights over the selection's age bands: net5_std), shown only where every band passes that
     rule; and the countries without a life table for their years of follow-up. `window`: the
     period analysis of that calendar window (`period.Window`)."""
-    from analytics.netsurvival import age_standardised, net_survival
+    from analytics.netsurvival import combined, net_survival, standardise
+    from analytics.suppression import threshold
 
     pol = policy()
     cols = ["net5", "net5_lower", "net5_upper", "net5_std", "net5_std_lower", "net5_std_upper"]
@@ -102,14 +103,17 @@ def _net(con, surv_sel: Selection, countries, at_years: float, window=None) -> t
     for country in countries:
         one = Selection.build({**{k: list(v) for k, v in surv_sel.filters.items()}, "country": [country]},
                               surv_sel.years)
-        try:
-            ns = net_survival(con, one, ["country"], times=(at_years,), window=window, whole_curve=False)
-            std = age_standardised(con, one, ["country"], times=(at_years,), weights="equal", window=window)
+        try:  # the age bands once: standardised, and added up for the country (`combined`)
+            bands = net_survival(con, one, ["country", "age_band"], times=(at_years,), min_cases=1,
+                                 window=window, whole_curve=False)
         except SelectionError:
             missing.append(country)
             continue
+        std = standardise(bands, one, (at_years,), weights="equal")
+        parts = list(bands.curves.values())
+        whole = [combined(parts)] if sum(c.n for c in parts) >= threshold() else []  # as net_survival suppresses
         row = {"country": country}
-        for curve in ns.curves.values():  # none when the country has fewer than T cases
+        for curve in whole:  # none when the country has fewer than T cases
             r = net_at_times(curve, (at_years,), pol).iloc[0]
             if not r["suppressed"]:
                 row |= {"net5": r["survival"], "net5_lower": r["lower"], "net5_upper": r["upper"]}
