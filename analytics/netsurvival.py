@@ -64,12 +64,14 @@ population hazard (a piece ends at a birthday of 365.241 days, on 1 January, at 
 of 512 days, or at the end of follow-up); within a piece exp(cumulative hazard) is geometric, so
 the per-day sums over subjects are accumulated per life-table cell (and band of magnitude of
 exp(cumulative hazard), to keep the running sums exact) with difference arrays over all subjects,
-and one cumulative sum per cell and block at the end. Calendar years come from lookup tables.
+and one cumulative sum per cell and block at the end (earlier when the cells' arrays reach 64 MB:
+many countries in one group, or long follow-up). Calendar years come from lookup tables.
 The pages ask for values at 1 to 10 years only (`whole_curve=False`): follow-up is then censored
 at the first follow-up time at or after the last of them, which leaves those values unchanged and
 saves the later years' work. Measured on 2 cores (benchmarks/page_benchmark.py for the pages):
 2.8 million subjects diagnosed 2000-2022 (the USA at scale 16), 5-year net survival: 7.6 s with
-the horizon, 13 s without it and 31 s before this accumulation (per-chunk cumulative sums).
+the horizon, 13 s without it and 31 s before this accumulation (per-chunk cumulative sums); the
+process's peak memory about 1 GB, most of it the rows read.
 
 Time units: everything is computed in days. `time_years` in the results is days / `year_days`;
 `year_days` is 365.25 in the app (as Kaplan-Meier, survival.DAYS_PER_YEAR) and 365.241 in
@@ -177,6 +179,8 @@ class RateTable:
         keys = list(self.tables)
         c_codes, c_uniq = pd.factorize(country.ravel())
         s_codes, s_uniq = pd.factorize(sex.ravel())
+        if (c_codes < 0).any():  # a missing country (factorize codes it -1)
+            raise SelectionError("no life table for a subject without country")
         table_of = np.empty((len(c_uniq), len(s_uniq)), dtype=np.int64)
         for i, c in enumerate(c_uniq):
             for j, x in enumerate(s_uniq):
@@ -307,26 +311,24 @@ def _pieces(y, age, t0, ids, rates: RateTable, block: int = _BLOCK, entry=None):
     return start[use], end[use], h[use], code[use], cum_start[use], cum[:, -1]
 
 
-def _daily_sums(y, age, t0, ids, rates: RateTable, cells_per_chunk: int = 3_000_000,
-                block: int = _BLOCK, entry=None):
+def _daily_sums(y, age, t0, ids, rates: RateTable, cells_per_chunk: int = 1_000_000,
+                block: int = _BLOCK, entry=None, budget: int = 8_000_000):
     """Per follow-up day d = 0 .. max(y) - 1, sums over subjects with y > d (at risk on day d;
     with `entry`, entry <= d < y): H = sum h_i(d), A = sum h_i/S_i(d), B = sum 1/S_i(d),
     C = sum h_i/S_i(d+1), D = sum 1/S_i(d+1), S_i the population survival from diagnosis. Also
     the cumulative population hazard of each subject (from diagnosis) at its y.
 
     The subjects' pieces (`_pieces`, made a chunk of subjects at a time to bound memory) are
-    added into one difference array per day for H, and one per (life-table cell, band) and day
-    for exp(cumulative hazard) extrapolated to the block start, w; the geometric growth within
-    each block is applied once at the end, cell by cell. The band (log w within a factor e^8)
-    keeps a large w ending from swamping small ones in the running sums (old ages, long
-    follow-up)."""
+    added into one difference array per day for H, and for exp(cumulative hazard) extrapolated to
+    the block start, w, into one per (life-table cell, band) and day (`_CellDays`), whose
+    geometric growth within each block is applied once per cell at the end (or whenever the
+    cells' arrays reach `budget` numbers: many countries or long follow-up). The band (log w
+    within a factor e^8) keeps a large w ending from swamping small ones in the running sums
+    (old ages, long follow-up)."""
     T = int(y.max())
     nb = T // block + 1
     ND = nb * block
-    n_band = 128  # log w < 1024: exp() overflows long before
-    row_of = np.full(len(rates.flat) * n_band, -1, dtype=np.int64)  # (cell, band) -> row of W
-    lam = np.zeros(0)  # hazard of each row
-    W = np.zeros((64, ND))
+    acc = _CellDays(rates, nb, block, budget)
     H = np.zeros(ND)
     cum_total = np.empty(len(y))
     width = T / RELSURV_YEAR + T / 365 + T / block + 6  # pieces per subject, at most
@@ -339,37 +341,118 @@ def _daily_sums(y, age, t0, ids, rates: RateTable, cells_per_chunk: int = 3_000_
         inside = (e % block) != 0  # a piece ending on a block boundary needs no end mark
         H += np.bincount(np.concatenate([s, e[inside]]), np.concatenate([h, -h[inside]]), minlength=ND)
         log_w = L - h * (s % block)
-        key = code * n_band + np.clip(np.floor(log_w / 8 + 0.5), 0, n_band - 1).astype(np.int64)
-        rows = row_of[key]
-        new = rows < 0
-        if new.any():  # rows for the (cell, band) pairs not seen before, in key order
-            seen = np.zeros(len(row_of), dtype=bool)
-            seen[key[new]] = True
-            added = np.flatnonzero(seen)
-            row_of[added] = np.arange(len(lam), len(lam) + len(added))
-            lam = np.concatenate([lam, rates.flat[added // n_band]])
-            if len(lam) > len(W):
-                W = np.concatenate([W, np.zeros((max(len(lam), 2 * len(W)) - len(W), ND))])
-            rows = row_of[key]
-        w = np.exp(log_w)
-        idx = np.concatenate([rows * ND + s, (rows * ND + e)[inside]])
-        G = len(lam)
-        W.ravel()[:G * ND] += np.bincount(idx, np.concatenate([w, -w[inside]]), minlength=G * ND)
-    out = np.zeros((4, ND))
-    kk = np.arange(block)
-    step = max(1, 2_000_000 // ND)
-    for g0 in range(0, len(lam), step):
-        g1 = min(g0 + step, len(lam))
-        lg = lam[g0:g1]
-        M = np.cumsum(W[g0:g1].reshape(g1 - g0, nb, block), axis=2)
-        X = M * np.exp(lg[:, None] * kk[None, :])[:, None, :]  # sum of exp(Lambda_i(d))
-        r = np.exp(lg)
-        out[0] += np.tensordot(lg, X, axes=1).ravel()
-        out[1] += X.sum(axis=0).ravel()
-        out[2] += np.tensordot(lg * r, X, axes=1).ravel()
-        out[3] += np.tensordot(r, X, axes=1).ravel()
-    A, B, C, D = out[:, :T]
+        band = np.clip(np.floor(log_w / 8 + 0.5), 0, _N_BAND - 1).astype(np.int64)
+        acc.add(code, band, s, e, np.exp(log_w), inside)
+    A, B, C, D = acc.finish()[:, :T]
     return np.cumsum(H.reshape(nb, block), axis=1).ravel()[:T], A, B, C, D, cum_total
+
+
+_N_BAND = 128  # bands of log w (8 each): exp() overflows long before the last
+
+
+class _CellDays:
+    """For `_daily_sums`: per (life-table cell, band) and day, the sum of w over the pieces
+    running that day (difference arrays W, one row per pair, rows made as pairs appear), turned
+    into A, B, C, D (`_emit`) at the end, or early whenever W would pass `budget` numbers (then
+    W starts again empty: the sums are linear in W). Memory: at most `budget` numbers for W, and
+    the mappings in proportion to the cells used."""
+
+    def __init__(self, rates: RateTable, nb: int, block: int, budget: int):
+        self.rates, self.nb, self.block = rates, nb, block
+        self.ND = nb * block
+        self.max_rows = max(1, budget // self.ND)
+        self.out = np.zeros((4, self.ND))
+        self.slot_of = np.full(len(rates.flat), -1, dtype=np.int64)  # cell -> slot
+        self._reset()
+
+    def _reset(self):
+        self.slot_of.fill(-1)
+        self.slot_cell = np.zeros(0, dtype=np.int64)  # cell of each slot
+        self.row_of = np.full((16, _N_BAND), -1, dtype=np.int64)  # slot x band -> row of W
+        self.lam = np.zeros(0)  # hazard of each row
+        self.W = np.zeros((0, self.ND))
+
+    def _rows(self, code, band) -> np.ndarray:
+        """Rows of W for the pieces' (cell, band) pairs, made for pairs not seen before."""
+        slot = self.slot_of[code]
+        if (slot < 0).any():
+            mark = np.zeros(len(self.slot_of), dtype=bool)
+            mark[code[slot < 0]] = True
+            cells = np.flatnonzero(mark)
+            self.slot_of[cells] = np.arange(len(self.slot_cell), len(self.slot_cell) + len(cells))
+            self.slot_cell = np.concatenate([self.slot_cell, cells])
+            if len(self.slot_cell) > len(self.row_of):
+                more = max(len(self.slot_cell), 2 * len(self.row_of)) - len(self.row_of)
+                self.row_of = np.vstack([self.row_of, np.full((more, _N_BAND), -1, dtype=np.int64)])
+            slot = self.slot_of[code]
+        rows = self.row_of[slot, band]
+        if (rows < 0).any():
+            mark = np.zeros(self.row_of.shape, dtype=bool)
+            mark[slot[rows < 0], band[rows < 0]] = True
+            s_new, b_new = np.nonzero(mark)
+            self.row_of[s_new, b_new] = np.arange(len(self.lam), len(self.lam) + len(s_new))
+            self.lam = np.concatenate([self.lam, self.rates.flat[self.slot_cell[s_new]]])
+            rows = self.row_of[slot, band]
+        return rows
+
+    def add(self, code, band, s, e, w, inside):
+        """Pieces [s, e) of cell `code` and `band`, each with its w (`inside`: e is not on a
+        block boundary, so needs an end mark)."""
+        rows = self._rows(code, band)
+        if len(self.lam) > self.max_rows:  # W would pass the budget: emit it, start again
+            if len(self.W):
+                self._emit(self.W, self.lam[:len(self.W)])
+            self._reset()
+            rows = self._rows(code, band)
+            if len(self.lam) > self.max_rows:  # this chunk alone: its rows a batch at a time
+                order = np.argsort(rows, kind="stable")
+                rows, s, e, w, inside = rows[order], s[order], e[order], w[order], inside[order]
+                bounds = np.searchsorted(rows, np.arange(0, len(self.lam) + self.max_rows, self.max_rows))
+                for k in range(len(bounds) - 1):
+                    p = slice(bounds[k], bounds[k + 1])
+                    r0 = k * self.max_rows
+                    g = min(self.max_rows, len(self.lam) - r0)
+                    self._emit(self._dense(rows[p] - r0, s[p], e[p], w[p], inside[p], g),
+                               self.lam[r0:r0 + g])
+                self._reset()
+                return
+        if len(self.W) < len(self.lam):
+            grow = min(self.max_rows, max(len(self.lam), 2 * len(self.W))) - len(self.W)
+            self.W = np.vstack([self.W, np.zeros((grow, self.ND))])
+        # only the rows this chunk touches, compacted, then added into W
+        mark = np.zeros(len(self.lam), dtype=bool)
+        mark[rows] = True
+        touched = np.flatnonzero(mark)
+        local = np.cumsum(mark) - 1
+        self.W[touched] += self._dense(local[rows], s, e, w, inside, len(touched))
+
+    def _dense(self, rows, s, e, w, inside, g) -> np.ndarray:
+        ND = self.ND
+        idx = np.concatenate([rows * ND + s, (rows * ND + e)[inside]])
+        return np.bincount(idx, np.concatenate([w, -w[inside]]), minlength=g * ND).reshape(g, ND)
+
+    def _emit(self, W, lam):
+        """A, B, C, D of the rows of W (hazards `lam`) added to the output."""
+        nb, block = self.nb, self.block
+        kk = np.arange(block)
+        step = max(1, 2_000_000 // self.ND)
+        for g0 in range(0, len(lam), step):
+            g1 = min(g0 + step, len(lam))
+            lg = lam[g0:g1]
+            M = np.cumsum(W[g0:g1].reshape(g1 - g0, nb, block), axis=2)
+            X = M * np.exp(lg[:, None] * kk[None, :])[:, None, :]  # sum of exp(Lambda_i(d))
+            r = np.exp(lg)
+            self.out[0] += np.tensordot(lg, X, axes=1).ravel()
+            self.out[1] += X.sum(axis=0).ravel()
+            self.out[2] += np.tensordot(lg * r, X, axes=1).ravel()
+            self.out[3] += np.tensordot(r, X, axes=1).ravel()
+
+    def finish(self) -> np.ndarray:
+        """A, B, C, D per day (4 x days)."""
+        if len(self.W):
+            self._emit(self.W, self.lam[:len(self.W)])
+        self._reset()
+        return self.out
 
 
 # ------------------------------------------------------------------------------------------------

@@ -217,6 +217,35 @@ def test_vectorised_sums_equal_the_direct_algorithm_on_hard_data(rates):
         assert close(c.internals[col], direct[col], 1e-9), col
 
 
+@pytest.mark.parametrize("with_entry", [False, True])
+def test_daily_sums_are_the_same_when_the_cells_arrays_are_emitted_early(rates, with_entry):
+    """`_daily_sums` keeps one array of days per life-table cell and band up to a budget, then
+    emits them early (many countries in one group, long follow-up), or a chunk's cells a batch
+    at a time when one chunk alone is over it: the same sums either way (the default budget is
+    checked against the direct algorithm above)."""
+    from analytics.netsurvival import _daily_sums
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    age0 = np.concatenate([rng.integers(0, 20 * 365, 2000).astype(float), rng.uniform(60, 105, 1000) * 365.241])
+    t0 = rng.integers(5_000, 19_000, n)
+    y = rng.integers(1, 6000, n)
+    ids = rng.integers(0, 2, n)  # the two sexes' tables
+    entry = np.minimum(rng.integers(0, 3000, n), y - 1) if with_entry else None
+    ref = _daily_sums(y, age0, t0, ids, rates, entry=entry)
+    for budget, cells in [(200_000, 20_000), (20_000, 50_000), (1, 5_000)]:
+        got = _daily_sums(y, age0, t0, ids, rates, cells_per_chunk=cells, budget=budget, entry=entry)
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+
+
+def test_ratetable_ids_refuses_a_subject_without_country(rates):
+    with pytest.raises(SelectionError, match="without country"):
+        rates.ids(np.array(["USA", None], dtype=object), [1, 2])
+    with pytest.raises(SelectionError, match="no life table for FRA sex 1"):
+        rates.ids(np.array(["USA", "FRA"], dtype=object), [2, 1])
+
+
 def test_rows_checks():
     lt = RateTable.from_frame(pd.read_csv(FIX / "lifetable_usa.csv"), country="USA")
     with pytest.raises(SelectionError, match="sex 1 or 2"):
