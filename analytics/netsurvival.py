@@ -610,14 +610,16 @@ class _Sums:
     horizon_asked: float | None
 
 
-def _cut(y, status, entry, horizon_days):
+def _cut(y, status, entry, horizon_days, cut_before: bool = False):
     """Follow-up censored at the first grid time (distinct y, entry days > 0) at or after
     `horizon_days` (`net_survival_rows`): (that time or None when nothing is cut, the subjects
-    kept (those entering after it are not), y, status and entry of the kept)."""
+    kept (those entering after it are not), y, status and entry of the kept). `cut_before`: the
+    follow-up was already cut there (some of `combined`'s parts), so it is the time even when it
+    is now the last."""
     if horizon_days is not None and len(y):
         grid = y if entry is None else np.concatenate([y, entry[entry > 0]])
         later = grid[grid >= horizon_days]
-        if len(later) and later.min() < grid.max():
+        if len(later) and (later.min() < grid.max() or cut_before):
             horizon = int(later.min())
             use = slice(None) if entry is None else entry <= horizon
             return (horizon, use, np.minimum(y, horizon)[use], np.where(y > horizon, 0, status)[use],
@@ -638,7 +640,8 @@ def combined(curves: list[NetSurvivalCurve]) -> NetSurvivalCurve:
     cat = lambda xs: np.concatenate(xs) if len(xs) else np.zeros(0)  # noqa: E731
     y, status, cum = cat([p.y for p in parts]), cat([p.status for p in parts]), cat([p.cum for p in parts])
     entry = None if parts[0].entry is None else cat([p.entry for p in parts])
-    horizon, use, yc, sc, ec = _cut(y, status, entry, parts[0].horizon_asked)
+    horizon, use, yc, sc, ec = _cut(y, status, entry, parts[0].horizon_asked,
+                                    any(c.horizon_days is not None for c in curves))
     T = int(max(yc.max(), ec.max() if ec is not None and len(ec) else 0)) if len(yc) else 0
     daily = np.zeros((5, T))
     for p in parts:  # a group's sums end with its last follow-up: zeros after it
@@ -853,6 +856,8 @@ def net_survival(con: duckdb.DuckDBPyConnection, selection: Selection | None = N
                max(year(DATE '1970-01-01' + CAST(t0 + followup_days - 1 AS INTEGER)))
         FROM ({rows_sql}) WHERE sex IN (1, 2) AND followup_days > {first_day}
         GROUP BY country""", rows_params).fetchall()
+    if any(c is None for c, _, _ in span):
+        raise SelectionError("net survival needs the country of every case (to match a life table)")
     needed = {c: (int(y0), int(y1)) for c, y0, y1 in span}
     if needed:
         err = _coverage_error(con, needed)

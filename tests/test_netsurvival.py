@@ -378,6 +378,26 @@ def test_curves_of_disjoint_groups_add_up_to_the_curve_of_their_union(rates, met
     pd.testing.assert_frame_equal(added.at(times), whole.at(times), rtol=1e-12)
 
 
+def test_curves_all_cut_at_the_same_day_add_up_to_a_cut_curve(rates):
+    """Every part cut at the same grid day (its last after the cut): the union is cut there too
+    (found in review: it came back as a whole curve, and answered for later times)."""
+    y = np.array([100, 400, 900, 50, 400, 1200])
+    st = np.array([1, 0, 1, 1, 1, 0])
+    age0, t0, sex = np.full(6, 3000.0), np.full(6, 15_000), np.array([1, 2, 1, 2, 1, 2])
+    band = np.array([0, 0, 0, 1, 1, 1])
+
+    def rows(m):
+        return net_survival_rows(y[m], st[m], age0[m], t0[m], sex[m], rates, "USA", horizon_days=365)
+
+    whole, parts = rows(np.ones(6, bool)), [rows(band == b) for b in (0, 1)]
+    assert whole.horizon_days == 400 and [p.horizon_days for p in parts] == [400, 400]
+    added = combined(parts)
+    assert added.horizon_days == 400
+    pd.testing.assert_frame_equal(added.table, whole.table, rtol=1e-12)
+    with pytest.raises(ValueError):
+        added.at_days([500])
+
+
 def test_net_survival_for_pages_gives_the_same_values_at_times(usa_warehouse):
     con, _ = usa_warehouse
     whole = net_survival(con, None, times=(1, 3, 5))
