@@ -32,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
+import re
 import shutil
 import struct
 import threading
@@ -202,6 +203,7 @@ class Snapshot:
         token = version(path)  # before opening: a load in between gives a newer file under an older
         # token, which the next check replaces; the reverse would serve old data as new
         con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{memory_limit()}'")
         con.execute(f"ATTACH ? AS {ALIAS} (READ_ONLY)", [str(path)])
         con.execute(f"USE {ALIAS}")
         from analytics import warehouse
@@ -214,6 +216,23 @@ class Snapshot:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return cursor(self._con)
+
+
+#: DuckDB's memory for a snapshot's connection (the app's reads), unless CCOE_DUCKDB_MEMORY says
+#: otherwise. DuckDB keeps the blocks of the warehouse it has read in its buffer pool, which by
+#: default may grow to 80% of the machine: at 12 million tumours a server touring the pages grew
+#: past 3 GB (benchmarks/page_benchmark.py); with 1 GB it stays under 2 GB, as fast.
+DEFAULT_MEMORY = "1GB"
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def memory_limit() -> str:
+    """CCOE_DUCKDB_MEMORY (e.g. '1GB', '512MB'), or `DEFAULT_MEMORY`; ValueError naming the variable
+    for anything else."""
+    value = os.environ.get("CCOE_DUCKDB_MEMORY", "").strip() or DEFAULT_MEMORY
+    if not _MEMORY.fullmatch(value):
+        raise ValueError(f"CCOE_DUCKDB_MEMORY={value!r}: give a size such as 1GB or 512MB")
+    return value
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

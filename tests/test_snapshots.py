@@ -200,3 +200,18 @@ def test_an_edited_or_deleted_entry_breaks_the_chain(pool, tmp_path, capsys):
     con = warehouse.connect(pool, read_only=True)
     assert audit.verify(con) == ["entry 1 is missing (the next is number 2)"]
     con.close()
+
+
+def test_the_apps_reads_have_a_bounded_duckdb_memory(pool, monkeypatch):
+    """DuckDB's buffer pool of a snapshot is capped (CCOE_DUCKDB_MEMORY, default 1GB): unbounded it
+    grows towards 80% of the machine as a server reads a big pool."""
+    def limit(snap):
+        return snap._con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    monkeypatch.delenv("CCOE_DUCKDB_MEMORY", raising=False)
+    assert limit(snapshots.Snapshot.open(pool)) in ("953.6 MiB", "1.0 GiB", "1000.0 MiB")
+    monkeypatch.setenv("CCOE_DUCKDB_MEMORY", "512MB")
+    assert limit(snapshots.Snapshot.open(pool)) in ("488.2 MiB", "512.0 MiB")
+    monkeypatch.setenv("CCOE_DUCKDB_MEMORY", "lots")
+    with pytest.raises(ValueError, match="CCOE_DUCKDB_MEMORY='lots'"):
+        snapshots.Snapshot.open(pool)
