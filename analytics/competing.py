@@ -37,7 +37,7 @@ from scipy import stats
 
 from analytics.filters import Selection, SelectionError, check_by, sort_rows
 from analytics.suppression import threshold
-from analytics.survival import BY_COLUMNS, DAYS_PER_YEAR, Z95
+from analytics.survival import BY_COLUMNS, DAYS_PER_YEAR, Z95, group_order
 
 #: Cause codes (as stored: `cases.cause_of_death`) and the names the outputs print.
 CAUSES = {1: "cancer", 2: "other", 9: "unknown"}
@@ -70,11 +70,8 @@ class CauseTable:
             return
         if not len(t):
             return
-        codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy()
-        order = np.lexsort((t["days"].to_numpy(), codes))  # by group, then day (one row per day)
-        starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
+        order, starts, first = group_order(t, self.by, t["days"].to_numpy())  # one row per group and day
         bounds = np.append(starts, len(t))
-        first = t.iloc[order[starts]][self.by].reset_index(drop=True)
         keys = list(first.itertuples(index=False, name=None))
         for i in sort_rows(first.assign(_i=range(len(first))), self.by)["_i"]:
             yield keys[i], t.iloc[order[bounds[i]:bounds[i + 1]]]

@@ -194,19 +194,24 @@ class RateTable:
     def cells(self, ids, age_days, day) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cell code, daily hazard `flat[code]`, age index) at age `age_days` (days) and date
         `day` (days since 1970-01-01) for subjects with table index `ids`."""
-        ids = np.asarray(ids, dtype=np.int64)
-        age_i = np.clip(np.searchsorted(AGE_CUTS, np.asarray(age_days, dtype=float),
-                                        side="right") - 1, 0, MAX_AGE)
-        yi = np.clip(_year(day) - self._first[ids], 0, self._n_years[ids] - 1)
-        code = self._offsets[ids] + yi * (MAX_AGE + 1) + age_i
+        age_i, _, code = self._locate(ids, age_days, day)
         return code, self.flat[code], age_i
 
     def hazard(self, ids, age_days, day) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(age index, calendar year of the cell, daily hazard) at age `age_days` (days) and
         date `day` (days since 1970-01-01) for subjects with table index `ids`."""
+        age_i, yi, code = self._locate(ids, age_days, day)
+        return age_i, self._first[np.asarray(ids, dtype=np.int64)] + yi, self.flat[code]
+
+    def _locate(self, ids, age_days, day) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(age index, year index within the subject's table, cell code) of the cell relsurv
+        uses: completed years of 365.241 days capped to 0..110, the calendar year capped to the
+        table's years."""
         ids = np.asarray(ids, dtype=np.int64)
-        code, h, age_i = self.cells(ids, age_days, day)
-        return age_i, self._first[ids] + (code - self._offsets[ids]) // (MAX_AGE + 1), h
+        age_i = np.clip(np.searchsorted(AGE_CUTS, np.asarray(age_days, dtype=float),
+                                        side="right") - 1, 0, MAX_AGE)
+        yi = np.clip(_year(day) - self._first[ids], 0, self._n_years[ids] - 1)
+        return age_i, yi, self._offsets[ids] + yi * (MAX_AGE + 1) + age_i
 
     def lookup(self, country, sex, age_days, date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(age index, calendar year of the cell, daily hazard) at age `age_days` (days) on
@@ -642,7 +647,7 @@ def combined(curves: list[NetSurvivalCurve]) -> NetSurvivalCurve:
     entry = None if parts[0].entry is None else cat([p.entry for p in parts])
     horizon, use, yc, sc, ec = _cut(y, status, entry, parts[0].horizon_asked,
                                     any(c.horizon_days is not None for c in curves))
-    T = int(max(yc.max(), ec.max() if ec is not None and len(ec) else 0)) if len(yc) else 0
+    T = int(yc.max()) if len(yc) else 0  # entries are before exits, at most at the cut
     daily = np.zeros((5, T))
     for p in parts:  # a group's sums end with its last follow-up: zeros after it
         k = min(T, p.daily.shape[1])

@@ -110,12 +110,8 @@ class EventTable:
             first = a.take(starts).select(self.by).to_pandas() if self.by else None
         else:
             t = self.table
-            codes = t.groupby(self.by, sort=False, dropna=False).ngroup().to_numpy() if self.by \
-                else np.zeros(len(t), int)
-            order = np.argsort(codes, kind="stable")  # rows of a group stay in time order
+            order, starts, first = group_order(t, self.by)  # rows of a group stay in time order
             cols = [t[c].to_numpy()[order] for c in names]
-            starts = np.searchsorted(codes[order], np.arange(codes.max() + 1)) if len(t) else np.zeros(0, int)
-            first = t.iloc[order[starts]][self.by].reset_index(drop=True) if self.by else None
         if enter and not self.entries:
             cols.append(np.zeros(len(cols[0]), np.int64))
         bounds = np.append(starts, len(cols[0]))
@@ -127,6 +123,17 @@ class EventTable:
         for i in sort_rows(first.assign(_i=range(len(first))), self.by)["_i"]:
             lo, hi = bounds[i], bounds[i + 1]
             yield keys[i], *(c[lo:hi] for c in cols)
+
+
+def group_order(t: pd.DataFrame, by: list[str], within: np.ndarray | None = None):
+    """The rows of `t` with each group of `by` together (missing = missing): (row order, where
+    each group starts in it, each group's `by` values: a frame, one row per group, None without
+    `by`). Inside a group the rows keep their order, or follow `within` (e.g. the days)."""
+    codes = t.groupby(by, sort=False, dropna=False).ngroup().to_numpy() if by else np.zeros(len(t), int)
+    order = np.argsort(codes, kind="stable") if within is None else np.lexsort((within, codes))
+    starts = np.searchsorted(codes[order], np.arange(codes.max() + 1)) if len(t) else np.zeros(0, int)
+    first = t.iloc[order[starts]][by].reset_index(drop=True) if by else None
+    return order, starts, first
 
 
 def _group_codes(a: pa.Table, by: list[str]) -> np.ndarray:

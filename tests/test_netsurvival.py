@@ -308,20 +308,29 @@ def direct(rows: list[dict[str, str]], rates: RateTable, method: str):
                              d["sex"].astype(int), rates, "USA", method)
 
 
+def random_subjects(seed: int, n_young: int, n_old: int, y_low: int, with_entry: bool):
+    """(the generator, follow-up days y_low..3999, status (40% dead), age at diagnosis in days
+    (children, then 60-100 year olds: large population hazards), diagnosis day 10,000-18,999,
+    sex, entry days 0..2499 or None) for the horizon and `combined` tests."""
+    rng = np.random.default_rng(seed)
+    n = n_young + n_old
+    age0 = np.concatenate([rng.integers(0, 20 * 365, n_young).astype(float),
+                           rng.uniform(60, 100, n_old) * 365.241])
+    t0 = rng.integers(10_000, 19_000, n)
+    y = rng.integers(y_low, 4000, n)
+    st = (rng.random(n) < 0.4).astype(int)
+    sex = rng.integers(1, 3, n)
+    entry = rng.integers(0, 2500, n) if with_entry else None
+    return rng, y, st, age0, t0, sex, entry
+
+
 @pytest.mark.parametrize("with_entry", [False, True])
 @pytest.mark.parametrize("horizon", [1, 365, 1000.5, 1826.25, 3999, 5000])
 def test_a_curve_to_a_horizon_is_the_whole_curve_up_to_it(rates, with_entry, horizon):
     """`horizon_days` (what the pages ask for: values at 5 years only) censors follow-up at the
     first grid time at or after it: every row of the table up to it, and the values at any time
     up to it, equal the whole curve's; later times are refused; the subjects counted are all."""
-    rng = np.random.default_rng(11)
-    n = 400
-    age0 = np.concatenate([rng.integers(0, 20 * 365, 300).astype(float), rng.uniform(60, 100, 100) * 365.241])
-    t0 = rng.integers(10_000, 19_000, n)
-    y = rng.integers(1, 4000, n)
-    st = (rng.random(n) < 0.4).astype(int)
-    sex = rng.integers(1, 3, n)
-    entry = rng.integers(0, 2500, n) if with_entry else None
+    _, y, st, age0, t0, sex, entry = random_subjects(11, 300, 100, 1, with_entry)
     whole = net_survival_rows(y, st, age0, t0, sex, rates, "USA", "pohar-perme", entry_days=entry)
     part = net_survival_rows(y, st, age0, t0, sex, rates, "USA", "pohar-perme", entry_days=entry,
                              horizon_days=horizon)
@@ -353,14 +362,8 @@ def test_a_curve_to_a_horizon_is_the_whole_curve_up_to_it(rates, with_entry, hor
 def test_curves_of_disjoint_groups_add_up_to_the_curve_of_their_union(rates, method, with_entry, horizon):
     """`combined` (a country's age bands, computed once for age-standardisation, added for the
     country): the same table, internals and counts as the curve of all the rows."""
-    rng = np.random.default_rng(5)
-    n = 500
-    age0 = np.concatenate([rng.integers(0, 20 * 365, 400).astype(float), rng.uniform(60, 100, 100) * 365.241])
-    t0 = rng.integers(10_000, 19_000, n)
-    y = rng.integers(0, 4000, n)
-    st = (rng.random(n) < 0.4).astype(int)
-    sex = rng.integers(1, 3, n)
-    entry = rng.integers(0, 2500, n) if with_entry else None
+    rng, y, st, age0, t0, sex, entry = random_subjects(5, 400, 100, 0, with_entry)
+    n = len(y)
     band = rng.integers(0, 4, n)
     band[y > 3500] = 3  # one group with the longest follow-up: the others' sums end earlier
 

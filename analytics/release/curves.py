@@ -113,20 +113,21 @@ def _norm(key) -> tuple:
     return tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v))) else v for v in key)
 
 
-def _group_counts(events: S.EventTable) -> dict[tuple, tuple[int, int, int, int]]:
-    """Per group of an event table read with keys: (cases, their key sum, deaths, their key sum)."""
-    t = events.table
-    cols = ["n_event", "n_censor", "key_event", "key_censor"]
+def _group_sums(t: pd.DataFrame, by: list[str], cols: list[str]) -> dict[tuple, pd.Series]:
+    """Per group of `by` (its `_norm`ed key; missing values a group of their own): the sums of
+    `cols` over the group's rows, in one pass."""
     if not len(t):
         return {}
-    parts = t.groupby(events.by, sort=False, dropna=False)[cols].sum() if events.by else t[cols].sum().to_frame().T
-    out = {}
-    for key, r in parts.iterrows():
-        key = () if not events.by else key if isinstance(key, tuple) else (key,)
-        n = int(r["n_event"] + r["n_censor"])
-        k = int(r["key_event"] + r["key_censor"]) % disclosure.KEY_MODULUS
-        out[_norm(key)] = (n, k, int(r["n_event"]), int(r["key_event"]) % disclosure.KEY_MODULUS)
-    return out
+    parts = t.groupby(by, sort=False, dropna=False)[cols].sum() if by else t[cols].sum().to_frame().T
+    return {_norm(() if not by else key if isinstance(key, tuple) else (key,)): r for key, r in parts.iterrows()}
+
+
+def _group_counts(events: S.EventTable) -> dict[tuple, tuple[int, int, int, int]]:
+    """Per group of an event table read with keys: (cases, their key sum, deaths, their key sum)."""
+    m = disclosure.KEY_MODULUS
+    sums = _group_sums(events.table, events.by, ["n_event", "n_censor", "key_event", "key_censor"])
+    return {key: (int(r["n_event"] + r["n_censor"]), int(r["key_event"] + r["key_censor"]) % m,
+                  int(r["n_event"]), int(r["key_event"]) % m) for key, r in sums.items()}
 
 
 def _released(counts, pol: Policy) -> bool:
@@ -464,16 +465,9 @@ def _cause_deaths(t: pd.DataFrame, by: list[str]) -> dict[tuple, dict[str, tuple
     (deaths of that cause, their record-key sum). One pass over the table."""
     from analytics.competing import CAUSES
 
-    cols = [f"{p}_{name}" for name in CAUSES.values() for p in ("n", "key")]
-    if not len(t):
-        return {}
-    parts = t.groupby(by, sort=False, dropna=False)[cols].sum() if by else t[cols].sum().to_frame().T
-    out = {}
-    for key, r in parts.iterrows():
-        key = () if not by else key if isinstance(key, tuple) else (key,)
-        out[_norm(key)] = {name: (int(r[f"n_{name}"]), int(r[f"key_{name}"]) % disclosure.KEY_MODULUS)
-                           for name in CAUSES.values()}
-    return out
+    sums = _group_sums(t, by, [f"{p}_{name}" for name in CAUSES.values() for p in ("n", "key")])
+    return {key: {name: (int(r[f"n_{name}"]), int(r[f"key_{name}"]) % disclosure.KEY_MODULUS)
+                  for name in CAUSES.values()} for key, r in sums.items()}
 
 
 def net_at_times(curve, times, pol: Policy) -> pd.DataFrame:
